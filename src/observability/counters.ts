@@ -152,7 +152,10 @@ export class Histograms {
   forwardLatencySeconds: FastHistogram = new FastHistogram(Buckets.forwardLatencySeconds);
   /** Offer received → first media packet, seconds. */
   sessionSetupSeconds: FastHistogram = new FastHistogram(Buckets.sessionSetupSeconds);
-  /** Viewer bandwidth estimates, bits per second, one sample per allocator run. */
+  /**
+   * Viewer bandwidth estimates in bits per second, one sample per allocator run; exposed as
+   * `quetzal_bandwidth_estimate_bytes_per_second` (divided by 8).
+   */
   bandwidthEstimateBits: FastHistogram = new FastHistogram(Buckets.bandwidthEstimateBits);
   /** RTT computed from RTCP SR/RR, seconds. */
   rttSeconds: FastHistogram = new FastHistogram(Buckets.rttSeconds);

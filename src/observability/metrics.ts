@@ -198,9 +198,10 @@ export const METRICS: readonly MetricSpec[] = [
     values: { reason: SWITCH_REASONS },
   },
   {
-    name: "quetzal_bandwidth_estimate_bits",
+    // Not `_bits`: Prometheus' base unit is bytes (promtool check metrics rejects bits).
+    name: "quetzal_bandwidth_estimate_bytes_per_second",
     type: "histogram",
-    help: "Viewer bandwidth estimates in bits per second, one sample per allocation.",
+    help: "Viewer bandwidth estimates in bytes per second (bits / 8), one sample per allocation.",
     labels: [],
   },
   // HTTP
@@ -404,17 +405,22 @@ function histogramSamples(name: string, bounds: Float64Array | readonly number[]
   return samples;
 }
 
-function fastHistogramMetric(name: string, read: () => FastHistogram | undefined): SourcedMetric {
+/** `scale` converts the recorded unit to the exposed one (bounds and sum), e.g. bits → bytes. */
+function fastHistogramMetric(
+  name: string,
+  read: () => FastHistogram | undefined,
+  scale = 1,
+): SourcedMetric {
   const s = spec(name);
   const first = read();
-  const bounds = first ? first.upperBounds : [];
+  const bounds = first ? Array.from(first.upperBounds, (b) => b * scale) : [];
   const cumulative = new Float64Array(bounds.length + 1);
   return new SourcedMetric(name, s.help, "histogram", histogramSamples(name, bounds), (values) => {
     const h = read();
     if (!h) return;
     h.cumulative(cumulative);
     for (let i = 0; i < cumulative.length; i++) values[i].value = cumulative[i];
-    values[cumulative.length].value = h.sum;
+    values[cumulative.length].value = h.sum * scale;
     values[cumulative.length + 1].value = cumulative[cumulative.length - 1];
   });
 }
@@ -539,7 +545,13 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
   add(counterFrom("quetzal_layer_switches_total", ["reason"], [SWITCH_REASONS], (v) => {
     for (let i = 0; i < v.length; i++) v[i].value = c.layerSwitches[i];
   }));
-  add(fastHistogramMetric("quetzal_bandwidth_estimate_bits", () => h.bandwidthEstimateBits));
+  add(
+    fastHistogramMetric(
+      "quetzal_bandwidth_estimate_bytes_per_second",
+      () => h.bandwidthEstimateBits,
+      1 / 8,
+    ),
+  );
 
   const httpRequests = new client.Counter({
     name: "quetzal_http_requests_total",
