@@ -1,5 +1,10 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { isPngNotBlank, launchBrowser, pngLumaStats } from "../support/browser.ts";
+import {
+  browserUnavailable,
+  isPngNotBlank,
+  launchBrowser,
+  pngLumaStats,
+} from "../support/browser.ts";
 
 const PAGE = `<!doctype html><html><body style="margin:0;background:#fff">
 <canvas id="c" width="200" height="100"></canvas>
@@ -10,7 +15,10 @@ const PAGE = `<!doctype html><html><body style="margin:0;background:#fff">
   console.log("drawn");
 </script></body></html>`;
 
-Deno.test("browser harness: evaluate, console, screenshots, clean close", async () => {
+Deno.test({
+  name: "browser harness: evaluate, console, screenshots, clean close",
+  ignore: browserUnavailable() !== null,
+}, async () => {
   await using server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
     () => new Response(PAGE, { headers: { "content-type": "text/html" } }),

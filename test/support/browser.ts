@@ -88,7 +88,7 @@ export interface LaunchOptions {
  * test can skip instead of fail.
  */
 export async function launchBrowser(options: LaunchOptions = {}): Promise<Browser | null> {
-  const path = options.executablePath ?? Deno.env.get("CHROMIUM_PATH") ?? DEFAULT_CHROMIUM_PATH;
+  const path = options.executablePath ?? chromiumPath();
   if (!(await isFile(path))) {
     console.log(`skipping browser test: no Chromium at ${path} (set CHROMIUM_PATH)`);
     return null;
@@ -118,6 +118,24 @@ export async function launchBrowser(options: LaunchOptions = {}): Promise<Browse
     await removeDir(profileDir);
     throw new Error(`Chromium did not start: ${error}\n${stderr.tail()}`);
   }
+}
+
+/** The Chromium executable tests use: `$CHROMIUM_PATH`, else {@linkcode DEFAULT_CHROMIUM_PATH}. */
+export function chromiumPath(): string {
+  return Deno.env.get("CHROMIUM_PATH") ?? DEFAULT_CHROMIUM_PATH;
+}
+
+/**
+ * Why browser tests cannot run here (for `Deno.test({ ignore })`), or null when they can.
+ * @example Deno.test({ name: "...", ignore: browserUnavailable() !== null, fn })
+ */
+export function browserUnavailable(): string | null {
+  try {
+    if (Deno.statSync(chromiumPath()).isFile) return null;
+  } catch {
+    // Missing: fall through.
+  }
+  return `no Chromium at ${chromiumPath()} (install Debian's chromium or set CHROMIUM_PATH)`;
 }
 
 async function isFile(path: string): Promise<boolean> {
