@@ -12,6 +12,7 @@
  * @module
  */
 import {
+  rtpHeaderLength,
   type SrtpBackend,
   SrtpError,
   type SrtpKeyMaterial,
@@ -90,19 +91,6 @@ function windowAccept(seen: Uint32Array, highest: number, index: number, delta: 
   }
   const bit = index & WINDOW_MASK;
   seen[bit >>> 5] |= 1 << (bit & 31);
-}
-
-/**
- * RTP header length (RFC 3550 §5.1, §5.3.1): fixed part, CSRCs and the extension block, all
- * authenticated but not encrypted. Returns -1 when it does not fit in len bytes.
- */
-function rtpHeaderLength(buf: Uint8Array, len: number): number {
-  let n = 12 + 4 * (buf[0] & 0x0f);
-  if ((buf[0] & 0x10) !== 0) {
-    if (n + 4 > len) return -1;
-    n += 4 + 4 * ((buf[n + 2] << 8) | buf[n + 3]);
-  }
-  return n > len ? -1 : n;
 }
 
 class TsSrtpSession implements SrtpSession {

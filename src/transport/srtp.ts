@@ -91,3 +91,17 @@ export function validateSrtpKeyMaterial(keys: SrtpKeyMaterial): void {
     }
   }
 }
+
+/**
+ * RTP header length (RFC 3550 §5.1, §5.3.1): fixed part, CSRCs and the extension block, all
+ * authenticated but not encrypted. Returns -1 when it does not fit in len bytes. Shared by the
+ * backends so they validate packets identically.
+ */
+export function rtpHeaderLength(buf: Uint8Array, len: number): number {
+  let n = 12 + 4 * (buf[0] & 0x0f);
+  if ((buf[0] & 0x10) !== 0) {
+    if (n + 4 > len) return -1;
+    n += 4 + 4 * ((buf[n + 2] << 8) | buf[n + 3]);
+  }
+  return n > len ? -1 : n;
+}
