@@ -1,0 +1,185 @@
+/**
+ * Quetzal's configuration: one zod schema, filled from flags and `QUETZAL_*` environment
+ * variables (a flag wins over the environment), validated once at start.
+ *
+ * @example
+ * const config = loadConfig(Deno.args, Deno.env.toObject());
+ */
+import { z } from "zod";
+
+const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+
+const portRange = z.string().transform((value, ctx) => {
+  const match = /^(\d{1,5})-(\d{1,5})$/.exec(value.trim());
+  const min = match ? Number(match[1]) : NaN;
+  const max = match ? Number(match[2]) : NaN;
+  if (!match || min < 1024 || max > 65535 || min > max) {
+    ctx.addIssue({
+      code: "custom",
+      message: `expected a UDP port range like "40000-40999" within 1024-65535, got "${value}"`,
+    });
+    return z.NEVER;
+  }
+  return [min, max] as [number, number];
+});
+
+const ipv4 = z.string().regex(
+  /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/,
+  "expected an IPv4 address",
+);
+
+const iceServerUrl = z.string().regex(
+  /^(stun|turn|turns):[^\s,;"]+$/,
+  'expected a STUN/TURN URL such as "stun:stun.example.org:3478" (no spaces, commas, quotes)',
+);
+
+/** The schema. Field comments are what `--help` and docs/configuration show. */
+export const ConfigSchema = z.object({
+  /** HTTP port for WHIP, WHEP, the API, the player and metrics. */
+  port: z.coerce.number().int().min(0).max(65535).default(8080),
+  /** HTTP bind address. */
+  host: z.string().min(1).default("0.0.0.0"),
+  /** Addresses announced in ICE candidates (NAT, Docker). Default: the host's IPv4 addresses. */
+  publicIps: z.array(ipv4).default([]),
+  /** Address the media (UDP) sockets bind to; default: each announced address. */
+  rtcBindIp: ipv4.optional(),
+  /** UDP port range for media sockets, e.g. 40000-40999. Default: any free port. */
+  rtcPorts: portRange.optional(),
+  /** Bearer token that publishers (OBS) must send. Generated at start when unset. */
+  publishToken: z.string().min(8, "publish token must be at least 8 characters").optional(),
+  /** Bearer token that viewers must send. Unset: playback is open. */
+  viewerToken: z.string().min(1).optional(),
+  /** STUN/TURN URLs handed to clients in `Link: rel="ice-server"` headers. */
+  iceServers: z.array(iceServerUrl).default([]),
+  /** Username and credential for TURN URLs in `iceServers`. */
+  iceUsername: z.string().regex(/^[^,;"]*$/).optional(),
+  iceCredential: z.string().regex(/^[^,;"]*$/).optional(),
+  /** Log level. */
+  logLevel: z.enum(LOG_LEVELS).default("info"),
+  /** Largest accepted SDP body in bytes. */
+  maxSdpBytes: z.coerce.number().int().min(1024).max(1 << 20).default(64 * 1024),
+  /** Most concurrent sessions (publishers + viewers); beyond: 503. */
+  maxSessions: z.coerce.number().int().min(1).default(1000),
+  /** Most viewers of one stream; beyond: 503. */
+  maxViewersPerStream: z.coerce.number().int().min(1).default(500),
+  /** POST/PATCH/DELETE requests allowed per client address per minute. */
+  rateLimitPerMinute: z.coerce.number().int().min(1).default(120),
+  /** Milliseconds a session may take to connect (ICE + DTLS) before it is freed. */
+  connectTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
+  /** Milliseconds to wait for sessions to end on SIGTERM. */
+  shutdownGraceMs: z.coerce.number().int().min(0).default(5_000),
+  /** Allowed CORS origins, or `*`. */
+  corsOrigin: z.string().default("*"),
+  /** Require If-Match on PATCH (RFC 9725 §4.3.1); lenient by default for older clients. */
+  strictEtag: z.coerce.boolean().default(true),
+  /** SRTP implementation. */
+  srtp: z.enum(["auto", "ts", "libsrtp"]).default("auto"),
+  /** Serve /metrics behind this bearer token (unset: open). */
+  metricsToken: z.string().min(1).optional(),
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+/** Flag name → schema key, with the environment variable that also sets it. */
+const OPTIONS: Record<string, { key: keyof Config; env: string; list?: boolean }> = {
+  "port": { key: "port", env: "QUETZAL_PORT" },
+  "host": { key: "host", env: "QUETZAL_HOST" },
+  "public-ip": { key: "publicIps", env: "QUETZAL_PUBLIC_IP", list: true },
+  "rtc-bind-ip": { key: "rtcBindIp", env: "QUETZAL_RTC_BIND_IP" },
+  "rtc-ports": { key: "rtcPorts", env: "QUETZAL_RTC_PORTS" },
+  "publish-token": { key: "publishToken", env: "QUETZAL_PUBLISH_TOKEN" },
+  "viewer-token": { key: "viewerToken", env: "QUETZAL_VIEWER_TOKEN" },
+  "ice-server": { key: "iceServers", env: "QUETZAL_ICE_SERVERS", list: true },
+  "ice-username": { key: "iceUsername", env: "QUETZAL_ICE_USERNAME" },
+  "ice-credential": { key: "iceCredential", env: "QUETZAL_ICE_CREDENTIAL" },
+  "log-level": { key: "logLevel", env: "QUETZAL_LOG_LEVEL" },
+  "max-sdp-bytes": { key: "maxSdpBytes", env: "QUETZAL_MAX_SDP_BYTES" },
+  "max-sessions": { key: "maxSessions", env: "QUETZAL_MAX_SESSIONS" },
+  "max-viewers-per-stream": { key: "maxViewersPerStream", env: "QUETZAL_MAX_VIEWERS_PER_STREAM" },
+  "rate-limit": { key: "rateLimitPerMinute", env: "QUETZAL_RATE_LIMIT" },
+  "connect-timeout-ms": { key: "connectTimeoutMs", env: "QUETZAL_CONNECT_TIMEOUT_MS" },
+  "shutdown-grace-ms": { key: "shutdownGraceMs", env: "QUETZAL_SHUTDOWN_GRACE_MS" },
+  "cors-origin": { key: "corsOrigin", env: "QUETZAL_CORS_ORIGIN" },
+  "strict-etag": { key: "strictEtag", env: "QUETZAL_STRICT_ETAG" },
+  "srtp": { key: "srtp", env: "QUETZAL_SRTP" },
+  "metrics-token": { key: "metricsToken", env: "QUETZAL_METRICS_TOKEN" },
+};
+
+/** A configuration problem, with one line per bad value. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses flags (`--port 9000` or `--port=9000`) and environment variables into a Config. */
+export function loadConfig(args: string[], env: Record<string, string | undefined>): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [, option] of Object.entries(OPTIONS)) {
+    const value = env[option.env];
+    if (value !== undefined && value !== "") raw[option.key] = parseValue(option, [value]);
+  }
+  const fromFlags = new Map<string, string[]>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument "${arg}"`);
+    const eq = arg.indexOf("=");
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    if (!(name in OPTIONS)) {
+      throw new ConfigError(`unknown flag --${name} (known: ${Object.keys(OPTIONS).join(", ")})`);
+    }
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else if (i + 1 < args.length && !args[i + 1].startsWith("--")) value = args[++i];
+    else value = name === "strict-etag" ? "true" : undefined;
+    if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
+    fromFlags.set(name, [...(fromFlags.get(name) ?? []), value]);
+  }
+  for (const [name, values] of fromFlags) raw[OPTIONS[name].key] = parseValue(OPTIONS[name], values);
+  return parseConfig(raw);
+}
+
+/** Validates an object against the schema, throwing a ConfigError that names each bad value. */
+export function parseConfig(raw: Record<string, unknown>): Config {
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? "");
+      const option = Object.entries(OPTIONS).find(([, o]) => o.key === key);
+      const where = option ? `--${option[0]} / ${option[1].env}` : key;
+      return `  ${where}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return result.data;
+}
+
+function parseValue(option: { key: keyof Config; list?: boolean }, values: string[]): unknown {
+  if (option.list) return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+  const value = values[values.length - 1];
+  if (option.key === "strictEtag") return !["false", "0", "no", "off"].includes(value.toLowerCase());
+  return value;
+}
+
+/** The effective configuration as printed at start: secrets masked. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const mask = (s?: string) => (s ? `${s.slice(0, 2)}…(${s.length} chars)` : undefined);
+  return {
+    ...config,
+    publishToken: mask(config.publishToken),
+    viewerToken: mask(config.viewerToken),
+    iceCredential: mask(config.iceCredential),
+    metricsToken: mask(config.metricsToken),
+  };
+}
+
+/** The non-internal IPv4 addresses of this host, for ICE candidates when none are configured. */
+export function hostIpv4Addresses(): string[] {
+  try {
+    return Deno.networkInterfaces()
+      .filter((i) => i.family === "IPv4" && !i.address.startsWith("127."))
+      .map((i) => i.address)
+      .filter((a, i, all) => all.indexOf(a) === i);
+  } catch {
+    return [];
+  }
+}

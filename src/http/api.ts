@@ -1,0 +1,78 @@
+/**
+ * The JSON API: live streams with their tracks, layers and viewers. Per-stream detail lives
+ * here, not in metric labels.
+ */
+import { Hono } from "hono";
+import type { SessionManager } from "../session/session-manager.ts";
+
+/** The JSON shape of one stream in `GET /api/streams`. */
+export interface StreamInfo {
+  name: string;
+  live: boolean;
+  codecs: string[];
+  tracks: {
+    kind: string;
+    codec: string;
+    layers: {
+      rid: string | null;
+      ssrc: number;
+      active: boolean;
+      bitrateBps: number;
+      width: number;
+      height: number;
+    }[];
+  }[];
+  viewers: number;
+  viewerLayers: { session: string; layer: string | null; reason: string | null }[];
+  bitrateBps: number;
+  uptimeSeconds: number;
+}
+
+/** Builds the list shown by the API and the player's index page. */
+export function describeStreams(manager: SessionManager): StreamInfo[] {
+  const now = performance.now();
+  const out: StreamInfo[] = [];
+  for (const stream of manager.streams.values()) {
+    const publisher = manager.publisherOf(stream.name);
+    const viewers = manager.viewersOf(stream.name);
+    out.push({
+      name: stream.name,
+      live: stream.live,
+      codecs: stream.producers.map((p) => p.codecName),
+      tracks: stream.producers.map((p) => ({
+        kind: p.kind,
+        codec: p.codecName,
+        layers: p.layers.map((l) => ({
+          rid: l.rid ?? null,
+          ssrc: l.ssrc,
+          active: l.isActive(now),
+          bitrateBps: l.bitrateBps,
+          width: l.width,
+          height: l.height,
+        })),
+      })),
+      viewers: viewers.length,
+      viewerLayers: viewers.map((v) => {
+        const video = v.consumers.find((c) => c.kind === "video");
+        return {
+          session: v.id.slice(0, 8),
+          layer: video?.current ? (video.current.rid ?? String(video.current.ssrc)) : null,
+          reason: video?.lastSwitchReason ?? null,
+        };
+      }),
+      bitrateBps: publisher?.bitrateBps ?? 0,
+      uptimeSeconds: stream.liveSinceMs > 0 ? Math.round((Date.now() - stream.liveSinceMs) / 1000) : 0,
+    });
+  }
+  return out;
+}
+
+export function apiRoutes(manager: SessionManager): Hono {
+  const app = new Hono();
+  app.get("/streams", (c) => c.json({ streams: describeStreams(manager) }));
+  app.get("/streams/:stream", (c) => {
+    const found = describeStreams(manager).find((s) => s.name === c.req.param("stream"));
+    return found ? c.json(found) : c.json({ error: "no such stream" }, 404);
+  });
+  return app;
+}

@@ -1,0 +1,68 @@
+/**
+ * The Hono application: every HTTP route of Quetzal, assembled from small route modules.
+ * `app.onError` is the only place errors become responses.
+ */
+import { Hono } from "hono";
+import type { Config } from "../config.ts";
+import type { Logger } from "../observability/log.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import { metricsMiddleware } from "../observability/metrics-middleware.ts";
+import { httpSpanMiddleware } from "../observability/tracing.ts";
+import type { SessionManager } from "../session/session-manager.ts";
+import { apiRoutes } from "./api.ts";
+import { timingSafeEqual } from "./auth.ts";
+import { cors } from "./cors.ts";
+import { endpointRoutes } from "./endpoint.ts";
+import { errorHandler, Problem } from "./errors.ts";
+import { playerRoutes } from "./player.ts";
+import type { RateLimiter } from "./rate-limit.ts";
+import { whepExtensions } from "./whep-extensions.ts";
+
+export interface AppDeps {
+  config: Config;
+  manager: SessionManager;
+  metrics: Metrics;
+  logger: Logger;
+  rateLimiter: RateLimiter;
+  /** False while draining (SIGTERM). */
+  ready: () => boolean;
+}
+
+export async function createApp(deps: AppDeps): Promise<Hono> {
+  const { config, manager, metrics, logger } = deps;
+  const app = new Hono();
+  app.use("*", metricsMiddleware(metrics));
+  app.use("*", httpSpanMiddleware());
+  app.use("*", cors(config.corsOrigin));
+  app.use("/whip/*", deps.rateLimiter.middleware);
+  app.use("/whep/*", deps.rateLimiter.middleware);
+  app.onError(errorHandler(logger));
+  app.notFound((c) => new Problem(404, "not-found", `no route for ${c.req.method} ${c.req.path}`).toResponse(c.req.path));
+
+  const extensions = whepExtensions(manager);
+  app.route("/whip", endpointRoutes({ role: "whip", manager, config }));
+  app.route("/whep", extensions.routes);
+  app.route(
+    "/whep",
+    endpointRoutes({ role: "whep", manager, config, extensionLinks: extensions.links }),
+  );
+  app.route("/api", apiRoutes(manager));
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", (c) =>
+    deps.ready()
+      ? c.json({ status: "ready" })
+      : c.json({ status: "draining" }, 503));
+  app.get("/metrics", async (c) => {
+    if (config.metricsToken !== undefined) {
+      const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("Authorization") ?? "");
+      if (!match || !timingSafeEqual(match[1], config.metricsToken)) {
+        throw new Problem(401, "unauthorized", "/metrics requires the metrics bearer token", {
+          "WWW-Authenticate": 'Bearer realm="metrics"',
+        });
+      }
+    }
+    return new Response(await metrics.render(), { headers: { "Content-Type": metrics.contentType } });
+  });
+  app.route("/", await playerRoutes());
+  return app;
+}

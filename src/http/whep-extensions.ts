@@ -1,0 +1,208 @@
+/**
+ * WHEP extensions (webrtc-http-egress-events): server-sent events and layer selection.
+ *
+ *   POST /whep/:stream/:session/sse     JSON array of event types → 201 + Location of the stream
+ *   GET  /whep/:stream/:session/sse     also accepted directly (Broadcast Box players)
+ *   GET  /whep/:stream/:session/sse/:id text/event-stream
+ *   POST /whep/:stream/:session/layer   {mediaId, rid|encodingId, spatialLayerId, maxWidth, maxHeight}
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { SessionManager, StreamEvent } from "../session/session-manager.ts";
+import type { ViewerSession } from "../session/viewer-session.ts";
+import { Problem } from "./errors.ts";
+
+export const SSE_EVENTS = ["active", "inactive", "layers", "viewercount", "reconnect"] as const;
+const SSE_REL = "urn:ietf:params:whep:ext:core:server-sent-events";
+const LAYER_REL = "urn:ietf:params:whep:ext:core:layer";
+
+const LayerRequest = z.object({
+  mediaId: z.union([z.string(), z.number()]).transform(String).optional(),
+  rid: z.string().min(1).max(32).optional(),
+  encodingId: z.string().min(1).max(32).optional(),
+  spatialLayerId: z.number().int().min(0).max(15).optional(),
+  temporalLayerId: z.number().int().min(0).max(15).optional(),
+  maxSpatialLayerId: z.number().int().min(0).max(15).optional(),
+  maxTemporalLayerId: z.number().int().min(0).max(15).optional(),
+  maxWidth: z.number().int().positive().optional(),
+  maxHeight: z.number().int().positive().optional(),
+}).strict();
+
+export function whepExtensions(manager: SessionManager) {
+  const routes = new Hono();
+  const streams = new Map<string, { viewer: ViewerSession; events: Set<string> }>();
+
+  const viewerOf = (name: string, id: string): ViewerSession => {
+    const session = manager.get(id);
+    if (!session || session.role !== "viewer" || session.streamName !== name) {
+      throw new Problem(404, "unknown-session", `no WHEP session "${id}" on stream "${name}"`);
+    }
+    return session;
+  };
+
+  const layersEvent = (viewer: ViewerSession) => {
+    const now = performance.now();
+    const data: Record<string, unknown[]> = {};
+    for (const consumer of viewer.consumers) {
+      if (consumer.kind !== "video") continue;
+      const ranked = consumer.producer.rankedLayers(now);
+      data[consumer.mid] = consumer.producer.layers.map((layer) => ({
+        rid: layer.rid ?? String(layer.ssrc),
+        spatialLayerId: Math.max(0, ranked.indexOf(layer)),
+        temporalLayerId: 0,
+        bitrate: layer.isActive(now) ? layer.bitrateBps : 0,
+        width: layer.width,
+        height: layer.height,
+        active: consumer.current === layer,
+      }));
+    }
+    return data;
+  };
+
+  const eventStream = (viewer: ViewerSession, wanted: Set<string>): Response => {
+    let unsubscribe = () => {};
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        const send = (type: string, data: unknown) => {
+          if (!wanted.has(type)) return;
+          try {
+            controller.enqueue(encoder.encode(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`));
+          } catch {
+            cleanup();
+          }
+        };
+        const cleanup = () => {
+          unsubscribe();
+          clearInterval(timer);
+        };
+        const live = manager.publisherOf(viewer.streamName) !== undefined;
+        if (live) send("active", {});
+        send("layers", layersEvent(viewer));
+        send("viewercount", { viewercount: manager.viewersOf(viewer.streamName).length });
+        unsubscribe = manager.subscribe(viewer.streamName, (event: StreamEvent) => {
+          if (event.type === "viewercount") send("viewercount", { viewercount: event.viewers });
+          else if (event.type === "layers") send("layers", layersEvent(viewer));
+          else if (event.type === "reconnect") send("reconnect", { url: `/whep/${encodeURIComponent(viewer.streamName)}` });
+          else send(event.type, {});
+          if (event.type === "reconnect") {
+            cleanup();
+            try {
+              controller.close();
+            } catch { /* already closed */ }
+          }
+        });
+        timer = setInterval(() => {
+          if (viewer.closed) {
+            cleanup();
+            try {
+              controller.close();
+            } catch { /* already closed */ }
+            return;
+          }
+          send("layers", layersEvent(viewer));
+        }, 2000);
+      },
+      cancel() {
+        unsubscribe();
+        clearInterval(timer);
+      },
+    });
+    return new Response(body, {
+      headers: { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" },
+    });
+  };
+
+  routes.post("/:stream/:session/sse", async (c) => {
+    const viewer = viewerOf(c.req.param("stream"), c.req.param("session"));
+    const text = await c.req.text();
+    let wanted: string[] = [...SSE_EVENTS];
+    if (text.trim()) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new Problem(400, "bad-json", "the body must be a JSON array of event types");
+      }
+      if (!Array.isArray(parsed) || parsed.some((e) => typeof e !== "string")) {
+        throw new Problem(400, "bad-events", "the body must be a JSON array of event type strings");
+      }
+      const unknown = parsed.filter((e) => !(SSE_EVENTS as readonly string[]).includes(e));
+      if (unknown.length > 0) {
+        throw new Problem(400, "unsupported-event", `unsupported event types: ${unknown.join(", ")}`);
+      }
+      wanted = parsed;
+    }
+    const id = crypto.randomUUID();
+    streams.set(id, { viewer, events: new Set(wanted) });
+    const location = `/whep/${encodeURIComponent(viewer.streamName)}/${viewer.id}/sse/${id}`;
+    return new Response(null, { status: 201, headers: { Location: location } });
+  });
+
+  routes.get("/:stream/:session/sse", (c) => {
+    const viewer = viewerOf(c.req.param("stream"), c.req.param("session"));
+    return eventStream(viewer, new Set(SSE_EVENTS));
+  });
+
+  routes.get("/:stream/:session/sse/:id", (c) => {
+    const viewer = viewerOf(c.req.param("stream"), c.req.param("session"));
+    const entry = streams.get(c.req.param("id"));
+    if (!entry || entry.viewer !== viewer) throw new Problem(404, "unknown-event-stream", "no such event stream");
+    return eventStream(viewer, entry.events);
+  });
+
+  routes.delete("/:stream/:session/sse/:id", (c) => {
+    viewerOf(c.req.param("stream"), c.req.param("session"));
+    if (!streams.delete(c.req.param("id"))) throw new Problem(404, "unknown-event-stream", "no such event stream");
+    return new Response(null, { status: 200 });
+  });
+
+  routes.post("/:stream/:session/layer", async (c) => {
+    const viewer = viewerOf(c.req.param("stream"), c.req.param("session"));
+    const text = await c.req.text();
+    let json: unknown;
+    try {
+      // The draft's own example has unquoted keys: tolerate them.
+      json = JSON.parse(text.replace(/([{,]\s*)([A-Za-z_][A-Za-z0-9_]*)\s*:/g, '$1"$2":'));
+    } catch {
+      throw new Problem(400, "bad-json", "the body must be a JSON object");
+    }
+    const parsed = LayerRequest.safeParse(json);
+    if (!parsed.success) {
+      throw new Problem(400, "bad-layer-request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
+    }
+    const request = parsed.data;
+    const video = viewer.consumers.filter((c) => c.kind === "video");
+    const consumer = request.mediaId === undefined ? video[0] : video.find((c) => c.mid === request.mediaId) ??
+      viewer.consumers.find((c) => c.mid === request.mediaId);
+    if (!consumer) throw new Problem(400, "unknown-media", `no video m-line with mediaId "${request.mediaId}"`);
+    if (consumer.kind !== "video") throw new Problem(400, "not-video", "layer selection applies to video m-lines");
+    const rid = request.rid ?? request.encodingId;
+    const now = performance.now();
+    if (rid !== undefined) {
+      if (!consumer.producer.layers.some((l) => (l.rid ?? String(l.ssrc)) === rid)) {
+        throw new Problem(400, "unknown-layer", `stream has no layer "${rid}"`);
+      }
+      consumer.pinnedRid = consumer.producer.layers.find((l) => (l.rid ?? String(l.ssrc)) === rid)!.rid ?? null;
+    } else if (request.spatialLayerId !== undefined) {
+      const ranked = consumer.producer.rankedLayers(now);
+      const layer = ranked[request.spatialLayerId];
+      if (!layer) throw new Problem(400, "unknown-layer", `no spatial layer ${request.spatialLayerId}`);
+      consumer.pinnedRid = layer.rid ?? null;
+    } else {
+      consumer.pinnedRid = null;
+    }
+    consumer.maxWidth = request.maxWidth ?? Infinity;
+    consumer.maxHeight = request.maxHeight ?? Infinity;
+    consumer.select(now, rid !== undefined || request.spatialLayerId !== undefined ? "manual" : "bandwidth");
+    return new Response(null, { status: 200 });
+  });
+
+  const links = (location: string) => [
+    `<${location}/sse>; rel="${SSE_REL}"; events="${SSE_EVENTS.join(",")}"`,
+    `<${location}/layer>; rel="${LAYER_REL}"`,
+  ];
+
+  return { routes, links };
+}

@@ -1,0 +1,49 @@
+/**
+ * `deno task start`: reads flags and QUETZAL_* variables, prints the effective configuration
+ * and the OBS set-up, serves until SIGTERM/SIGINT, then drains within the grace period.
+ */
+import { ConfigError, describeConfig, loadConfig } from "./config.ts";
+import { startServer } from "./server.ts";
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(Deno.args, Deno.env.toObject());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`quetzal: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  const generated = config.publishToken === undefined;
+  const server = await startServer(config);
+  const effective = describeConfig({ ...config, publishToken: server.publishToken });
+  server.logger.info("configuration", effective);
+  const base = config.host === "0.0.0.0" ? `http://<this-host>:${server.port}` : server.url;
+  console.log(
+    [
+      "",
+      "  Quetzal is running.",
+      `  OBS → Settings → Stream → Service: WHIP`,
+      `        Server:       ${base}/whip/live`,
+      `        Bearer Token: ${server.publishToken}${generated ? "   (generated; set QUETZAL_PUBLISH_TOKEN to keep one)" : ""}`,
+      `  Watch:              ${base}/watch/live`,
+      `  Metrics:            ${base}/metrics`,
+      "",
+    ].join("\n"),
+  );
+  const stopped = Promise.withResolvers<void>();
+  const stop = () => stopped.resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await stopped.promise;
+  server.logger.info("shutting down", { graceMs: config.shutdownGraceMs });
+  server.drain();
+  const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), config.shutdownGraceMs));
+  const result = await Promise.race([server.close().then(() => "closed" as const), timeout]);
+  if (result === "timeout") server.logger.warn("grace period over; exiting with sessions open");
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main());

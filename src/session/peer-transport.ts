@@ -1,0 +1,346 @@
+/**
+ * One WebRTC transport (ICE-lite + DTLS + SRTP), negotiated by werift, carrying Quetzal's own
+ * data plane. werift types stop here: the rest of Quetzal sees decrypted RTP/RTCP buffers in and
+ * `sendRtp`/`sendRtcp` out.
+ *
+ * werift is the control plane: SDP, ICE-lite connectivity checks, the DTLS handshake and the
+ * SRTP key export. Its media plane is bypassed: once DTLS is up, `startSrtp` is replaced so
+ * that datagrams go to Quetzal's SRTP backend and receive loop, and werift's receivers and
+ * senders never see a packet (its per-packet parse, clone and promise cost ~58 µs on Deno).
+ */
+import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
+import type { SrtpBackend, SrtpProfileId, SrtpSession } from "../transport/srtp.ts";
+import { SRTCP_MAX_TRAILER } from "../transport/srtp.ts";
+import { type DatagramSocket, UdpLink } from "../transport/udp-link.ts";
+import { type LocalTransport, normaliseOfferForWerift, type OfferPlan } from "./negotiation.ts";
+import { parseSdp, type SessionDescriptionInfo } from "./sdp.ts";
+
+/** Where media sockets bind and what addresses the answer announces. */
+export interface NetworkOptions {
+  /** Addresses written in ICE candidates (at least one). */
+  announcedIps: string[];
+  /** Bind address of the media socket; undefined binds all interfaces. */
+  bindIp?: string;
+  /** UDP port range. */
+  portRange?: [number, number];
+}
+
+/** Receives what a transport delivers. Set once; called per packet. */
+export interface PeerListener {
+  /** A decrypted RTP packet in buf[0..len); buf is reused after the call returns. */
+  onRtp(buf: Uint8Array, len: number): void;
+  /** A decrypted (compound) RTCP packet in buf[0..len). */
+  onRtcp(buf: Uint8Array, len: number): void;
+  onConnected(): void;
+  /** The transport failed or was closed by the peer. */
+  onFailed(stage: "ice" | "dtls"): void;
+}
+
+/** Why a datagram did not reach the listener; counted by the owner. */
+export interface PeerCounters {
+  srtpErrors: number;
+  sendDropped: number;
+  lastReceiveMs: number;
+}
+
+const AUDIO_CODECS = [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })];
+const VIDEO_CODECS = ["VP8", "VP9", "H264", "AV1", "H265"].map((name) =>
+  new RTCRtpCodecParameters({ mimeType: `video/${name}`, clockRate: 90000 })
+);
+
+const NOOP_LISTENER: PeerListener = {
+  onRtp() {},
+  onRtcp() {},
+  onConnected() {},
+  onFailed() {},
+};
+
+// Minimal shapes of the werift internals this file reaches into (werift 0.25.2).
+interface WeriftIceConnection {
+  localUsername: string;
+  localPassword: string;
+  remoteUsername: string;
+  remotePassword: string;
+  userHistory: Record<string, string>;
+  nominated?: { protocol: { transport?: { socket?: unknown } }; remoteAddr: [string, number] };
+  onData: { subscribe(fn: (data: Uint8Array) => void): { unSubscribe(): void } };
+}
+interface WeriftDtlsTransport {
+  state: string;
+  srtpStarted: boolean;
+  startSrtp: () => void;
+  dtls?: {
+    srtp: { srtpProfile?: number };
+    extractSessionKeys(keyLength: number, saltLength: number): {
+      localKey: Uint8Array;
+      localSalt: Uint8Array;
+      remoteKey: Uint8Array;
+      remoteSalt: Uint8Array;
+    };
+  };
+  iceTransport: { connection: WeriftIceConnection };
+  onStateChange: { subscribe(fn: (state: string) => void): unknown };
+}
+
+export class PeerTransport {
+  readonly #pc: RTCPeerConnection;
+  readonly #srtpBackend: SrtpBackend;
+  #srtp: SrtpSession | undefined;
+  #link: UdpLink | undefined;
+  #linkPair: unknown;
+  #listener: PeerListener = NOOP_LISTENER;
+  #closed = false;
+  #connected = false;
+  #unsubscribe: (() => void) | undefined;
+  /** Decrypt scratch: one packet at a time, reused. */
+  readonly #rx = new Uint8Array(1600);
+  readonly #rtcpScratch = new Uint8Array(1600);
+  readonly counters: PeerCounters = { srtpErrors: 0, sendDropped: 0, lastReceiveMs: 0 };
+  /** The negotiated SRTP profile, once connected. */
+  srtpProfile: SrtpProfileId | undefined;
+
+  private constructor(pc: RTCPeerConnection, srtp: SrtpBackend) {
+    this.#pc = pc;
+    this.#srtpBackend = srtp;
+  }
+
+  /**
+   * Creates the werift peer for an offer and returns it with the local transport attributes
+   * the answer needs. Gathering is local only (ICE-lite: no STUN lookup ever leaves the host).
+   */
+  static async create(
+    offer: SessionDescriptionInfo,
+    plan: OfferPlan,
+    role: "publish" | "play",
+    network: NetworkOptions,
+    srtp: SrtpBackend,
+  ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
+    const announced = network.announcedIps.length > 0 ? network.announcedIps : ["127.0.0.1"];
+    const pc = new RTCPeerConnection({
+      iceLite: true,
+      bundlePolicy: "max-bundle",
+      iceServers: [],
+      // One socket: no host-address scan; the one "additional" address only labels it.
+      iceUseIpv4: false,
+      iceUseIpv6: false,
+      iceAdditionalHostAddresses: [announced[0]],
+      iceInterfaceAddresses: network.bindIp ? { udp4: network.bindIp } : undefined,
+      icePortRange: network.portRange,
+      codecs: { audio: AUDIO_CODECS, video: VIDEO_CODECS },
+      headerExtensions: { audio: [], video: [] },
+    });
+    const peer = new PeerTransport(pc, srtp);
+    try {
+      await pc.setRemoteDescription({ type: "offer", sdp: normaliseOfferForWerift(offer, plan) });
+      for (const transceiver of pc.getTransceivers()) {
+        transceiver.setDirection(role === "play" ? "sendonly" : "recvonly");
+      }
+      const gathered = new Promise<void>((resolve) => {
+        if (pc.iceGatheringState === "complete") resolve();
+        pc.iceGatheringStateChange.subscribe((state) => state === "complete" && resolve());
+      });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await withTimeout(gathered, 2000, "ICE gathering timed out");
+      peer.#hook();
+      return { peer, local: localTransport(pc.localDescription!.sdp, announced) };
+    } catch (error) {
+      await peer.close();
+      throw error;
+    }
+  }
+
+  #hook(): void {
+    const dtls = this.#pc.dtlsTransports[0] as unknown as WeriftDtlsTransport | undefined;
+    if (!dtls) throw new Error("werift created no DTLS transport");
+    dtls.startSrtp = () => this.#startSrtp(dtls);
+    dtls.onStateChange.subscribe((state) => {
+      if (state === "connected" && !this.#connected) {
+        this.#connected = true;
+        this.#listener.onConnected();
+      } else if (state === "failed" && !this.#closed) {
+        this.#listener.onFailed("dtls");
+      }
+    });
+    this.#pc.iceConnectionStateChange.subscribe((state) => {
+      if ((state === "failed" || state === "disconnected") && !this.#closed) {
+        this.#listener.onFailed("ice");
+      }
+    });
+  }
+
+  #startSrtp(dtls: WeriftDtlsTransport): void {
+    if (dtls.srtpStarted || !dtls.dtls) return;
+    dtls.srtpStarted = true;
+    const profile = (dtls.dtls.srtp.srtpProfile ?? 1) as SrtpProfileId;
+    const keys = dtls.dtls.extractSessionKeys(16, profile === 7 ? 12 : 14);
+    this.srtpProfile = profile;
+    this.#srtp = this.#srtpBackend.createSession({
+      profile,
+      localKey: new Uint8Array(keys.localKey),
+      localSalt: new Uint8Array(keys.localSalt),
+      remoteKey: new Uint8Array(keys.remoteKey),
+      remoteSalt: new Uint8Array(keys.remoteSalt),
+    });
+    const sub = dtls.iceTransport.connection.onData.subscribe((data) => this.#receive(data));
+    this.#unsubscribe = () => sub.unSubscribe();
+  }
+
+  /** Routes one datagram from the nominated pair (RFC 7983 demux: DTLS goes to werift). */
+  #receive(data: Uint8Array): void {
+    const first = data[0];
+    if (first < 128 || first > 191 || this.#closed || !this.#srtp) return;
+    this.counters.lastReceiveMs = performance.now();
+    const pt = data[1] & 0x7f;
+    // RFC 5761 §4: payload types 64–95 (with marker: 192–223) are RTCP.
+    if (pt >= 64 && pt <= 95) {
+      const len = this.#srtp.unprotectRtcp(data, data.length, this.#rtcpScratch);
+      if (len < 0) this.counters.srtpErrors++;
+      else this.#listener.onRtcp(this.#rtcpScratch, len);
+      return;
+    }
+    if (data.length > this.#rx.length) return;
+    const len = this.#srtp.unprotectRtp(data, data.length, this.#rx);
+    if (len < 0) this.counters.srtpErrors++;
+    else this.#listener.onRtp(this.#rx, len);
+  }
+
+  /** Sets who receives packets and state changes. */
+  setListener(listener: PeerListener): void {
+    this.#listener = listener;
+  }
+
+  get connected(): boolean {
+    return this.#connected && !this.#closed;
+  }
+
+  #currentLink(): UdpLink | undefined {
+    const dtls = this.#pc.dtlsTransports[0] as unknown as WeriftDtlsTransport | undefined;
+    const pair = dtls?.iceTransport.connection.nominated;
+    if (!pair) return undefined;
+    if (pair !== this.#linkPair) {
+      const socket = pair.protocol.transport?.socket as DatagramSocket | undefined;
+      if (!socket) return undefined;
+      this.#link?.close();
+      this.#link = new UdpLink(socket, pair.remoteAddr[0], pair.remoteAddr[1]);
+      this.#linkPair = pair;
+    }
+    return this.#link;
+  }
+
+  /** Protects and sends RTP buf[0..len). False (and counted) when it could not be queued. */
+  sendRtp(buf: Uint8Array, len: number): boolean {
+    const srtp = this.#srtp;
+    const link = this.#connected && srtp ? this.#currentLink() : undefined;
+    if (!link || !srtp) return false;
+    const slot = link.acquire();
+    if (slot < 0) {
+      this.counters.sendDropped++;
+      return false;
+    }
+    const n = srtp.protectRtp(buf, len, link.view(slot));
+    if (n < 0) {
+      link.discard(slot);
+      return false;
+    }
+    link.send(slot, n);
+    return true;
+  }
+
+  /** Protects and sends a (compound) RTCP packet. */
+  sendRtcp(buf: Uint8Array, len: number): boolean {
+    const srtp = this.#srtp;
+    const link = this.#connected && srtp ? this.#currentLink() : undefined;
+    if (!link || !srtp || len + SRTCP_MAX_TRAILER > 1536) return false;
+    const slot = link.acquire();
+    if (slot < 0) return false;
+    const n = srtp.protectRtcp(buf, len, link.view(slot));
+    if (n < 0) {
+      link.discard(slot);
+      return false;
+    }
+    link.send(slot, n);
+    return true;
+  }
+
+  /**
+   * ICE restart (RFC 8445 §9) for an ICE-lite agent: new local credentials, the peer's new
+   * ones, same socket. A lite agent only answers checks, so nothing else must change; the pair
+   * the peer nominates next (possibly from a new address) carries the media.
+   */
+  restartIce(remoteUfrag: string, remotePwd: string): { iceUfrag: string; icePwd: string } {
+    const dtls = this.#pc.dtlsTransports[0] as unknown as WeriftDtlsTransport | undefined;
+    if (!dtls || this.#closed) throw new Error("the transport is closed");
+    const connection = dtls.iceTransport.connection;
+    const iceUfrag = randomIceString(8);
+    const icePwd = randomIceString(24);
+    connection.userHistory[iceUfrag] = icePwd;
+    connection.localUsername = iceUfrag;
+    connection.localPassword = icePwd;
+    connection.remoteUsername = remoteUfrag;
+    connection.remotePassword = remotePwd;
+    return { iceUfrag, icePwd };
+  }
+
+  /** Bytes and packets handed to the socket. */
+  get sent(): { packets: number; bytes: number } {
+    return { packets: this.#link?.packetsSent ?? 0, bytes: this.#link?.bytesSent ?? 0 };
+  }
+
+  /** Closes the peer, its sockets and timers; idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listener = NOOP_LISTENER;
+    this.#unsubscribe?.();
+    this.#link?.close();
+    this.#srtp?.close();
+    try {
+      await this.#pc.close();
+    } catch {
+      // werift may throw while tearing down a half-open transport; the sockets are closed anyway.
+    }
+  }
+}
+
+/** ICE credentials, fingerprint and the socket's port, from werift's answer. */
+function localTransport(sdp: string, announced: string[]): LocalTransport {
+  const answer = parseSdp(sdp);
+  const media = answer.media[0];
+  const candidate = media.candidates.find((c) => / udp /i.test(c)) ?? media.candidates[0];
+  const port = candidate ? Number(candidate.split(/\s+/)[5]) : NaN;
+  if (!media.iceUfrag || !media.icePwd || !media.fingerprint || !Number.isInteger(port)) {
+    throw new Error("werift produced an answer without ICE credentials, fingerprint or candidate");
+  }
+  return {
+    iceUfrag: media.iceUfrag,
+    icePwd: media.icePwd,
+    fingerprint: media.fingerprint,
+    candidates: announced.map((ip, i) =>
+      `candidate:${i + 1} 1 udp ${2130706431 - i} ${ip} ${port} typ host generation 0`
+    ),
+    address: announced[0],
+    port,
+  };
+}
+
+function randomIceString(length: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  let out = "";
+  for (const b of bytes) out += alphabet[b & 63];
+  return out;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * A WHIP publisher: its transport, its producers, and the RTCP Quetzal sends it (NACKs for
+ * ingest loss per SSRC, receiver reports, key-frame requests).
+ */
+import { counters } from "../observability/counters.ts";
+import { ExtensionMap } from "../rtp/header-extensions.ts";
+import { InboundPacket } from "../rtp/inbound-packet.ts";
+import {
+  type ReportBlock,
+  RtcpReader,
+  RtcpType,
+  readSenderReport,
+  type SenderReportInfo,
+} from "../rtp/rtcp-reader.ts";
+import { writeFir, writeNack, writePli, writeReceiverReport } from "../rtp/rtcp-writer.ts";
+import { ntpToUnixMs } from "../rtp/ntp-time.ts";
+import { Producer } from "../sfu/producer.ts";
+import type { OfferPlan } from "./negotiation.ts";
+import type { SdpCodec } from "./sdp.ts";
+import type { PeerListener, PeerTransport } from "./peer-transport.ts";
+import { SessionBase } from "./session-base.ts";
+
+const NACK_INTERVAL_MS = 20;
+const REPORT_INTERVAL_MS = 1000;
+
+export class PublisherSession extends SessionBase implements PeerListener {
+  readonly role = "publisher" as const;
+  readonly producers: Producer[];
+  /** The accepted codec of each producer, for matching viewers' offers. */
+  readonly codecs: Map<Producer, SdpCodec> = new Map();
+  readonly #bySsrc = new Map<number, Producer>();
+  readonly #pkt = new InboundPacket();
+  readonly #rtcpReader = new RtcpReader();
+  readonly #rtcp = new Uint8Array(1200);
+  readonly #nackSeqs = new Uint16Array(256);
+  readonly #sr: SenderReportInfo = {
+    ssrc: 0,
+    ntpSec: 0,
+    ntpFrac: 0,
+    rtpTimestamp: 0,
+    packetCount: 0,
+    octetCount: 0,
+  };
+  readonly #block: ReportBlock = {
+    ssrc: 0,
+    fractionLost: 0,
+    cumulativeLost: 0,
+    extendedHighestSeq: 0,
+    jitter: 0,
+    lastSr: 0,
+    delaySinceLastSr: 0,
+  };
+  readonly #usePli: Map<Producer, boolean> = new Map();
+  #firSeq = 0;
+  #lastNackMs = 0;
+  #lastReportMs = 0;
+  /** Set when the first RTP packet arrives. */
+  firstPacketMs = -1;
+  onFirstPacket: () => void = () => {};
+
+  constructor(id: string, streamName: string, peer: PeerTransport, plan: OfferPlan) {
+    super(id, streamName, peer);
+    this.producers = plan.tracks.map((track) => {
+      const producer = new Producer({
+        kind: track.kind,
+        mid: track.mid,
+        codecName: track.codecName,
+        payloadType: track.codec.payloadType,
+        clockRate: track.codec.clockRate,
+        rids: track.rids,
+        extensions: ExtensionMap.fromExtmaps(track.extmaps),
+        requestKeyframe: (ssrc) => this.#sendKeyframeRequest(producer, ssrc),
+      });
+      this.codecs.set(producer, track.codec);
+      this.#usePli.set(producer, track.rtcpFb.includes("nack pli") || !track.rtcpFb.includes("ccm fir"));
+      for (const ssrc of track.rids.length === 0 ? track.ssrcs.slice(0, 1) : []) {
+        this.#bySsrc.set(ssrc, producer);
+      }
+      return producer;
+    });
+    peer.setListener(this);
+  }
+
+  onRtp(buf: Uint8Array, len: number): void {
+    const ssrc = ((buf[8] << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11]) >>> 0;
+    let producer = this.#bySsrc.get(ssrc);
+    if (!producer) {
+      // SSRCs are learnt from the first packet (OBS simulcast signals none): match by payload type.
+      const pt = buf[1] & 0x7f;
+      producer = this.producers.find((p) => p.payloadType === pt);
+      if (!producer) {
+        counters.packetsDropped[5]++;
+        return;
+      }
+      this.#bySsrc.set(ssrc, producer);
+    }
+    const pkt = this.#pkt;
+    if (!pkt.parse(buf, len, producer.extensions)) {
+      counters.packetsDropped[1]++;
+      return;
+    }
+    pkt.arrivalMs = performance.now();
+    if (this.firstPacketMs < 0) {
+      this.firstPacketMs = pkt.arrivalMs;
+      this.onFirstPacket();
+    }
+    producer.onPacket(pkt);
+  }
+
+  onRtcp(buf: Uint8Array, len: number): void {
+    const reader = this.#rtcpReader;
+    reader.reset(buf, len);
+    while (reader.next()) {
+      if (reader.type !== RtcpType.SR) continue;
+      readSenderReport(buf, reader.offset, this.#sr);
+      const producer = this.#bySsrc.get(this.#sr.ssrc);
+      const layer = producer?.layers.find((l) => l.ssrc === this.#sr.ssrc);
+      if (!layer) continue;
+      const now = performance.now();
+      layer.srNtpSeconds = ntpToUnixMs(this.#sr.ntpSec, this.#sr.ntpFrac) / 1000;
+      layer.srRtpTimestamp = this.#sr.rtpTimestamp;
+      layer.srArrivalMs = now;
+      layer.stats.onSenderReport(this.#sr.ntpSec, this.#sr.ntpFrac, now);
+    }
+  }
+
+  #sendKeyframeRequest(producer: Producer, ssrc: number): void {
+    const usePli = this.#usePli.get(producer) ?? true;
+    const n = usePli
+      ? writePli(this.#rtcp, 0, this.rtcpSsrc, ssrc)
+      : writeFir(this.#rtcp, 0, this.rtcpSsrc, ssrc, this.#firSeq++ & 0xff);
+    if (this.peer.sendRtcp(this.#rtcp, n)) {
+      if (usePli) counters.pliOut++;
+      else counters.firOut++;
+    }
+  }
+
+  /** Periodic work: NACKs every 20 ms, receiver reports every second. */
+  override tick(nowMs: number): void {
+    super.tick(nowMs);
+    if (!this.peer.connected) return;
+    if (nowMs - this.#lastNackMs >= NACK_INTERVAL_MS) {
+      this.#lastNackMs = nowMs;
+      for (const producer of this.producers) {
+        for (const layer of producer.layers) {
+          const count = layer.nack.collect(nowMs, 50, this.#nackSeqs);
+          if (count === 0) continue;
+          const n = writeNack(this.#rtcp, 0, this.rtcpSsrc, layer.ssrc, this.#nackSeqs, count);
+          if (n > 0 && this.peer.sendRtcp(this.#rtcp, n)) counters.nacks[1] += count;
+        }
+      }
+    }
+    if (nowMs - this.#lastReportMs >= REPORT_INTERVAL_MS) {
+      this.#lastReportMs = nowMs;
+      for (const producer of this.producers) {
+        for (const layer of producer.layers) {
+          layer.stats.fillReportBlock(layer.ssrc, nowMs, this.#block);
+          const n = writeReceiverReport(this.#rtcp, 0, this.rtcpSsrc, [this.#block], 1);
+          if (n > 0) this.peer.sendRtcp(this.#rtcp, n);
+        }
+      }
+    }
+  }
+
+  /** Inbound bitrate over the last second, all layers. */
+  get bitrateBps(): number {
+    let sum = 0;
+    for (const p of this.producers) for (const l of p.layers) sum += l.bitrateBps;
+    return sum;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * What publisher and viewer sessions share: identity, the transport, liveness and closing.
+ */
+import type { PeerTransport } from "./peer-transport.ts";
+
+/** Why a session ended; the `reason` label of `quetzal_sessions_ended_total`. */
+export type EndReason =
+  | "deleted"
+  | "replaced"
+  | "ice_failed"
+  | "dtls_failed"
+  | "consent_expired"
+  | "connect_timeout"
+  | "publisher_left"
+  | "shutdown"
+  | "error";
+
+/** A peer that sent nothing (no SRTP, no SRTCP) this long is gone (RFC 7675 uses 30 s). */
+export const DEAD_PEER_MS = 15_000;
+
+export abstract class SessionBase {
+  abstract readonly role: "publisher" | "viewer";
+  readonly id: string;
+  readonly streamName: string;
+  readonly peer: PeerTransport;
+  readonly createdAtMs = performance.now();
+  readonly createdAt = new Date();
+  /** SSRC used as the sender of our RTCP. */
+  readonly rtcpSsrc = crypto.getRandomValues(new Uint32Array(1))[0];
+  /** Strong entity tag of the current ICE session (RFC 9725 §4.3.1). */
+  etag = `"${crypto.randomUUID()}"`;
+  connectedAtMs = -1;
+  /** The peer's current ICE username fragment (an ICE restart changes it). */
+  remoteIceUfrag = "";
+  closed = false;
+  endReason: EndReason | undefined;
+  /** Called once when the session must end (dead peer, transport failure); set by the owner. */
+  onEnd: (reason: EndReason) => void = () => {};
+  #connectDeadlineMs = Infinity;
+
+  constructor(id: string, streamName: string, peer: PeerTransport) {
+    this.id = id;
+    this.streamName = streamName;
+    this.peer = peer;
+  }
+
+  /** Sets how long the peer has to connect. */
+  expectConnectionWithin(ms: number): void {
+    this.#connectDeadlineMs = performance.now() + ms;
+  }
+
+  onConnected(): void {
+    this.connectedAtMs = performance.now();
+  }
+
+  onFailed(stage: "ice" | "dtls"): void {
+    this.onEnd(stage === "ice" ? "ice_failed" : "dtls_failed");
+  }
+
+  /** Liveness checks; subclasses add their periodic RTCP. */
+  tick(nowMs: number): void {
+    if (this.closed) return;
+    if (this.connectedAtMs < 0) {
+      if (nowMs > this.#connectDeadlineMs) this.onEnd("connect_timeout");
+      return;
+    }
+    const last = Math.max(this.peer.counters.lastReceiveMs, this.connectedAtMs);
+    if (nowMs - last > DEAD_PEER_MS) this.onEnd("consent_expired");
+  }
+
+  /** Frees the transport; idempotent. The owner removes the session from its tables. */
+  async close(reason: EndReason): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.endReason = reason;
+    await this.peer.close();
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * A WHEP viewer: its transport and one consumer per track, plus the RTCP it gets (NACK, PLI,
+ * FIR, receiver reports) and sends (sender reports for lip sync).
+ */
+import { counters } from "../observability/counters.ts";
+import { histograms } from "../observability/counters.ts";
+import { ExtensionMap } from "../rtp/header-extensions.ts";
+import {
+  PsfbFmt,
+  type ReportBlock,
+  readFirSsrcs,
+  readNack,
+  readReportBlock,
+  readRemb,
+  RtcpReader,
+  RtcpType,
+  RtpfbFmt,
+} from "../rtp/rtcp-reader.ts";
+import { writeSdesCname, writeSenderReport } from "../rtp/rtcp-writer.ts";
+import { Consumer, type ViewerLink } from "../sfu/consumer.ts";
+import type { Producer } from "../sfu/producer.ts";
+import type { OfferPlan, TrackPlan } from "./negotiation.ts";
+import type { PeerListener, PeerTransport } from "./peer-transport.ts";
+import { SessionBase } from "./session-base.ts";
+
+const SR_INTERVAL_MS = 1000;
+const SELECT_INTERVAL_MS = 100;
+
+export class ViewerSession extends SessionBase implements PeerListener, ViewerLink {
+  readonly role = "viewer" as const;
+  readonly consumers: Consumer[] = [];
+  /** Outbound SSRC per m-line mid, fixed at negotiation. */
+  readonly ssrcByMid: Map<string, number> = new Map();
+  readonly cname = `quetzal-${crypto.randomUUID().slice(0, 8)}`;
+  readonly #reader = new RtcpReader();
+  readonly #nackSeqs = new Uint16Array(512);
+  readonly #firSsrcs = new Uint32Array(8);
+  readonly #rtcp = new Uint8Array(600);
+  readonly #block: ReportBlock = {
+    ssrc: 0,
+    fractionLost: 0,
+    cumulativeLost: 0,
+    extendedHighestSeq: 0,
+    jitter: 0,
+    lastSr: 0,
+    delaySinceLastSr: 0,
+  };
+  #twccSeq = 0;
+  #lastSrMs = 0;
+  #lastSelectMs = 0;
+  /** Latest REMB from the viewer, bit/s (-1 unknown). */
+  rembBps = -1;
+  rttMs = -1;
+
+  constructor(id: string, streamName: string, peer: PeerTransport, plan: OfferPlan) {
+    super(id, streamName, peer);
+    for (const track of plan.tracks) {
+      this.ssrcByMid.set(track.mid, crypto.getRandomValues(new Uint32Array(1))[0]);
+    }
+    peer.setListener(this);
+  }
+
+  /** Creates the consumers once the answer is settled. */
+  attach(plan: OfferPlan, producers: Producer[]): void {
+    for (const track of plan.tracks) {
+      const producer = producers.find((p) => p.kind === track.kind);
+      if (producer) this.consumers.push(this.#consumerFor(track, producer));
+    }
+  }
+
+  #consumerFor(track: TrackPlan, producer: Producer): Consumer {
+    const consumer = new Consumer({
+      producer,
+      link: this,
+      ssrc: this.ssrcByMid.get(track.mid)!,
+      payloadType: track.codec.payloadType,
+      mid: track.mid,
+      extensions: ExtensionMap.fromExtmaps(track.extmaps),
+    });
+    producer.addConsumer(consumer);
+    return consumer;
+  }
+
+  // ViewerLink
+  sendRtp(buf: Uint8Array, len: number): boolean {
+    return this.peer.sendRtp(buf, len);
+  }
+
+  nextTransportSequence(): number {
+    const seq = this.#twccSeq;
+    this.#twccSeq = (seq + 1) & 0xffff;
+    return seq;
+  }
+
+  onRtp(): void {
+    // Viewers send no media (recvonly); anything else is ignored.
+  }
+
+  override onConnected(): void {
+    super.onConnected();
+    const now = performance.now();
+    for (const consumer of this.consumers) consumer.select(now);
+  }
+
+  onRtcp(buf: Uint8Array, len: number): void {
+    const reader = this.#reader;
+    reader.reset(buf, len);
+    while (reader.next()) {
+      const type = reader.type;
+      if (type === RtcpType.RTPFB && reader.fmt === RtpfbFmt.NACK) {
+        const consumer = this.#consumerBySsrc(reader.mediaSsrc);
+        const count = readNack(buf, reader.offset, reader.length, this.#nackSeqs);
+        counters.nacks[0] += count;
+        if (consumer) consumer.retransmit(this.#nackSeqs, count);
+      } else if (type === RtcpType.PSFB && reader.fmt === PsfbFmt.PLI) {
+        counters.pliIn++;
+        this.#keyframeFor(reader.mediaSsrc);
+      } else if (type === RtcpType.PSFB && reader.fmt === PsfbFmt.FIR) {
+        counters.firIn++;
+        const n = readFirSsrcs(buf, reader.offset, reader.length, this.#firSsrcs);
+        for (let i = 0; i < n; i++) this.#keyframeFor(this.#firSsrcs[i]);
+      } else if (type === RtcpType.PSFB && reader.fmt === PsfbFmt.AFB) {
+        const bps = readRemb(buf, reader.offset, reader.length);
+        if (bps >= 0) {
+          this.rembBps = bps;
+          histograms.bandwidthEstimateBits.observe(bps);
+        }
+      } else if (type === RtcpType.RR || type === RtcpType.SR) {
+        this.#onReportBlocks(buf, reader.offset, reader.length, type === RtcpType.SR ? 28 : 8);
+      }
+    }
+  }
+
+  #onReportBlocks(buf: Uint8Array, off: number, len: number, _headerLength: number): void {
+    const block = this.#block;
+    for (let i = 0; readReportBlock(buf, off, len, i, block); i++) {
+      const consumer = this.#consumerBySsrc(block.ssrc);
+      if (!consumer) continue;
+      histograms.packetLossRatio.observe(block.fractionLost / 256);
+      histograms.jitterSeconds.observe(block.jitter / consumer.producer.clockRate);
+      if (block.lastSr !== 0) {
+        // RFC 3550 §6.4.1: RTT = now − LSR − DLSR, in 1/65536 s of the middle NTP bits.
+        const nowMid = compactNtpNow();
+        const rtt = ((nowMid - block.lastSr - block.delaySinceLastSr) >>> 0) / 65536;
+        if (rtt >= 0 && rtt < 10) {
+          this.rttMs = rtt * 1000;
+          histograms.rttSeconds.observe(rtt);
+        }
+      }
+    }
+  }
+
+  #consumerBySsrc(ssrc: number): Consumer | undefined {
+    for (const c of this.consumers) if (c.ssrc === ssrc) return c;
+    return undefined;
+  }
+
+  #keyframeFor(ssrc: number): void {
+    const consumer = this.#consumerBySsrc(ssrc);
+    const layer = consumer?.current ?? consumer?.target;
+    if (consumer && layer) consumer.producer.requestKeyframe(layer, performance.now());
+  }
+
+  /** Periodic work: layer selection, sender reports. */
+  override tick(nowMs: number): void {
+    super.tick(nowMs);
+    if (!this.peer.connected) return;
+    if (nowMs - this.#lastSelectMs >= SELECT_INTERVAL_MS) {
+      this.#lastSelectMs = nowMs;
+      for (const consumer of this.consumers) consumer.select(nowMs);
+    }
+    if (nowMs - this.#lastSrMs >= SR_INTERVAL_MS) {
+      this.#lastSrMs = nowMs;
+      for (const consumer of this.consumers) this.#sendSenderReport(consumer, nowMs);
+    }
+  }
+
+  /**
+   * Sender report for one consumer: the source's SR mapping shifted into the output timestamp
+   * space when the publisher sent one (lip sync), else extrapolated from the last packet.
+   */
+  #sendSenderReport(consumer: Consumer, nowMs: number): void {
+    const munger = consumer.munger;
+    if (!munger.started || consumer.packetsSent === 0) return;
+    const layer = consumer.current;
+    const wallMs = Date.now();
+    let rtp: number;
+    if (layer && layer.srArrivalMs >= 0) {
+      // Extrapolate from when the SR arrived, not from its NTP field: publishers' clocks drift.
+      const elapsedMs = nowMs - layer.srArrivalMs;
+      rtp = (layer.srRtpTimestamp + munger.tsOffset + Math.round(elapsedMs * consumer.producer.clockRate / 1000)) >>> 0;
+    } else {
+      rtp = munger.lastOutTs;
+    }
+    let n = writeSenderReport(this.#rtcp, 0, consumer.ssrc, wallMs, rtp, consumer.packetsSent, consumer.bytesSent);
+    n += writeSdesCname(this.#rtcp, n, consumer.ssrc, this.cname);
+    this.peer.sendRtcp(this.#rtcp, n);
+  }
+
+  /** The publisher was replaced: re-bind consumers of the same kind. */
+  rebind(producers: Producer[]): void {
+    for (const consumer of this.consumers) {
+      const next = producers.find((p) => p.kind === consumer.kind);
+      if (next) consumer.rebind(next);
+    }
+  }
+
+  override async close(reason: Parameters<SessionBase["close"]>[0]): Promise<void> {
+    for (const consumer of this.consumers) consumer.close();
+    await super.close(reason);
+  }
+}
+
+function compactNtpNow(): number {
+  const ms = Date.now();
+  const sec = Math.floor(ms / 1000) + 2208988800;
+  const frac = ((ms % 1000) / 1000) * 65536;
+  return (((sec & 0xffff) << 16) | (frac & 0xffff)) >>> 0;
+}

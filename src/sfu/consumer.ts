@@ -1,0 +1,223 @@
+/**
+ * One viewer's copy of one producer track: chooses which layer to forward (Forwarder), rewrites
+ * sequence numbers and timestamps (Munger) and header extensions (PacketRewriter), and answers
+ * the viewer's NACKs from the producer's per-layer caches.
+ *
+ * Switches happen only at a key frame of the target layer; until it arrives the current layer
+ * keeps flowing. A viewer that joins waits for a key frame (requested on join).
+ */
+import type { ExtensionMap } from "../rtp/header-extensions.ts";
+import { InboundPacket } from "../rtp/inbound-packet.ts";
+import { absSendTime, PacketRewriter } from "../rtp/packet-rewriter.ts";
+import { counters, DropReason } from "../observability/counters.ts";
+import type { Layer } from "./layer.ts";
+import { Munger, MungeResult } from "./munger.ts";
+import type { Producer } from "./producer.ts";
+
+/** What a consumer needs from its viewer's transport. */
+export interface ViewerLink {
+  /** Protects and sends; false when the packet could not be queued. */
+  sendRtp(buf: Uint8Array, len: number): boolean;
+  /** The next transport-wide sequence number of this viewer transport. */
+  nextTransportSequence(): number;
+}
+
+/** Why the forwarded layer last changed; the `reason` label of layer switches. */
+export type SwitchReason = "bandwidth" | "manual" | "layer_loss" | "pause";
+
+const HISTORY = 2048;
+const HISTORY_MASK = HISTORY - 1;
+
+export interface ConsumerOptions {
+  producer: Producer;
+  link: ViewerLink;
+  ssrc: number;
+  payloadType: number;
+  mid: string;
+  extensions: ExtensionMap;
+}
+
+export class Consumer {
+  readonly kind: "audio" | "video";
+  readonly ssrc: number;
+  readonly payloadType: number;
+  readonly mid: string;
+  producer: Producer;
+  /** The layer being forwarded, null before the first key frame. */
+  current: Layer | null = null;
+  /** The layer the selector wants. */
+  target: Layer | null = null;
+  /** A manual choice (WHEP layer extension), by rid; null = automatic. */
+  pinnedRid: string | null = null;
+  /** Caps for automatic selection. */
+  maxWidth = Infinity;
+  maxHeight = Infinity;
+  lastSwitchReason: SwitchReason | null = null;
+  layerSwitches = 0;
+  packetsSent = 0;
+  bytesSent = 0;
+  retransmitted = 0;
+  waitingSinceMs = -1;
+  readonly #link: ViewerLink;
+  readonly #rewriter: PacketRewriter;
+  readonly #munger: Munger;
+  readonly #scratch = new Uint8Array(1600);
+  readonly #replay = new InboundPacket();
+  readonly #histSeq = new Int32Array(HISTORY).fill(-1);
+  readonly #histInSeq = new Uint16Array(HISTORY);
+  readonly #histSsrc = new Uint32Array(HISTORY);
+  readonly #histTs = new Uint32Array(HISTORY);
+  #switchReason: SwitchReason = "bandwidth";
+  #closed = false;
+
+  constructor(options: ConsumerOptions) {
+    this.producer = options.producer;
+    this.kind = options.producer.kind;
+    this.ssrc = options.ssrc;
+    this.payloadType = options.payloadType;
+    this.mid = options.mid;
+    this.#link = options.link;
+    this.#rewriter = new PacketRewriter(options.extensions, options.mid);
+    this.#munger = new Munger(options.producer.clockRate);
+  }
+
+  get munger(): Munger {
+    return this.#munger;
+  }
+
+  /** The packet path: called by the producer for every packet of every layer. */
+  onPacket(pkt: InboundPacket, layer: Layer, keyframe: boolean): void {
+    if (this.#closed) return;
+    if (layer !== this.current) {
+      if (this.kind === "audio") {
+        this.#start(pkt, layer);
+      } else if (keyframe && (layer === this.target || this.current === null)) {
+        if (this.current !== null) {
+          this.layerSwitches++;
+          this.lastSwitchReason = this.#switchReason;
+        }
+        this.#start(pkt, layer);
+      } else {
+        if (this.current === null) counters.packetsDropped[DropReason.waitingKeyframe]++;
+        return;
+      }
+    }
+    if (pkt.payloadLength === 0) {
+      // Padding-only (bandwidth probe): consumed here, without a sequence gap.
+      this.#munger.skip(pkt.sequenceNumber);
+      counters.packetsDropped[DropReason.padding]++;
+      return;
+    }
+    if (this.#munger.map(pkt.sequenceNumber, pkt.timestamp, pkt.marker, pkt.arrivalMs) !== MungeResult.ok) {
+      counters.packetsDropped[DropReason.duplicate]++;
+      return;
+    }
+    const outSeq = this.#munger.outSeq;
+    const outTs = this.#munger.outTs;
+    if (this.#send(pkt, outSeq, outTs)) {
+      const slot = outSeq & HISTORY_MASK;
+      this.#histSeq[slot] = outSeq;
+      this.#histInSeq[slot] = pkt.sequenceNumber;
+      this.#histSsrc[slot] = layer.ssrc;
+      this.#histTs[slot] = outTs;
+    }
+  }
+
+  #start(pkt: InboundPacket, layer: Layer): void {
+    this.current = layer;
+    this.waitingSinceMs = -1;
+    this.#munger.switchTo(pkt.sequenceNumber, pkt.timestamp, pkt.arrivalMs);
+  }
+
+  #send(pkt: InboundPacket, outSeq: number, outTs: number): boolean {
+    const len = this.#rewriter.write(
+      pkt,
+      this.#scratch,
+      this.ssrc,
+      this.payloadType,
+      outSeq,
+      outTs,
+      pkt.marker,
+      this.#rewriter.hasTransportWideCc ? this.#link.nextTransportSequence() : -1,
+      absSendTime(pkt.arrivalMs),
+    );
+    if (!this.#link.sendRtp(this.#scratch, len)) {
+      counters.packetsDropped[DropReason.queueFull]++;
+      return false;
+    }
+    const kind = this.producer.kindIndex;
+    counters.rtpPacketsOut[kind]++;
+    counters.rtpBytesOut[kind] += len;
+    this.packetsSent++;
+    this.bytesSent += len;
+    return true;
+  }
+
+  /** Answers a viewer NACK for output sequence numbers from the layers' caches. */
+  retransmit(seqs: ArrayLike<number>, count: number): number {
+    let sent = 0;
+    for (let i = 0; i < count; i++) {
+      const seq = seqs[i];
+      const slot = seq & HISTORY_MASK;
+      if (this.#histSeq[slot] !== seq) continue;
+      const layer = this.producer.layers.find((l) => l.ssrc === this.#histSsrc[slot]);
+      const cacheSlot = layer ? layer.cache.find(this.#histInSeq[slot]) : -1;
+      if (!layer || cacheSlot < 0) continue;
+      const replay = this.#replay;
+      if (!replay.parse(layer.cache.buffer(cacheSlot), layer.cache.length(cacheSlot), this.producer.extensions)) continue;
+      replay.arrivalMs = performance.now();
+      if (this.#send(replay, seq, this.#histTs[slot])) {
+        sent++;
+        this.retransmitted++;
+        counters.retransmissions++;
+      }
+    }
+    return sent;
+  }
+
+  /**
+   * Picks the target layer (manual pin, else the best live layer within caps) and asks for
+   * its key frame while waiting. Runs on the session tick, not per packet.
+   */
+  select(nowMs: number, reason: SwitchReason = "bandwidth"): void {
+    if (this.kind === "audio" || this.#closed) return;
+    const producer = this.producer;
+    let target: Layer | undefined;
+    if (this.pinnedRid !== null) {
+      target = producer.layers.find((l) => l.rid === this.pinnedRid && l.isActive(nowMs));
+      reason = target ? "manual" : "layer_loss";
+    }
+    if (!target) {
+      const ranked = producer.rankedLayers(nowMs);
+      for (const layer of ranked) {
+        if (layer.width <= this.maxWidth && layer.height <= this.maxHeight) target = layer;
+      }
+      target ??= ranked[0] ?? producer.layers[0];
+      if (this.current && !this.current.isActive(nowMs)) reason = "layer_loss";
+    }
+    if (!target) return;
+    if (target !== this.target) {
+      this.target = target;
+      this.#switchReason = reason;
+    }
+    if (this.current !== target) {
+      if (this.waitingSinceMs < 0) this.waitingSinceMs = nowMs;
+      producer.requestKeyframe(target, nowMs);
+    }
+  }
+
+  /** The publisher was replaced: keep the output stream, wait for the new source's key frame. */
+  rebind(producer: Producer): void {
+    this.producer.removeConsumer(this);
+    this.producer = producer;
+    this.current = null;
+    this.target = null;
+    producer.addConsumer(this);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.producer.removeConsumer(this);
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * One published track (audio or video) and its encodings (layers), fanned out to consumers.
+ *
+ * The packet path: the publisher session parses each packet once into an InboundPacket, the
+ * producer books it on its layer (stats, NACK tracking, cache, key-frame detection) and hands
+ * the same object to every consumer. Nothing is allocated per packet.
+ */
+import type { CodecName } from "../rtp/codecs/codec.ts";
+import { inspectVideoPayload, type VideoFrameInfo } from "../rtp/codecs/codec.ts";
+import { Ext, type ExtensionMap } from "../rtp/header-extensions.ts";
+import type { InboundPacket } from "../rtp/inbound-packet.ts";
+import { NackPush } from "../rtp/nack-generator.ts";
+import { counters, DropReason } from "../observability/counters.ts";
+import type { Consumer } from "./consumer.ts";
+import { Layer } from "./layer.ts";
+
+/** Sends a key-frame request for one SSRC to the publisher. */
+export type KeyframeSink = (ssrc: number) => void;
+
+export interface ProducerOptions {
+  kind: "audio" | "video";
+  mid: string;
+  codecName: CodecName;
+  payloadType: number;
+  clockRate: number;
+  /** Simulcast rids in offer order; empty for a single encoding. */
+  rids: string[];
+  /** The publisher's extension IDs for this m-line. */
+  extensions: ExtensionMap;
+  requestKeyframe: KeyframeSink;
+  /** Milliseconds between key-frame requests for one layer. */
+  keyframeThrottleMs?: number;
+}
+
+const MAX_LAYERS = 4;
+
+export class Producer {
+  readonly kind: "audio" | "video";
+  readonly kindIndex: 0 | 1;
+  readonly mid: string;
+  readonly codecName: CodecName;
+  readonly payloadType: number;
+  readonly clockRate: number;
+  readonly rids: string[];
+  readonly extensions: ExtensionMap;
+  readonly layers: Layer[] = [];
+  /** Consumers, as an array for the fan-out loop. */
+  consumers: Consumer[] = [];
+  readonly #bySsrc = new Map<number, Layer>();
+  readonly #requestKeyframe: KeyframeSink;
+  readonly #throttleMs: number;
+  readonly #lastRequestMs = new Map<number, number>();
+  readonly #frame: VideoFrameInfo = { keyframe: false, width: 0, height: 0 };
+  #closed = false;
+  /** Called when a layer is first seen or its resolution changes (for SSE `layers`). */
+  onLayersChanged: () => void = () => {};
+
+  constructor(options: ProducerOptions) {
+    this.kind = options.kind;
+    this.kindIndex = options.kind === "audio" ? 0 : 1;
+    this.mid = options.mid;
+    this.codecName = options.codecName;
+    this.payloadType = options.payloadType;
+    this.clockRate = options.clockRate;
+    this.rids = options.rids;
+    this.extensions = options.extensions;
+    this.#requestKeyframe = options.requestKeyframe;
+    this.#throttleMs = options.keyframeThrottleMs ?? 500;
+  }
+
+  get simulcast(): boolean {
+    return this.rids.length > 0;
+  }
+
+  /** The layer of an SSRC, learning new SSRCs from the rid extension (no a=ssrc with OBS simulcast). */
+  layerOf(pkt: InboundPacket): Layer | undefined {
+    const known = this.#bySsrc.get(pkt.ssrc);
+    if (known) return known;
+    if (this.layers.length >= MAX_LAYERS) return undefined;
+    let rid: string | undefined;
+    if (this.simulcast) {
+      rid = pkt.ridString(Ext.rid);
+      if (rid === undefined || !this.rids.includes(rid)) return undefined;
+      if (this.layers.some((l) => l.rid === rid)) return undefined;
+    } else if (this.layers.length > 0) {
+      // A single-encoding track whose SSRC changed (e.g. encoder restart): follow it.
+      this.#bySsrc.clear();
+      this.layers.length = 0;
+    }
+    const layer = new Layer(pkt.ssrc, rid, this.kind, this.clockRate);
+    this.layers.push(layer);
+    this.#bySsrc.set(pkt.ssrc, layer);
+    this.onLayersChanged();
+    return layer;
+  }
+
+  /** The packet path. `pkt.arrivalMs` is set. */
+  onPacket(pkt: InboundPacket): void {
+    if (this.#closed) return;
+    const layer = this.layerOf(pkt);
+    if (!layer) {
+      counters.packetsDropped[DropReason.unroutable]++;
+      return;
+    }
+    const nowMs = pkt.arrivalMs;
+    counters.rtpPacketsIn[this.kindIndex]++;
+    counters.rtpBytesIn[this.kindIndex] += pkt.length;
+    layer.count(pkt.length, nowMs);
+    const pushed = layer.nack.push(pkt.sequenceNumber, nowMs);
+    if (pushed === NackPush.duplicate) {
+      counters.packetsDropped[DropReason.duplicate]++;
+      return;
+    }
+    if (pushed === NackPush.reset) this.requestKeyframe(layer, nowMs);
+    layer.stats.update(pkt.sequenceNumber, pkt.timestamp, nowMs);
+    layer.cache.put(pkt.sequenceNumber, pkt.buf, pkt.length, 0, nowMs);
+    let keyframe = false;
+    if (this.kind === "video" && pkt.payloadLength > 0) {
+      const frame = this.#frame;
+      frame.keyframe = false;
+      frame.width = 0;
+      frame.height = 0;
+      if (inspectVideoPayload(this.codecName, pkt.buf, pkt.payloadOffset, pkt.payloadLength, frame)) {
+        keyframe = frame.keyframe;
+        if (keyframe) layer.lastKeyframeMs = nowMs;
+        if (frame.width > 0 && (frame.width !== layer.width || frame.height !== layer.height)) {
+          layer.width = frame.width;
+          layer.height = frame.height;
+          this.onLayersChanged();
+        }
+      }
+    }
+    const consumers = this.consumers;
+    for (let i = 0; i < consumers.length; i++) consumers[i].onPacket(pkt, layer, keyframe);
+  }
+
+  /** Asks the publisher for a key frame on one layer, at most once per throttle interval. */
+  requestKeyframe(layer: Layer, nowMs: number): void {
+    const last = this.#lastRequestMs.get(layer.ssrc) ?? -Infinity;
+    if (nowMs - last < this.#throttleMs) return;
+    this.#lastRequestMs.set(layer.ssrc, nowMs);
+    this.#requestKeyframe(layer.ssrc);
+  }
+
+  /** The best live layer: largest resolution, then bitrate (never by rid name). */
+  bestLayer(nowMs: number): Layer | undefined {
+    let best: Layer | undefined;
+    for (const layer of this.layers) {
+      if (!layer.isActive(nowMs)) continue;
+      if (!best || rank(layer) > rank(best)) best = layer;
+    }
+    return best ?? this.layers[0];
+  }
+
+  /** Active layers ordered from lowest to highest. */
+  rankedLayers(nowMs: number): Layer[] {
+    return this.layers.filter((l) => l.isActive(nowMs)).sort((a, b) => rank(a) - rank(b));
+  }
+
+  addConsumer(consumer: Consumer): void {
+    if (!this.consumers.includes(consumer)) this.consumers = [...this.consumers, consumer];
+  }
+
+  removeConsumer(consumer: Consumer): void {
+    this.consumers = this.consumers.filter((c) => c !== consumer);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.consumers = [];
+    for (const layer of this.layers) layer.cache.clear();
+  }
+}
+
+function rank(layer: Layer): number {
+  return layer.width * layer.height * 1e4 + layer.bitrateBps / 1000;
+}
