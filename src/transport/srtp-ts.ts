@@ -1,9 +1,10 @@
 /**
  * The TypeScript SRTP backend: works wherever Deno runs, no native library needed.
  *
- * Budget (1200-byte packet, Deno 2.9.6, 2-core AMD EPYC, 2026-11-23): see
- * bench/srtp.bench.ts; one ECB `update()` and one TypeScript MAC per packet, session keys
- * derived once in {@link TsSrtpBackend.createSession}.
+ * Budget: one ECB `update()` and one TypeScript MAC per packet; session keys derived once in
+ * {@link TsSrtpBackend.createSession}. Measured 2026-11-23 (Deno 2.9.6, 2-core AMD EPYC,
+ * 1200-byte packets, min / p75): protect 6.3 / 9.5 µs AES-CM, 5.2 / 5.9 µs GCM, versus werift's
+ * SrtpSession.encrypt 8.9 / 16 and 8.6 / 14 µs (bench/srtp.bench.ts).
  *
  * Invariants: per-SSRC state is created on the first packet we send for an SSRC, or on the
  * first packet that authenticates for an inbound SSRC (so forged packets cannot grow the maps);
