@@ -140,7 +140,7 @@ class TsSrtpSession implements SrtpSession {
     const rx = this.#rx;
     if (len < 12 + rx.rtpTagLength) return SrtpError.tooShort;
     if ((buf[0] & 0xc0) !== 0x80) return SrtpError.malformed;
-    if (out.length < len - rx.rtpTagLength) return SrtpError.tooShort;
+    if (out.length < len) return SrtpError.tooShort; // same rule as libsrtp (in place)
     const headerLength = rtpHeaderLength(buf, len - rx.rtpTagLength);
     if (headerLength < 0) return SrtpError.malformed;
     const seq = (buf[2] << 8) | buf[3];
@@ -193,7 +193,7 @@ class TsSrtpSession implements SrtpSession {
     const rx = this.#rx;
     if (len < 8 + rx.rtcpTrailerLength) return SrtpError.tooShort;
     if ((buf[0] & 0xc0) !== 0x80) return SrtpError.malformed;
-    if (out.length < len - rx.rtcpTrailerLength) return SrtpError.tooShort;
+    if (out.length < len) return SrtpError.tooShort;
     const ssrc = ((buf[4] << 24) | (buf[5] << 16) | (buf[6] << 8) | buf[7]) >>> 0;
     const at = len - rx.rtcpIndexFromEnd;
     const encrypted = (buf[at] & 0x80) !== 0;

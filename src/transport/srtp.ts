@@ -28,8 +28,10 @@ export interface SrtpKeyMaterial {
 /**
  * Negative results (small integer codes, never thrown on the packet path).
  *
- * `tooShort` also covers an output buffer without room for the trailer
- * ({@link SRTP_MAX_TRAILER} / {@link SRTCP_MAX_TRAILER} bytes beyond the input length).
+ * `tooShort` also covers an output buffer that is too small: protecting needs the input length
+ * plus {@link SRTP_MAX_TRAILER} / {@link SRTCP_MAX_TRAILER}; unprotecting needs the input length
+ * (libsrtp works in place). After a negative result the content of `out` is unspecified (and of
+ * `buf` too when out is buf: libsrtp's GCM decrypts before it checks the tag).
  */
 export const SrtpError = { malformed: -1, authFailed: -2, replayed: -3, tooShort: -4 } as const;
 
