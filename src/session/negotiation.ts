@@ -270,6 +270,8 @@ export interface LocalTransport {
   icePwd: string;
   /** "sha-256 AB:CD:…" */
   fingerprint: string;
+  /** Our DTLS role as werift settled it (RFC 5763 §5): "active" answers an actpass offer. */
+  setup: "active" | "passive";
   /** Candidate attribute values (without "a="). */
   candidates: string[];
   /** The address and port written in c= and m= lines. */
@@ -364,8 +366,7 @@ function pushTransport(lines: string[], local: LocalTransport, withCandidates: b
   lines.push(`a=ice-ufrag:${local.iceUfrag}`);
   lines.push(`a=ice-pwd:${local.icePwd}`);
   lines.push(`a=fingerprint:${local.fingerprint}`);
-  // ICE-lite servers are DTLS servers: the controlling client sends the ClientHello.
-  lines.push("a=setup:passive");
+  lines.push(`a=setup:${local.setup}`);
   lines.push("a=rtcp-mux");
   if (withCandidates) {
     for (const candidate of local.candidates) lines.push(`a=${candidate}`);
@@ -391,7 +392,7 @@ export function normaliseOfferForWerift(offer: SessionDescriptionInfo, plan: Off
     if (media.iceUfrag) lines.push(`a=ice-ufrag:${media.iceUfrag}`);
     if (media.icePwd) lines.push(`a=ice-pwd:${media.icePwd}`);
     if (media.fingerprint) lines.push(`a=fingerprint:${media.fingerprint}`);
-    lines.push(`a=setup:${media.setup === "passive" ? "passive" : "actpass"}`);
+    lines.push(`a=setup:${media.setup ?? "actpass"}`);
     lines.push(`a=${media.direction}`);
     lines.push("a=rtcp-mux");
     lines.push(`a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ""}`);

@@ -315,6 +315,7 @@ function localTransport(sdp: string, announced: string[]): LocalTransport {
     iceUfrag: media.iceUfrag,
     icePwd: media.icePwd,
     fingerprint: media.fingerprint,
+    setup: media.setup === "passive" ? "passive" : "active",
     candidates: announced.map((ip, i) =>
       `candidate:${i + 1} 1 udp ${2130706431 - i} ${ip} ${port} typ host generation 0`
     ),

@@ -1,0 +1,85 @@
+import { assert, assertEquals, assertGreater } from "@std/assert";
+import { startServer } from "../../src/server.ts";
+import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
+import { createLogger } from "../../src/observability/log.ts";
+import { startStunStub } from "../support/stun-stub.ts";
+import { play, publish, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
+
+const quiet = createLogger("silent");
+// Load the native SRTP library outside the test so the resource sanitizer does not count it.
+loadLibsrtp();
+
+Deno.test("werift publisher → Quetzal → two werift viewers over ICE/DTLS/SRTP", async () => {
+  const stun = await startStunStub();
+  const server = await startServer({ port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent" }, { logger: quiet });
+  try {
+    const publisher = await publish(server.url, "live", server.publishToken, { stunUrl: stun.url });
+    await publisher.connected;
+    const viewers = [await play(server.url, "live", { stunUrl: stun.url }), await play(server.url, "live", { stunUrl: stun.url })];
+    await Promise.all(viewers.map((v) => v.connected));
+    for (let i = 0; i < 300; i++) {
+      publisher.sendVideo(i % 60 === 0);
+      if (i % 3 === 0) publisher.sendAudio();
+      if (i % 5 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    // Loss on loopback is repaired by NACK: wait until every viewer has a hole-free range.
+    await waitFor(
+      () => viewers.every((v) => v.audioPackets >= 50 && holesOf(v.videoSeqs).unique >= 250 && holesOf(v.videoSeqs).holes === 0),
+      10_000,
+      "media at viewers",
+    );
+    for (const viewer of viewers) {
+      assertEquals(viewer.videoSsrcs.size, 1, "one outbound SSRC per track");
+      assertGreater(viewer.keyframes, 0);
+      // Continuity of the output sequence space: after unwrapping and de-duplicating, the
+      // numbers received form one range with no hole (arrival order is the network's business).
+      assertEquals(holesOf(viewer.videoSeqs).holes, 0, "sequence numbers are continuous");
+    }
+    // A viewer's PLI reaches the publisher.
+    const before = publisher.plis;
+    viewers[0].sendPli();
+    await waitFor(() => publisher.plis > before, 5_000, "PLI at the publisher");
+
+    // DELETE frees the publisher; viewers' consumers go idle, sessions remain until they leave.
+    const del = await fetch(server.url + publisher.location, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${server.publishToken}` },
+    });
+    assertEquals(del.status, 200);
+    await del.body?.cancel();
+    assertEquals(server.manager.count("publisher"), 0);
+    for (const v of viewers) {
+      const r = await fetch(server.url + v.location, { method: "DELETE" });
+      assertEquals(r.status, 200);
+      await r.body?.cancel();
+      await v.close();
+    }
+    assertEquals(server.manager.sessions.size, 0);
+    await publisher.close();
+  } finally {
+    await server.close();
+    await stun.close();
+    await settleWeriftTimers();
+  }
+});
+
+function holesOf(seqs: number[]): { unique: number; holes: number } {
+  if (seqs.length === 0) return { unique: 0, holes: 0 };
+  const unique = [...new Set(unwrap(seqs))].sort((a, b) => a - b);
+  return { unique: unique.length, holes: unique[unique.length - 1] - unique[0] + 1 - unique.length };
+}
+
+function unwrap(seqs: number[]): number[] {
+  const out: number[] = [];
+  let last = -1;
+  let base = 0;
+  for (const seq of seqs) {
+    if (last >= 0) {
+      const d = ((seq - last + 32768) & 0xffff) - 32768;
+      base += d;
+    } else base = seq;
+    last = seq;
+    out.push(base);
+  }
+  return out;
+}

@@ -1,0 +1,198 @@
+/**
+import { Buffer } from "node:buffer";
+ * werift peers acting as a WHIP publisher and WHEP viewers in integration tests, over real
+ * ICE, DTLS and SRTP on 127.0.0.1.
+ */
+import {
+  MediaStreamTrack,
+  RtpHeader,
+  RtpPacket,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  useSdesMid,
+  useTransportWideCC,
+  useAbsSendTime,
+} from "werift";
+
+export const VP8 = new RTCRtpCodecParameters({
+  mimeType: "video/VP8",
+  clockRate: 90000,
+  rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }, { type: "transport-cc" }],
+});
+export const H264 = new RTCRtpCodecParameters({
+  mimeType: "video/H264",
+  clockRate: 90000,
+  parameters: "profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1",
+  rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
+});
+export const OPUS = new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 });
+
+export interface ClientOptions {
+  stunUrl: string;
+  video?: RTCRtpCodecParameters[];
+  /** werift's debug knob: keeps `outboundPacketLoss`% of outgoing packets (sic). */
+  keepPercent?: number;
+}
+
+export function createPeer(options: ClientOptions): RTCPeerConnection {
+  return new RTCPeerConnection({
+    bundlePolicy: "max-bundle",
+    iceServers: [{ urls: options.stunUrl }],
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: ["127.0.0.1"],
+    iceInterfaceAddresses: { udp4: "127.0.0.1" },
+    codecs: { audio: [OPUS], video: options.video ?? [VP8] },
+    headerExtensions: { video: [useSdesMid(), useTransportWideCC(), useAbsSendTime()], audio: [useSdesMid()] },
+    debug: options.keepPercent !== undefined ? { outboundPacketLoss: options.keepPercent } : undefined,
+  });
+}
+
+async function exchange(pc: RTCPeerConnection, url: string, token?: string): Promise<{ location: string; response: Response }> {
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise<void>((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.iceGatheringStateChange.subscribe((s) => s === "complete" && resolve());
+  });
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/sdp", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: pc.localDescription!.sdp,
+  });
+  const body = await response.text();
+  if (response.status !== 201) throw new Error(`POST ${url} → ${response.status}: ${body}`);
+  await pc.setRemoteDescription({ type: "answer", sdp: body });
+  return { location: response.headers.get("Location")!, response };
+}
+
+export interface Publisher {
+  pc: RTCPeerConnection;
+  location: string;
+  video: MediaStreamTrack;
+  audio: MediaStreamTrack;
+  /** PLIs the publisher received. */
+  plis: number;
+  connected: Promise<void>;
+  sendVideo(keyframe: boolean, marker?: boolean): void;
+  sendAudio(): void;
+  close(): Promise<void>;
+}
+
+export async function publish(baseUrl: string, stream: string, token: string, options: ClientOptions): Promise<Publisher> {
+  const pc = createPeer(options);
+  const video = new MediaStreamTrack({ kind: "video" });
+  const audio = new MediaStreamTrack({ kind: "audio" });
+  const vt = pc.addTransceiver(video, { direction: "sendonly" });
+  pc.addTransceiver(audio, { direction: "sendonly" });
+  const connected = new Promise<void>((resolve) => {
+    pc.connectionStateChange.subscribe((s) => s === "connected" && resolve());
+  });
+  const { location } = await exchange(pc, `${baseUrl}/whip/${stream}`, token);
+  let seq = 1000, ts = 5000, aseq = 1, ats = 0;
+  const publisher: Publisher = {
+    pc,
+    location,
+    video,
+    audio,
+    plis: 0,
+    connected,
+    sendVideo(keyframe: boolean, marker = true) {
+      const payload = vp8Payload(keyframe);
+      const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq++ & 0xffff, timestamp: ts, marker });
+      if (marker) ts += 3000;
+      video.writeRtp(new RtpPacket(header, payload));
+    },
+    sendAudio() {
+      const header = new RtpHeader({ payloadType: 111, sequenceNumber: aseq++ & 0xffff, timestamp: ats, marker: false });
+      ats += 960;
+      audio.writeRtp(new RtpPacket(header, Buffer.alloc(80, 0x11)));
+    },
+    close: () => pc.close(),
+  };
+  vt.sender.onPictureLossIndication.subscribe(() => publisher.plis++);
+  return publisher;
+}
+
+/** A VP8 payload (RFC 7741 descriptor + frame tag); key frames carry a 640×480 header. */
+export function vp8Payload(keyframe: boolean): Buffer {
+  const out = Buffer.alloc(1100);
+  out[0] = 0x10; // S=1, PID=0
+  if (keyframe) {
+    out[1] = 0x00; // P=0: key frame
+    out[2] = 0x00;
+    out[3] = 0x00;
+    out.set([0x9d, 0x01, 0x2a, 640 & 0xff, 640 >> 8, 480 & 0xff, 480 >> 8], 4);
+  } else {
+    out[1] = 0x01; // P=1: inter frame
+  }
+  for (let i = 12; i < out.length; i++) out[i] = i & 0xff;
+  return out;
+}
+
+export interface Viewer {
+  pc: RTCPeerConnection;
+  location: string;
+  videoSeqs: number[];
+  videoSsrcs: Set<number>;
+  videoPayloadTypes: Set<number>;
+  audioPackets: number;
+  keyframes: number;
+  connected: Promise<void>;
+  sendPli(): void;
+  close(): Promise<void>;
+}
+
+export async function play(baseUrl: string, stream: string, options: ClientOptions & { token?: string }): Promise<Viewer> {
+  const pc = createPeer(options);
+  pc.addTransceiver("video", { direction: "recvonly" });
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  const viewer: Viewer = {
+    pc,
+    location: "",
+    videoSeqs: [],
+    videoSsrcs: new Set(),
+    videoPayloadTypes: new Set(),
+    audioPackets: 0,
+    keyframes: 0,
+    connected: new Promise<void>((resolve) => {
+      pc.connectionStateChange.subscribe((s) => s === "connected" && resolve());
+    }),
+    sendPli() {
+      const receiver = pc.getTransceivers().find((t) => t.kind === "video")!.receiver;
+      const ssrc = [...viewer.videoSsrcs][0];
+      if (ssrc !== undefined) void receiver.sendRtcpPLI(ssrc);
+    },
+    close: () => pc.close(),
+  };
+  pc.onTrack.subscribe((track) => {
+    track.onReceiveRtp.subscribe((rtp) => {
+      if (track.kind === "video") {
+        viewer.videoSeqs.push(rtp.header.sequenceNumber);
+        viewer.videoSsrcs.add(rtp.header.ssrc);
+        viewer.videoPayloadTypes.add(rtp.header.payloadType);
+        if (rtp.payload[0] === 0x10 && (rtp.payload[1] & 1) === 0) viewer.keyframes++;
+      } else {
+        viewer.audioPackets++;
+      }
+    });
+  });
+  const { location } = await exchange(pc, `${baseUrl}/whep/${stream}`, options.token);
+  viewer.location = location;
+  return viewer;
+}
+
+/** Polls until `check` is true or `timeoutMs` passes (a liveness bound, not a timing assertion). */
+export async function waitFor(check: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * werift's DTLS flights wait on uncancellable 0.5–1 s retransmission timers; let them run out
+ * so the test's op sanitizer sees only Quetzal's own (cleared) timers.
+ */
+export function settleWeriftTimers(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1100));
+}
