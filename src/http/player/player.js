@@ -313,7 +313,7 @@ export class WhepPlayer extends EventTarget {
     const waiting = status === 409 || status === 404;
     this._setStatus(
       waiting ? "waiting" : "reconnecting",
-      waiting ? "waiting for the stream" : String(error.message ?? error),
+      waiting ? "" : String(error.message ?? error),
     );
     this._scheduleRetry(error.retryAfter ?? null);
   }

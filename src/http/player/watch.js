@@ -75,9 +75,7 @@ function main() {
   globalThis.quetzalPlayer = player; // for the console and tests
   player.addEventListener("status", ({ detail }) => {
     const text = STATUS_TEXT[detail.status] ?? detail.status;
-    status.textContent = detail.message && detail.status !== "playing"
-      ? `${text} ${detail.message}`.trim()
-      : text;
+    status.textContent = detail.message ? `${text} (${detail.message})` : text;
     status.hidden = detail.status === "playing";
   });
   player.addEventListener("stats", ({ detail }) => showStats(detail));
