@@ -1,6 +1,7 @@
 /**
  * What publisher and viewer sessions share: identity, the transport, liveness and closing.
  */
+import type { SessionTrace } from "../observability/tracing.ts";
 import type { PeerTransport } from "./peer-transport.ts";
 
 /** Why a session ended; the `reason` label of `quetzal_sessions_ended_total`. */
@@ -34,6 +35,8 @@ export abstract class SessionBase {
   remoteIceUfrag = "";
   closed = false;
   endReason: EndReason | undefined;
+  /** Lifecycle span and log lines; set by the owner. */
+  trace: SessionTrace | undefined;
   /** Called once when the session must end (dead peer, transport failure); set by the owner. */
   onEnd: (reason: EndReason) => void = () => {};
   #connectDeadlineMs = Infinity;
@@ -51,6 +54,9 @@ export abstract class SessionBase {
 
   onConnected(): void {
     this.connectedAtMs = performance.now();
+    // DTLS runs over the selected ICE pair: both are up when werift reports DTLS connected.
+    this.trace?.mark("ice_connected");
+    this.trace?.mark("dtls_connected");
   }
 
   onFailed(stage: "ice" | "dtls"): void {
@@ -73,6 +79,7 @@ export abstract class SessionBase {
     if (this.closed) return;
     this.closed = true;
     this.endReason = reason;
+    this.trace?.end(reason === "connect_timeout" ? "ice_failed" : reason);
     await this.peer.close();
   }
 }

@@ -4,6 +4,7 @@
  * everything they held. One 20 ms ticker drives all sessions' periodic work.
  */
 import { counters, END_REASONS, FailureStage, histograms } from "../observability/counters.ts";
+import { SessionTrace } from "../observability/tracing.ts";
 import type { Logger } from "../observability/log.ts";
 import { Stream } from "../sfu/stream.ts";
 import type { SrtpBackend } from "../transport/srtp.ts";
@@ -113,14 +114,14 @@ export class SessionManager {
       this.#pending--;
     }
     const session = new PublisherSession(crypto.randomUUID(), streamName, peer, plan);
+    session.trace = new SessionTrace("publisher", streamName, session.id, { logger: this.#log, histograms });
     session.remoteIceUfrag = offer.media[plan.tracks[0].index].iceUfrag ?? "";
     const startKbps = this.#options.startBitrateKbps;
     const answer = buildAnswer(offer, plan, local, "publish", (track) => ({
       fmtpSuffix: track.kind === "video" && startKbps ? `x-google-start-bitrate=${startKbps}` : undefined,
     }));
     this.#register(session);
-    const offeredAt = performance.now();
-    session.onFirstPacket = () => histograms.sessionSetupSeconds.observe((performance.now() - offeredAt) / 1000);
+    session.onFirstPacket = () => session.trace?.mark("first_packet");
     const stream = this.#stream(streamName);
     const previous = this.#publishers.get(streamName);
     this.#publishers.set(streamName, session);
@@ -136,7 +137,6 @@ export class SessionManager {
       const viewer = this.viewersOf(streamName).find((v) => v.consumers.includes(consumer));
       if (viewer) await this.end(viewer.id, "publisher_left");
     }
-    this.#log.info("publisher created", { stream: streamName, session: session.id });
     this.#emit(streamName, { type: "active" });
     return { session, answer };
   }
@@ -176,6 +176,7 @@ export class SessionManager {
       this.#pending--;
     }
     const session = new ViewerSession(crypto.randomUUID(), streamName, peer, plan);
+    session.trace = new SessionTrace("viewer", streamName, session.id, { logger: this.#log, histograms });
     session.remoteIceUfrag = offer.media[plan.tracks[0].index].iceUfrag ?? "";
     const answer = buildAnswer(offer, plan, local, "play", (track) => ({
       ssrc: session.ssrcByMid.get(track.mid),
@@ -186,12 +187,12 @@ export class SessionManager {
     session.attach(plan, this.streams.get(streamName)?.producers ?? []);
     for (const c of session.consumers) stream.consumers.add(c);
     this.#register(session);
-    this.#log.info("viewer created", { stream: streamName, session: session.id });
     this.#emit(streamName, { type: "viewercount", viewers: this.viewersOf(streamName).length });
     return { session, answer };
   }
 
   #register(session: Session): void {
+    session.trace?.mark("answer");
     session.expectConnectionWithin(this.#options.connectTimeoutMs);
     session.onEnd = (reason) => void this.end(session.id, reason);
     this.sessions.set(session.id, session);
@@ -236,7 +237,6 @@ export class SessionManager {
     if (stream && !this.#publishers.has(stream.name) && stream.consumers.size === 0) {
       this.streams.delete(stream.name);
     }
-    this.#log.info("session ended", { role: session.role, stream: session.streamName, session: id, reason });
     return true;
   }
 

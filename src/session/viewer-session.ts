@@ -46,6 +46,7 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     delaySinceLastSr: 0,
   };
   #twccSeq = 0;
+  #firstPacketMarked = false;
   #lastSrMs = 0;
   #lastSelectMs = 0;
   /** Latest REMB from the viewer, bit/s (-1 unknown). */
@@ -165,6 +166,10 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
   override tick(nowMs: number): void {
     super.tick(nowMs);
     if (!this.peer.connected) return;
+    if (!this.#firstPacketMarked && this.consumers.some((c) => c.packetsSent > 0)) {
+      this.#firstPacketMarked = true;
+      this.trace?.mark("first_packet");
+    }
     if (nowMs - this.#lastSelectMs >= SELECT_INTERVAL_MS) {
       this.#lastSelectMs = nowMs;
       for (const consumer of this.consumers) consumer.select(nowMs);

@@ -9,7 +9,7 @@
 import type { ExtensionMap } from "../rtp/header-extensions.ts";
 import { InboundPacket } from "../rtp/inbound-packet.ts";
 import { absSendTime, PacketRewriter } from "../rtp/packet-rewriter.ts";
-import { counters, DropReason } from "../observability/counters.ts";
+import { counters, DropReason, histograms, SWITCH_REASONS } from "../observability/counters.ts";
 import type { Layer } from "./layer.ts";
 import { Munger, MungeResult } from "./munger.ts";
 import type { Producer } from "./producer.ts";
@@ -95,6 +95,7 @@ export class Consumer {
         if (this.current !== null) {
           this.layerSwitches++;
           this.lastSwitchReason = this.#switchReason;
+          counters.layerSwitches[SWITCH_REASONS.indexOf(this.#switchReason)]++;
         }
         this.#start(pkt, layer);
       } else {
@@ -125,6 +126,9 @@ export class Consumer {
 
   #start(pkt: InboundPacket, layer: Layer): void {
     this.current = layer;
+    if (this.waitingSinceMs >= 0) {
+      histograms.keyframeWaitSeconds.observe((pkt.arrivalMs - this.waitingSinceMs) / 1000);
+    }
     this.waitingSinceMs = -1;
     this.#munger.switchTo(pkt.sequenceNumber, pkt.timestamp, pkt.arrivalMs);
   }
@@ -150,6 +154,10 @@ export class Consumer {
     counters.rtpBytesOut[kind] += len;
     this.packetsSent++;
     this.bytesSent += len;
+    // Receive → hand-off to the socket, sampled: a clock read per packet is not free.
+    if ((this.packetsSent & 15) === 0) {
+      histograms.forwardLatencySeconds.observe((performance.now() - pkt.arrivalMs) / 1000);
+    }
     return true;
   }
 
