@@ -14,6 +14,7 @@ import {
 } from "../rtp/rtcp-reader.ts";
 import { writeFir, writeNack, writePli, writeReceiverReport } from "../rtp/rtcp-writer.ts";
 import { ntpToUnixMs } from "../rtp/ntp-time.ts";
+import { TwccRecorder } from "../rtp/twcc-recorder.ts";
 import { Producer } from "../sfu/producer.ts";
 import type { OfferPlan } from "./negotiation.ts";
 import type { SdpCodec } from "./sdp.ts";
@@ -21,6 +22,8 @@ import type { PeerListener, PeerTransport } from "./peer-transport.ts";
 import { SessionBase } from "./session-base.ts";
 
 const NACK_INTERVAL_MS = 20;
+/** Transport-wide CC feedback every 100 ms (libwebrtc's RemoteEstimatorProxy default). */
+const TWCC_INTERVAL_MS = 100;
 const REPORT_INTERVAL_MS = 1000;
 
 export class PublisherSession extends SessionBase implements PeerListener {
@@ -51,6 +54,9 @@ export class PublisherSession extends SessionBase implements PeerListener {
     delaySinceLastSr: 0,
   };
   readonly #usePli: Map<Producer, boolean> = new Map();
+  /** One recorder per transport: the sequence spans audio, every layer, RTX and padding. */
+  readonly #twcc = new TwccRecorder();
+  #lastTwccMs = 0;
   #firSeq = 0;
   #lastNackMs = 0;
   #lastReportMs = 0;
@@ -100,6 +106,9 @@ export class PublisherSession extends SessionBase implements PeerListener {
       return;
     }
     pkt.arrivalMs = performance.now();
+    // Recorded before any filtering: the sender's estimator needs every arrival.
+    const twccSeq = pkt.transportSequence();
+    if (twccSeq >= 0) this.#twcc.record(twccSeq, pkt.arrivalMs * 1000);
     if (this.firstPacketMs < 0) {
       this.firstPacketMs = pkt.arrivalMs;
       this.onFirstPacket();
@@ -148,6 +157,15 @@ export class PublisherSession extends SessionBase implements PeerListener {
           const n = writeNack(this.#rtcp, 0, this.rtcpSsrc, layer.ssrc, this.#nackSeqs, count);
           if (n > 0 && this.peer.sendRtcp(this.#rtcp, n)) counters.nacks[1] += count;
         }
+      }
+    }
+    if (nowMs - this.#lastTwccMs >= TWCC_INTERVAL_MS && this.#twcc.pending > 0) {
+      this.#lastTwccMs = nowMs;
+      const mediaSsrc = this.producers[0]?.layers[0]?.ssrc ?? 0;
+      for (let i = 0; i < 4 && this.#twcc.pending > 0; i++) {
+        const n = this.#twcc.buildFeedback(this.#rtcp, 0, this.rtcpSsrc, mediaSsrc);
+        if (n <= 0) break;
+        this.peer.sendRtcp(this.#rtcp, n);
       }
     }
     if (nowMs - this.#lastReportMs >= REPORT_INTERVAL_MS) {
