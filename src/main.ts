@@ -27,7 +27,9 @@ async function main(): Promise<number> {
       "  Quetzal is running.",
       `  OBS → Settings → Stream → Service: WHIP`,
       `        Server:       ${base}/whip/live`,
-      `        Bearer Token: ${server.publishToken}${generated ? "   (generated; set QUETZAL_PUBLISH_TOKEN to keep one)" : ""}`,
+      `        Bearer Token: ${server.publishToken}${
+        generated ? "   (generated; set QUETZAL_PUBLISH_TOKEN to keep one)" : ""
+      }`,
       `  Watch:              ${base}/watch/live`,
       `  Metrics:            ${base}/metrics`,
       "",
@@ -40,7 +42,9 @@ async function main(): Promise<number> {
   await stopped.promise;
   server.logger.info("shutting down", { graceMs: config.shutdownGraceMs });
   server.drain();
-  const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), config.shutdownGraceMs));
+  const timeout = new Promise<"timeout">((r) =>
+    setTimeout(() => r("timeout"), config.shutdownGraceMs)
+  );
   const result = await Promise.race([server.close().then(() => "closed" as const), timeout]);
   if (result === "timeout") server.logger.warn("grace period over; exiting with sessions open");
   return 0;

@@ -60,7 +60,6 @@ export class PacketRewriter {
     // Two-byte form (RFC 8285 §4.3) only when an element cannot fit the one-byte form.
     const twoByte = ddLen > 16 || this.#ddId > 14 || this.#midId > 14 || this.#twccId > 14 ||
       this.#absId > 14 || this.#audioLevelId > 14 || (this.#midId !== 0 && this.#mid.length > 16);
-    const head = twoByte ? 2 : 1;
     let off = 12 + 4 * src.csrcCount;
     const extStart = off;
     let elements = 0;
@@ -107,7 +106,6 @@ export class PacketRewriter {
       off = extStart;
       hasExtension = false;
     }
-    void head;
     // Fixed header.
     dst[0] = 0x80 | (buf[0] & 0x20) | (hasExtension ? 0x10 : 0) | src.csrcCount;
     dst[1] = (marker ? 0x80 : 0) | payloadType;
@@ -129,7 +127,13 @@ export class PacketRewriter {
   }
 }
 
-function writeElement(dst: Uint8Array, off: number, twoByte: boolean, id: number, length: number): number {
+function writeElement(
+  dst: Uint8Array,
+  off: number,
+  twoByte: boolean,
+  id: number,
+  length: number,
+): number {
   if (twoByte) {
     dst[off] = id;
     dst[off + 1] = length;
@@ -141,5 +145,5 @@ function writeElement(dst: Uint8Array, off: number, twoByte: boolean, id: number
 
 /** abs-send-time (6.18 fixed point seconds, 24 bits) for a monotonic time in ms. */
 export function absSendTime(nowMs: number): number {
-  return Math.floor((nowMs * 262.144)) & 0xffffff;
+  return Math.floor(nowMs * 262.144) & 0xffffff;
 }

@@ -43,7 +43,9 @@ export interface PeerCounters {
   lastReceiveMs: number;
 }
 
-const AUDIO_CODECS = [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })];
+const AUDIO_CODECS = [
+  new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 }),
+];
 const VIDEO_CODECS = ["VP8", "VP9", "H264", "AV1", "H265"].map((name) =>
   new RTCRtpCodecParameters({ mimeType: `video/${name}`, clockRate: 90000 })
 );

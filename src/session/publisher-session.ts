@@ -6,10 +6,10 @@ import { counters } from "../observability/counters.ts";
 import { ExtensionMap } from "../rtp/header-extensions.ts";
 import { InboundPacket } from "../rtp/inbound-packet.ts";
 import {
+  readSenderReport,
   type ReportBlock,
   RtcpReader,
   RtcpType,
-  readSenderReport,
   type SenderReportInfo,
 } from "../rtp/rtcp-reader.ts";
 import { writeFir, writeNack, writePli, writeReceiverReport } from "../rtp/rtcp-writer.ts";
@@ -78,7 +78,10 @@ export class PublisherSession extends SessionBase implements PeerListener {
         requestKeyframe: (ssrc) => this.#sendKeyframeRequest(producer, ssrc),
       });
       this.codecs.set(producer, track.codec);
-      this.#usePli.set(producer, track.rtcpFb.includes("nack pli") || !track.rtcpFb.includes("ccm fir"));
+      this.#usePli.set(
+        producer,
+        track.rtcpFb.includes("nack pli") || !track.rtcpFb.includes("ccm fir"),
+      );
       for (const ssrc of track.rids.length === 0 ? track.ssrcs.slice(0, 1) : []) {
         this.#bySsrc.set(ssrc, producer);
       }

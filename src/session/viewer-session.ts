@@ -7,11 +7,11 @@ import { histograms } from "../observability/counters.ts";
 import { ExtensionMap } from "../rtp/header-extensions.ts";
 import {
   PsfbFmt,
-  type ReportBlock,
   readFirSsrcs,
   readNack,
-  readReportBlock,
   readRemb,
+  readReportBlock,
+  type ReportBlock,
   RtcpReader,
   RtcpType,
   RtpfbFmt,
@@ -193,11 +193,20 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     if (layer && layer.srArrivalMs >= 0) {
       // Extrapolate from when the SR arrived, not from its NTP field: publishers' clocks drift.
       const elapsedMs = nowMs - layer.srArrivalMs;
-      rtp = (layer.srRtpTimestamp + munger.tsOffset + Math.round(elapsedMs * consumer.producer.clockRate / 1000)) >>> 0;
+      rtp = (layer.srRtpTimestamp + munger.tsOffset +
+        Math.round(elapsedMs * consumer.producer.clockRate / 1000)) >>> 0;
     } else {
       rtp = munger.lastOutTs;
     }
-    let n = writeSenderReport(this.#rtcp, 0, consumer.ssrc, wallMs, rtp, consumer.packetsSent, consumer.bytesSent);
+    let n = writeSenderReport(
+      this.#rtcp,
+      0,
+      consumer.ssrc,
+      wallMs,
+      rtp,
+      consumer.packetsSent,
+      consumer.bytesSent,
+    );
     n += writeSdesCname(this.#rtcp, n, consumer.ssrc, this.cname);
     this.peer.sendRtcp(this.#rtcp, n);
   }

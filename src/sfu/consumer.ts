@@ -109,7 +109,10 @@ export class Consumer {
       counters.packetsDropped[DropReason.padding]++;
       return;
     }
-    if (this.#munger.map(pkt.sequenceNumber, pkt.timestamp, pkt.marker, pkt.arrivalMs) !== MungeResult.ok) {
+    if (
+      this.#munger.map(pkt.sequenceNumber, pkt.timestamp, pkt.marker, pkt.arrivalMs) !==
+        MungeResult.ok
+    ) {
       counters.packetsDropped[DropReason.duplicate]++;
       return;
     }
@@ -172,7 +175,13 @@ export class Consumer {
       const cacheSlot = layer ? layer.cache.find(this.#histInSeq[slot]) : -1;
       if (!layer || cacheSlot < 0) continue;
       const replay = this.#replay;
-      if (!replay.parse(layer.cache.buffer(cacheSlot), layer.cache.length(cacheSlot), this.producer.extensions)) continue;
+      if (
+        !replay.parse(
+          layer.cache.buffer(cacheSlot),
+          layer.cache.length(cacheSlot),
+          this.producer.extensions,
+        )
+      ) continue;
       replay.arrivalMs = performance.now();
       if (this.#send(replay, seq, this.#histTs[slot])) {
         sent++;

@@ -61,7 +61,9 @@ export class Munger {
     if (tsOffset >= 0) {
       this.#tsOffset = tsOffset >>> 0;
     } else {
-      const elapsed = this.#started ? Math.max(1, Math.round((nowMs - this.#lastOutMs) * this.#clockRate / 1000)) : 1;
+      const elapsed = this.#started
+        ? Math.max(1, Math.round((nowMs - this.#lastOutMs) * this.#clockRate / 1000))
+        : 1;
       this.#tsOffset = (this.#lastOutTs + elapsed - inTs) >>> 0;
     }
     this.#switchSeq = inSeq;

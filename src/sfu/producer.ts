@@ -120,7 +120,9 @@ export class Producer {
       frame.keyframe = false;
       frame.width = 0;
       frame.height = 0;
-      if (inspectVideoPayload(this.codecName, pkt.buf, pkt.payloadOffset, pkt.payloadLength, frame)) {
+      if (
+        inspectVideoPayload(this.codecName, pkt.buf, pkt.payloadOffset, pkt.payloadLength, frame)
+      ) {
         keyframe = frame.keyframe;
         if (keyframe) layer.lastKeyframeMs = nowMs;
         if (frame.width > 0 && (frame.width !== layer.width || frame.height !== layer.height)) {

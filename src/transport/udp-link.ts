@@ -37,7 +37,13 @@ export class UdpLink {
   packetsSent = 0;
   bytesSent = 0;
 
-  constructor(socket: DatagramSocket, address: string, port: number, maxInFlight = 512, pool = sendPool) {
+  constructor(
+    socket: DatagramSocket,
+    address: string,
+    port: number,
+    maxInFlight = 512,
+    pool = sendPool,
+  ) {
     this.#socket = socket;
     this.#address = address;
     this.#port = port;

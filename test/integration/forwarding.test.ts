@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertGreater } from "@std/assert";
+import { assertEquals, assertGreater } from "@std/assert";
 import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { createLogger } from "../../src/observability/log.ts";
@@ -11,11 +11,19 @@ loadLibsrtp();
 
 Deno.test("werift publisher → Quetzal → two werift viewers over ICE/DTLS/SRTP", async () => {
   const stun = await startStunStub();
-  const server = await startServer({ port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent" }, { logger: quiet });
+  const server = await startServer({
+    port: 0,
+    host: "127.0.0.1",
+    publicIps: ["127.0.0.1"],
+    logLevel: "silent",
+  }, { logger: quiet });
   try {
     const publisher = await publish(server.url, "live", server.publishToken, { stunUrl: stun.url });
     await publisher.connected;
-    const viewers = [await play(server.url, "live", { stunUrl: stun.url }), await play(server.url, "live", { stunUrl: stun.url })];
+    const viewers = [
+      await play(server.url, "live", { stunUrl: stun.url }),
+      await play(server.url, "live", { stunUrl: stun.url }),
+    ];
     await Promise.all(viewers.map((v) => v.connected));
     for (let i = 0; i < 300; i++) {
       publisher.sendVideo(i % 60 === 0);
@@ -24,7 +32,11 @@ Deno.test("werift publisher → Quetzal → two werift viewers over ICE/DTLS/SRT
     }
     // Loss on loopback is repaired by NACK: wait until every viewer has a hole-free range.
     await waitFor(
-      () => viewers.every((v) => v.audioPackets >= 50 && holesOf(v.videoSeqs).unique >= 250 && holesOf(v.videoSeqs).holes === 0),
+      () =>
+        viewers.every((v) =>
+          v.audioPackets >= 50 && holesOf(v.videoSeqs).unique >= 250 &&
+          holesOf(v.videoSeqs).holes === 0
+        ),
       10_000,
       "media at viewers",
     );
@@ -66,7 +78,10 @@ Deno.test("werift publisher → Quetzal → two werift viewers over ICE/DTLS/SRT
 function holesOf(seqs: number[]): { unique: number; holes: number } {
   if (seqs.length === 0) return { unique: 0, holes: 0 };
   const unique = [...new Set(unwrap(seqs))].sort((a, b) => a - b);
-  return { unique: unique.length, holes: unique[unique.length - 1] - unique[0] + 1 - unique.length };
+  return {
+    unique: unique.length,
+    holes: unique[unique.length - 1] - unique[0] + 1 - unique.length,
+  };
 }
 
 function unwrap(seqs: number[]): number[] {

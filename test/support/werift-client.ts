@@ -5,13 +5,13 @@ import { Buffer } from "node:buffer";
  */
 import {
   MediaStreamTrack,
-  RtpHeader,
-  RtpPacket,
   RTCPeerConnection,
   RTCRtpCodecParameters,
+  RtpHeader,
+  RtpPacket,
+  useAbsSendTime,
   useSdesMid,
   useTransportWideCC,
-  useAbsSendTime,
 } from "werift";
 
 export const VP8 = new RTCRtpCodecParameters({
@@ -25,7 +25,11 @@ export const H264 = new RTCRtpCodecParameters({
   parameters: "profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1",
   rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
 });
-export const OPUS = new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 });
+export const OPUS = new RTCRtpCodecParameters({
+  mimeType: "audio/opus",
+  clockRate: 48000,
+  channels: 2,
+});
 
 export interface ClientOptions {
   stunUrl: string;
@@ -42,12 +46,21 @@ export function createPeer(options: ClientOptions): RTCPeerConnection {
     iceAdditionalHostAddresses: ["127.0.0.1"],
     iceInterfaceAddresses: { udp4: "127.0.0.1" },
     codecs: { audio: [OPUS], video: options.video ?? [VP8] },
-    headerExtensions: { video: [useSdesMid(), useTransportWideCC(), useAbsSendTime()], audio: [useSdesMid()] },
-    debug: options.keepPercent !== undefined ? { outboundPacketLoss: options.keepPercent } : undefined,
+    headerExtensions: {
+      video: [useSdesMid(), useTransportWideCC(), useAbsSendTime()],
+      audio: [useSdesMid()],
+    },
+    debug: options.keepPercent !== undefined
+      ? { outboundPacketLoss: options.keepPercent }
+      : undefined,
   });
 }
 
-async function exchange(pc: RTCPeerConnection, url: string, token?: string): Promise<{ location: string; response: Response }> {
+async function exchange(
+  pc: RTCPeerConnection,
+  url: string,
+  token?: string,
+): Promise<{ location: string; response: Response }> {
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise<void>((resolve) => {
     if (pc.iceGatheringState === "complete") return resolve();
@@ -55,7 +68,10 @@ async function exchange(pc: RTCPeerConnection, url: string, token?: string): Pro
   });
   const response = await fetch(url, {
     method: "POST",
-    headers: { "Content-Type": "application/sdp", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      "Content-Type": "application/sdp",
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+    },
     body: pc.localDescription!.sdp,
   });
   const body = await response.text();
@@ -77,7 +93,12 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
-export async function publish(baseUrl: string, stream: string, token: string, options: ClientOptions): Promise<Publisher> {
+export async function publish(
+  baseUrl: string,
+  stream: string,
+  token: string,
+  options: ClientOptions,
+): Promise<Publisher> {
   const pc = createPeer(options);
   const video = new MediaStreamTrack({ kind: "video" });
   const audio = new MediaStreamTrack({ kind: "audio" });
@@ -97,12 +118,22 @@ export async function publish(baseUrl: string, stream: string, token: string, op
     connected,
     sendVideo(keyframe: boolean, marker = true) {
       const payload = vp8Payload(keyframe);
-      const header = new RtpHeader({ payloadType: 96, sequenceNumber: seq++ & 0xffff, timestamp: ts, marker });
+      const header = new RtpHeader({
+        payloadType: 96,
+        sequenceNumber: seq++ & 0xffff,
+        timestamp: ts,
+        marker,
+      });
       if (marker) ts += 3000;
       video.writeRtp(new RtpPacket(header, payload));
     },
     sendAudio() {
-      const header = new RtpHeader({ payloadType: 111, sequenceNumber: aseq++ & 0xffff, timestamp: ats, marker: false });
+      const header = new RtpHeader({
+        payloadType: 111,
+        sequenceNumber: aseq++ & 0xffff,
+        timestamp: ats,
+        marker: false,
+      });
       ats += 960;
       audio.writeRtp(new RtpPacket(header, Buffer.alloc(80, 0x11)));
     },
@@ -141,7 +172,11 @@ export interface Viewer {
   close(): Promise<void>;
 }
 
-export async function play(baseUrl: string, stream: string, options: ClientOptions & { token?: string }): Promise<Viewer> {
+export async function play(
+  baseUrl: string,
+  stream: string,
+  options: ClientOptions & { token?: string },
+): Promise<Viewer> {
   const pc = createPeer(options);
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
@@ -181,7 +216,11 @@ export async function play(baseUrl: string, stream: string, options: ClientOptio
 }
 
 /** Polls until `check` is true or `timeoutMs` passes (a liveness bound, not a timing assertion). */
-export async function waitFor(check: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+export async function waitFor(
+  check: () => boolean,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<void> {
   const start = Date.now();
   while (!check()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
