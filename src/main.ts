@@ -2,7 +2,7 @@
  * `deno task start`: reads flags and QUETZAL_* variables, prints the effective configuration
  * and the OBS set-up, serves until SIGTERM/SIGINT, then drains within the grace period.
  */
-import { ConfigError, describeConfig, loadConfig } from "./config.ts";
+import { ConfigError, describeConfig, hostIpv4Addresses, loadConfig } from "./config.ts";
 import { startServer } from "./server.ts";
 
 async function main(): Promise<number> {
@@ -20,7 +20,8 @@ async function main(): Promise<number> {
   const server = await startServer(config);
   const effective = describeConfig({ ...config, publishToken: server.publishToken });
   server.logger.info("configuration", effective);
-  const base = config.host === "0.0.0.0" ? `http://<this-host>:${server.port}` : server.url;
+  const reachable = config.publicIps[0] ?? hostIpv4Addresses()[0] ?? "127.0.0.1";
+  const base = config.host === "0.0.0.0" ? `http://${reachable}:${server.port}` : server.url;
   console.log(
     [
       "",
