@@ -23,7 +23,13 @@ export interface StreamInfo {
     }[];
   }[];
   viewers: number;
-  viewerLayers: { session: string; layer: string | null; reason: string | null }[];
+  viewerLayers: {
+    session: string;
+    layer: string | null;
+    target: string | null;
+    reason: string | null;
+    estimateBps: number;
+  }[];
   bitrateBps: number;
   uptimeSeconds: number;
 }
@@ -54,10 +60,14 @@ export function describeStreams(manager: SessionManager): StreamInfo[] {
       viewers: viewers.length,
       viewerLayers: viewers.map((v) => {
         const video = v.consumers.find((c) => c.kind === "video");
+        const name = (l: { rid: string | undefined; ssrc: number } | null | undefined) =>
+          l ? (l.rid ?? String(l.ssrc)) : null;
         return {
           session: v.id.slice(0, 8),
-          layer: video?.current ? (video.current.rid ?? String(video.current.ssrc)) : null,
+          layer: name(video?.current),
+          target: name(video?.target),
           reason: video?.lastSwitchReason ?? null,
+          estimateBps: Math.round(v.bandwidth.estimateAt(now)),
         };
       }),
       bitrateBps: publisher?.bitrateBps ?? 0,

@@ -17,6 +17,9 @@ import {
   RtpfbFmt,
 } from "../rtp/rtcp-reader.ts";
 import { writeSdesCname, writeSenderReport } from "../rtp/rtcp-writer.ts";
+import { readTwccFeedback, TwccFeedback } from "../rtp/twcc-reader.ts";
+import { BandwidthEstimator } from "../sfu/bandwidth-estimator.ts";
+import { SendHistory } from "../sfu/send-history.ts";
 import { Consumer, type ViewerLink } from "../sfu/consumer.ts";
 import type { Producer } from "../sfu/producer.ts";
 import type { OfferPlan, TrackPlan } from "./negotiation.ts";
@@ -46,6 +49,12 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     delaySinceLastSr: 0,
   };
   #twccSeq = 0;
+  /** What was sent with which transport-wide sequence number, for the estimator. */
+  readonly #history = new SendHistory();
+  readonly #feedback = new TwccFeedback();
+  /** This viewer's bandwidth estimate (TWCC, else REMB, else receiver-report loss). */
+  readonly bandwidth: BandwidthEstimator = new BandwidthEstimator({ history: this.#history });
+  #lastEstimateSampleMs = 0;
   #firstPacketMarked = false;
   #lastSrMs = 0;
   #lastSelectMs = 0;
@@ -83,8 +92,10 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
   }
 
   // ViewerLink
-  sendRtp(buf: Uint8Array, len: number): boolean {
-    return this.peer.sendRtp(buf, len);
+  sendRtp(buf: Uint8Array, len: number, twccSeq: number): boolean {
+    if (!this.peer.sendRtp(buf, len)) return false;
+    if (twccSeq >= 0) this.#history.onSent(twccSeq, performance.now() * 1000, len, false);
+    return true;
   }
 
   nextTransportSequence(): number {
@@ -108,7 +119,11 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     reader.reset(buf, len);
     while (reader.next()) {
       const type = reader.type;
-      if (type === RtcpType.RTPFB && reader.fmt === RtpfbFmt.NACK) {
+      if (type === RtcpType.RTPFB && reader.fmt === RtpfbFmt.TWCC) {
+        if (readTwccFeedback(buf, reader.offset, reader.length, this.#feedback) > 0) {
+          this.bandwidth.onTwccFeedback(this.#feedback, performance.now());
+        }
+      } else if (type === RtcpType.RTPFB && reader.fmt === RtpfbFmt.NACK) {
         const consumer = this.#consumerBySsrc(reader.mediaSsrc);
         const count = readNack(buf, reader.offset, reader.length, this.#nackSeqs);
         counters.nacks[0] += count;
@@ -124,7 +139,7 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
         const bps = readRemb(buf, reader.offset, reader.length);
         if (bps >= 0) {
           this.rembBps = bps;
-          histograms.bandwidthEstimateBits.observe(bps);
+          this.bandwidth.onRemb(bps, performance.now());
         }
       } else if (type === RtcpType.RR || type === RtcpType.SR) {
         this.#onReportBlocks(buf, reader.offset, reader.length, type === RtcpType.SR ? 28 : 8);
@@ -138,6 +153,7 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
       const consumer = this.#consumerBySsrc(block.ssrc);
       if (!consumer) continue;
       histograms.packetLossRatio.observe(block.fractionLost / 256);
+      this.bandwidth.onLossReport(block.fractionLost / 256, performance.now());
       histograms.jitterSeconds.observe(block.jitter / consumer.producer.clockRate);
       if (block.lastSr !== 0) {
         // RFC 3550 §6.4.1: RTT = now − LSR − DLSR, in 1/65536 s of the middle NTP bits.
@@ -176,6 +192,10 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     }
     if (nowMs - this.#lastSrMs >= SR_INTERVAL_MS) {
       this.#lastSrMs = nowMs;
+      if (nowMs - this.#lastEstimateSampleMs >= 5000) {
+        this.#lastEstimateSampleMs = nowMs;
+        histograms.bandwidthEstimateBits.observe(this.bandwidth.estimateAt(nowMs));
+      }
       for (const consumer of this.consumers) this.#sendSenderReport(consumer, nowMs);
     }
   }

@@ -16,8 +16,11 @@ import type { Producer } from "./producer.ts";
 
 /** What a consumer needs from its viewer's transport. */
 export interface ViewerLink {
-  /** Protects and sends; false when the packet could not be queued. */
-  sendRtp(buf: Uint8Array, len: number): boolean;
+  /**
+   * Protects and sends; false when the packet could not be queued. `twccSeq` ≥ 0 is the
+   * transport-wide sequence number written in the packet (recorded for bandwidth estimation).
+   */
+  sendRtp(buf: Uint8Array, len: number, twccSeq: number): boolean;
   /** The next transport-wide sequence number of this viewer transport. */
   nextTransportSequence(): number;
 }
@@ -137,6 +140,7 @@ export class Consumer {
   }
 
   #send(pkt: InboundPacket, outSeq: number, outTs: number): boolean {
+    const twccSeq = this.#rewriter.hasTransportWideCc ? this.#link.nextTransportSequence() : -1;
     const len = this.#rewriter.write(
       pkt,
       this.#scratch,
@@ -145,10 +149,10 @@ export class Consumer {
       outSeq,
       outTs,
       pkt.marker,
-      this.#rewriter.hasTransportWideCc ? this.#link.nextTransportSequence() : -1,
+      twccSeq,
       absSendTime(pkt.arrivalMs),
     );
-    if (!this.#link.sendRtp(this.#scratch, len)) {
+    if (!this.#link.sendRtp(this.#scratch, len, twccSeq)) {
       counters.packetsDropped[DropReason.queueFull]++;
       return false;
     }

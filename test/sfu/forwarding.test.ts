@@ -21,7 +21,7 @@ const viewerMap = ExtensionMap.fromExtmaps([
 class MemoryLink implements ViewerLink {
   sent: InboundPacket[] = [];
   #twcc = 0;
-  sendRtp(buf: Uint8Array, len: number): boolean {
+  sendRtp(buf: Uint8Array, len: number, _twccSeq: number): boolean {
     const pkt = new InboundPacket();
     pkt.parse(buf.slice(0, len), len, viewerMap);
     this.sent.push(pkt);
