@@ -1,8 +1,8 @@
 /**
-import { Buffer } from "node:buffer";
  * werift peers acting as a WHIP publisher and WHEP viewers in integration tests, over real
  * ICE, DTLS and SRTP on 127.0.0.1.
  */
+import { Buffer } from "node:buffer";
 import {
   MediaStreamTrack,
   RTCPeerConnection,
@@ -36,6 +36,11 @@ export interface ClientOptions {
   video?: RTCRtpCodecParameters[];
   /** werift's debug knob: keeps `outboundPacketLoss`% of outgoing packets (sic). */
   keepPercent?: number;
+  /**
+   * werift's debug knob: keeps `inboundPacketLoss`% of incoming SRTP/SRTCP packets, dropped
+   * before decryption (so before its NACK handler sees them).
+   */
+  inboundKeepPercent?: number;
 }
 
 export function createPeer(options: ClientOptions): RTCPeerConnection {
@@ -50,10 +55,37 @@ export function createPeer(options: ClientOptions): RTCPeerConnection {
       video: [useSdesMid(), useTransportWideCC(), useAbsSendTime()],
       audio: [useSdesMid()],
     },
-    debug: options.keepPercent !== undefined
-      ? { outboundPacketLoss: options.keepPercent }
-      : undefined,
+    debug: {
+      ...(options.keepPercent !== undefined ? { outboundPacketLoss: options.keepPercent } : {}),
+      ...(options.inboundKeepPercent !== undefined
+        ? { inboundPacketLoss: options.inboundKeepPercent }
+        : {}),
+    },
   });
+}
+
+/**
+ * Changes a peer's induced loss while it runs: werift reads its `debug` config per packet.
+ * `undefined` turns the direction's loss off; otherwise the percentage of packets kept.
+ */
+export function setKeepPercent(
+  pc: RTCPeerConnection,
+  outbound: number | undefined,
+  inbound?: number,
+): void {
+  const debug = pc.config.debug;
+  debug.outboundPacketLoss = outbound;
+  debug.inboundPacketLoss = inbound;
+}
+
+/** Creates the peer's offer and waits for local gathering; returns the SDP to POST. */
+export async function createOffer(pc: RTCPeerConnection): Promise<string> {
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise<void>((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.iceGatheringStateChange.subscribe((s) => s === "complete" && resolve());
+  });
+  return pc.localDescription!.sdp;
 }
 
 async function exchange(
@@ -61,18 +93,14 @@ async function exchange(
   url: string,
   token?: string,
 ): Promise<{ location: string; response: Response }> {
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise<void>((resolve) => {
-    if (pc.iceGatheringState === "complete") return resolve();
-    pc.iceGatheringStateChange.subscribe((s) => s === "complete" && resolve());
-  });
+  const sdp = await createOffer(pc);
   const response = await fetch(url, {
     method: "POST",
     headers: {
       "Content-Type": "application/sdp",
       ...(token ? { Authorization: `Bearer ${token}` } : {}),
     },
-    body: pc.localDescription!.sdp,
+    body: sdp,
   });
   const body = await response.text();
   if (response.status !== 201) throw new Error(`POST ${url} → ${response.status}: ${body}`);
@@ -87,9 +115,15 @@ export interface Publisher {
   audio: MediaStreamTrack;
   /** PLIs the publisher received. */
   plis: number;
+  /** Sequence numbers NACKed to the publisher (werift retransmits them from its cache). */
+  nackedSeqs: number;
   connected: Promise<void>;
+  /** Sends a synthetic VP8 packet; the frame (timestamp) ends with `marker`. */
   sendVideo(keyframe: boolean, marker?: boolean): void;
+  /** Sends any video payload; the frame (timestamp) ends with `marker`. */
+  sendVideoPayload(payload: Uint8Array, marker?: boolean): void;
   sendAudio(): void;
+  /** Closes the peer without DELETE (werift sends no DTLS close_notify: the peer just stops). */
   close(): Promise<void>;
 }
 
@@ -115,9 +149,12 @@ export async function publish(
     video,
     audio,
     plis: 0,
+    nackedSeqs: 0,
     connected,
     sendVideo(keyframe: boolean, marker = true) {
-      const payload = vp8Payload(keyframe);
+      publisher.sendVideoPayload(vp8Payload(keyframe), marker);
+    },
+    sendVideoPayload(payload: Uint8Array, marker = true) {
       const header = new RtpHeader({
         payloadType: 96,
         sequenceNumber: seq++ & 0xffff,
@@ -125,7 +162,7 @@ export async function publish(
         marker,
       });
       if (marker) ts += 3000;
-      video.writeRtp(new RtpPacket(header, payload));
+      video.writeRtp(new RtpPacket(header, Buffer.from(payload)));
     },
     sendAudio() {
       const header = new RtpHeader({
@@ -140,6 +177,7 @@ export async function publish(
     close: () => pc.close(),
   };
   vt.sender.onPictureLossIndication.subscribe(() => publisher.plis++);
+  vt.sender.onGenericNack.subscribe((nack) => publisher.nackedSeqs += nack.lost.length);
   return publisher;
 }
 
@@ -162,13 +200,21 @@ export function vp8Payload(keyframe: boolean): Buffer {
 export interface Viewer {
   pc: RTCPeerConnection;
   location: string;
+  /** Sequence numbers of the video packets received, in arrival order. */
   videoSeqs: number[];
+  /** RTP timestamps of the video packets received, in arrival order. */
+  videoTimestamps: number[];
+  /** First payload byte of each video packet (an H264 NAL header), in arrival order. */
+  videoFirstBytes: number[];
   videoSsrcs: Set<number>;
   videoPayloadTypes: Set<number>;
   audioPackets: number;
   keyframes: number;
+  /** NACK packets werift's receiver sent (it NACKs gaps every 5 ms, up to 10 times). */
+  nacksSent: number;
   connected: Promise<void>;
   sendPli(): void;
+  /** Closes the peer without DELETE (werift sends no DTLS close_notify: the peer just stops). */
   close(): Promise<void>;
 }
 
@@ -184,10 +230,13 @@ export async function play(
     pc,
     location: "",
     videoSeqs: [],
+    videoTimestamps: [],
+    videoFirstBytes: [],
     videoSsrcs: new Set(),
     videoPayloadTypes: new Set(),
     audioPackets: 0,
     keyframes: 0,
+    nacksSent: 0,
     connected: new Promise<void>((resolve) => {
       pc.connectionStateChange.subscribe((s) => s === "connected" && resolve());
     }),
@@ -202,6 +251,8 @@ export async function play(
     track.onReceiveRtp.subscribe((rtp) => {
       if (track.kind === "video") {
         viewer.videoSeqs.push(rtp.header.sequenceNumber);
+        viewer.videoTimestamps.push(rtp.header.timestamp);
+        viewer.videoFirstBytes.push(rtp.payload[0]);
         viewer.videoSsrcs.add(rtp.header.ssrc);
         viewer.videoPayloadTypes.add(rtp.header.payloadType);
         if (rtp.payload[0] === 0x10 && (rtp.payload[1] & 1) === 0) viewer.keyframes++;
@@ -210,6 +261,9 @@ export async function play(
       }
     });
   });
+  for (const t of pc.getTransceivers()) {
+    t.receiver.onPacketLost.subscribe(() => viewer.nacksSent++);
+  }
   const { location } = await exchange(pc, `${baseUrl}/whep/${stream}`, options.token);
   viewer.location = location;
   return viewer;
@@ -234,4 +288,65 @@ export async function waitFor(
  */
 export function settleWeriftTimers(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 1100));
+}
+
+/**
+ * Sends `frames` one-packet video frames (a key frame every `keyframeEvery`) and an audio
+ * packet every third, yielding to the event loop now and then so werift's send promises run.
+ */
+export async function sendFrames(
+  publisher: Publisher,
+  frames: number,
+  keyframeEvery = 60,
+): Promise<void> {
+  for (let i = 0; i < frames; i++) {
+    publisher.sendVideo(i % keyframeEvery === 0);
+    if (i % 3 === 0) publisher.sendAudio();
+    if (i % 5 === 0) await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Continuity of a received sequence space: after unwrapping (RFC 3550 16-bit wrap) and
+ * de-duplicating, how many numbers arrived and how many are missing inside their range.
+ * Arrival order is the network's business, so reordering is not a hole.
+ */
+export function holesOf(seqs: number[]): { unique: number; holes: number } {
+  if (seqs.length === 0) return { unique: 0, holes: 0 };
+  const unique = [...new Set(unwrapSeqs(seqs))].sort((a, b) => a - b);
+  return {
+    unique: unique.length,
+    holes: unique[unique.length - 1] - unique[0] + 1 - unique.length,
+  };
+}
+
+/** 16-bit sequence numbers in arrival order → extended numbers (each step taken as the shorter way). */
+export function unwrapSeqs(seqs: number[]): number[] {
+  const out: number[] = [];
+  let last = -1;
+  let ext = 0;
+  for (const seq of seqs) {
+    if (last >= 0) ext += ((seq - last + 32768) & 0xffff) - 32768;
+    else ext = seq;
+    last = seq;
+    out.push(ext);
+  }
+  return out;
+}
+
+/** The session ID at the end of a WHIP/WHEP resource URL. */
+export function sessionIdOf(location: string): string {
+  return location.slice(location.lastIndexOf("/") + 1);
+}
+
+/**
+ * Waits until the server's side of a session is connected too (DTLS done there). The client's
+ * "connected" can come first, and Quetzal sends nothing on a transport that is not up yet.
+ */
+export function serverSideConnected(
+  manager: { get(id: string): { peer: { connected: boolean } } | undefined },
+  location: string,
+): Promise<void> {
+  const id = sessionIdOf(location);
+  return waitFor(() => manager.get(id)?.peer.connected === true, 10_000, `server side of ${id}`);
 }
