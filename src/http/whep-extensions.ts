@@ -45,10 +45,9 @@ export function whepExtensions(manager: SessionManager) {
     const data: Record<string, unknown[]> = {};
     for (const consumer of viewer.consumers) {
       if (consumer.kind !== "video") continue;
-      const ranked = consumer.producer.rankedLayers(now);
       data[consumer.mid] = consumer.producer.layers.map((layer) => ({
         rid: layer.rid ?? String(layer.ssrc),
-        spatialLayerId: Math.max(0, ranked.indexOf(layer)),
+        spatialLayerId: Math.max(0, layer.state.rank),
         temporalLayerId: 0,
         bitrate: layer.isActive(now) ? layer.bitrateBps : 0,
         width: layer.width,
@@ -181,21 +180,17 @@ export function whepExtensions(manager: SessionManager) {
     const rid = request.rid ?? request.encodingId;
     const now = performance.now();
     if (rid !== undefined) {
-      if (!consumer.producer.layers.some((l) => (l.rid ?? String(l.ssrc)) === rid)) {
-        throw new Problem(400, "unknown-layer", `stream has no layer "${rid}"`);
-      }
-      consumer.pinnedRid = consumer.producer.layers.find((l) => (l.rid ?? String(l.ssrc)) === rid)!.rid ?? null;
+      const layer = consumer.producer.layers.find((l) => (l.rid ?? String(l.ssrc)) === rid);
+      if (!layer) throw new Problem(400, "unknown-layer", `stream has no layer "${rid}"`);
+      consumer.pin(layer.rid ?? "");
     } else if (request.spatialLayerId !== undefined) {
-      const ranked = consumer.producer.rankedLayers(now);
-      const layer = ranked[request.spatialLayerId];
+      const layer = consumer.producer.layerOfRank(request.spatialLayerId);
       if (!layer) throw new Problem(400, "unknown-layer", `no spatial layer ${request.spatialLayerId}`);
-      consumer.pinnedRid = layer.rid ?? null;
+      consumer.pin(layer.rid ?? "");
     } else {
-      consumer.pinnedRid = null;
+      consumer.setCaps(request.maxWidth, request.maxHeight, request.maxSpatialLayerId);
     }
-    consumer.maxWidth = request.maxWidth ?? Infinity;
-    consumer.maxHeight = request.maxHeight ?? Infinity;
-    consumer.select(now, rid !== undefined || request.spatialLayerId !== undefined ? "manual" : "bandwidth");
+    consumer.select(now);
     return new Response(null, { status: 200 });
   });
 

@@ -34,7 +34,7 @@ export class PublisherSession extends SessionBase implements PeerListener {
   readonly #bySsrc = new Map<number, Producer>();
   readonly #pkt = new InboundPacket();
   readonly #rtcpReader = new RtcpReader();
-  readonly #rtcp = new Uint8Array(1200);
+  readonly #rtcp = new Uint8Array(1500);
   readonly #nackSeqs = new Uint16Array(256);
   readonly #sr: SenderReportInfo = {
     ssrc: 0,
@@ -151,6 +151,7 @@ export class PublisherSession extends SessionBase implements PeerListener {
   override tick(nowMs: number): void {
     super.tick(nowMs);
     if (!this.peer.connected) return;
+    for (const producer of this.producers) producer.tick(nowMs);
     if (nowMs - this.#lastNackMs >= NACK_INTERVAL_MS) {
       this.#lastNackMs = nowMs;
       for (const producer of this.producers) {

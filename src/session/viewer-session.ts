@@ -18,7 +18,7 @@ import {
 } from "../rtp/rtcp-reader.ts";
 import { writeSdesCname, writeSenderReport } from "../rtp/rtcp-writer.ts";
 import { readTwccFeedback, TwccFeedback } from "../rtp/twcc-reader.ts";
-import { BandwidthEstimator } from "../sfu/bandwidth-estimator.ts";
+import { BandwidthEstimator, EstimateMode } from "../sfu/bandwidth-estimator.ts";
 import { SendHistory } from "../sfu/send-history.ts";
 import { Consumer, type ViewerLink } from "../sfu/consumer.ts";
 import type { Producer } from "../sfu/producer.ts";
@@ -188,7 +188,14 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     }
     if (nowMs - this.#lastSelectMs >= SELECT_INTERVAL_MS) {
       this.#lastSelectMs = nowMs;
-      for (const consumer of this.consumers) consumer.select(nowMs);
+      // Without TWCC or REMB there is no estimate to obey: caps and pins only.
+      const mode = this.bandwidth.modeAt(nowMs);
+      const estimate = mode === EstimateMode.twcc || mode === EstimateMode.remb
+        ? this.bandwidth.estimateAt(nowMs)
+        : Infinity;
+      for (const consumer of this.consumers) {
+        consumer.select(nowMs, estimate, this.bandwidth.lossFraction);
+      }
     }
     if (nowMs - this.#lastSrMs >= SR_INTERVAL_MS) {
       this.#lastSrMs = nowMs;

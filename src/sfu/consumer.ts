@@ -10,6 +10,8 @@ import type { ExtensionMap } from "../rtp/header-extensions.ts";
 import { InboundPacket } from "../rtp/inbound-packet.ts";
 import { absSendTime, PacketRewriter } from "../rtp/packet-rewriter.ts";
 import { counters, DropReason, histograms, SWITCH_REASONS } from "../observability/counters.ts";
+import { Vp8Munger } from "../rtp/codecs/vp8-munger.ts";
+import { ALLOCATION_REASON_LABELS, LayerAllocator } from "./allocator.ts";
 import type { Layer } from "./layer.ts";
 import { Munger, MungeResult } from "./munger.ts";
 import type { Producer } from "./producer.ts";
@@ -29,6 +31,8 @@ export interface ViewerLink {
 export type SwitchReason = "bandwidth" | "manual" | "layer_loss" | "pause";
 
 const HISTORY = 2048;
+/** Opus at up to 96 kbit/s plus overhead: reserved before video (audio is never starved). */
+const AUDIO_RESERVE_BPS = 128_000;
 const HISTORY_MASK = HISTORY - 1;
 
 export interface ConsumerOptions {
@@ -52,9 +56,6 @@ export class Consumer {
   target: Layer | null = null;
   /** A manual choice (WHEP layer extension), by rid; null = automatic. */
   pinnedRid: string | null = null;
-  /** Caps for automatic selection. */
-  maxWidth = Infinity;
-  maxHeight = Infinity;
   lastSwitchReason: SwitchReason | null = null;
   layerSwitches = 0;
   packetsSent = 0;
@@ -66,6 +67,10 @@ export class Consumer {
   readonly #munger: Munger;
   readonly #scratch = new Uint8Array(1600);
   readonly #replay = new InboundPacket();
+  /** Layer choice with hysteresis (video only). */
+  readonly #allocator = new LayerAllocator();
+  /** PictureID/TL0PICIDX/KEYIDX continuity across sources (VP8 only). */
+  readonly #vp8: Vp8Munger | null;
   readonly #histSeq = new Int32Array(HISTORY).fill(-1);
   readonly #histInSeq = new Uint16Array(HISTORY);
   readonly #histSsrc = new Uint32Array(HISTORY);
@@ -82,6 +87,7 @@ export class Consumer {
     this.#link = options.link;
     this.#rewriter = new PacketRewriter(options.extensions, options.mid);
     this.#munger = new Munger(options.producer.clockRate);
+    this.#vp8 = options.producer.codecName === "vp8" ? new Vp8Munger() : null;
   }
 
   get munger(): Munger {
@@ -137,6 +143,7 @@ export class Consumer {
     }
     this.waitingSinceMs = -1;
     this.#munger.switchTo(pkt.sequenceNumber, pkt.timestamp, pkt.arrivalMs);
+    this.#vp8?.switchSource();
   }
 
   #send(pkt: InboundPacket, outSeq: number, outTs: number): boolean {
@@ -152,6 +159,14 @@ export class Consumer {
       twccSeq,
       absSendTime(pkt.arrivalMs),
     );
+    // The descriptor is rewritten in the viewer's copy, never in the shared inbound packet.
+    if (this.#vp8 !== null && pkt.payloadLength > 0) {
+      const payloadOffset = len - (pkt.length - pkt.payloadOffset);
+      if (this.#vp8.process(this.#scratch, payloadOffset, pkt.payloadLength) < 0) {
+        counters.packetsDropped[DropReason.malformed]++;
+        return false;
+      }
+    }
     if (!this.#link.sendRtp(this.#scratch, len, twccSeq)) {
       counters.packetsDropped[DropReason.queueFull]++;
       return false;
@@ -196,30 +211,37 @@ export class Consumer {
     return sent;
   }
 
+  /** Pins a layer by rid (WHEP layer extension); null returns to automatic selection. */
+  pin(rid: string | null): void {
+    this.pinnedRid = rid;
+    if (rid === null) this.#allocator.auto();
+    else this.#allocator.pin(rid);
+  }
+
+  /** Caps for automatic selection (WHEP `maxWidth`, `maxHeight`, `maxSpatialLayerId`). */
+  setCaps(maxWidth?: number, maxHeight?: number, maxSpatial?: number): void {
+    this.pinnedRid = null;
+    this.#allocator.setCaps({ maxWidth, maxHeight, maxSpatial });
+  }
+
   /**
-   * Picks the target layer (manual pin, else the best live layer within caps) and asks for
-   * its key frame while waiting. Runs on the session tick, not per packet.
+   * Picks the target layer (allocator: estimate, caps, pin, layer loss, hysteresis) and asks
+   * for its key frame while waiting. Runs on the viewer's tick, not per packet.
+   * `estimateBps` is Infinity for a viewer that gives no bandwidth feedback (caps only).
    */
-  select(nowMs: number, reason: SwitchReason = "bandwidth"): void {
+  select(nowMs: number, estimateBps = Infinity, lossFraction = 0): void {
     if (this.kind === "audio" || this.#closed) return;
     const producer = this.producer;
-    let target: Layer | undefined;
-    if (this.pinnedRid !== null) {
-      target = producer.layers.find((l) => l.rid === this.pinnedRid && l.isActive(nowMs));
-      reason = target ? "manual" : "layer_loss";
-    }
-    if (!target) {
-      const ranked = producer.rankedLayers(nowMs);
-      for (const layer of ranked) {
-        if (layer.width <= this.maxWidth && layer.height <= this.maxHeight) target = layer;
-      }
-      target ??= ranked[0] ?? producer.layers[0];
-      if (this.current && !this.current.isActive(nowMs)) reason = "layer_loss";
-    }
-    if (!target) return;
+    if (producer.layers.length === 0) return;
+    const allocator = this.#allocator;
+    allocator.update(estimateBps, lossFraction, AUDIO_RESERVE_BPS, producer.tracker.layers, nowMs);
+    // Paused (rank −1) or unknown: keep the lowest live layer (LiveKit AllowPause: false).
+    const target = producer.layerOfRank(allocator.targetRank) ?? producer.rankedLayers()[0] ??
+      producer.layers[0];
     if (target !== this.target) {
       this.target = target;
-      this.#switchReason = reason;
+      const label = ALLOCATION_REASON_LABELS[allocator.reason];
+      this.#switchReason = label === "none" ? "bandwidth" : label;
     }
     if (this.current !== target) {
       if (this.waitingSinceMs < 0) this.waitingSinceMs = nowMs;
@@ -233,6 +255,8 @@ export class Consumer {
     this.producer = producer;
     this.current = null;
     this.target = null;
+    this.#allocator.auto();
+    if (this.pinnedRid !== null) this.#allocator.pin(this.pinnedRid);
     producer.addConsumer(this);
   }
 

@@ -6,6 +6,7 @@
 import { NackGenerator } from "../rtp/nack-generator.ts";
 import { ReceiveStats } from "../rtp/receive-stats.ts";
 import { RetransmissionCache } from "../rtp/retransmission-cache.ts";
+import type { LayerState } from "./layer-tracker.ts";
 
 /** About 1 s of 2.5 Mbit/s video or 10 s of Opus (LiveKit keeps 500/200 packets). */
 const VIDEO_CACHE = 1024;
@@ -17,22 +18,22 @@ export class Layer {
   readonly stats: ReceiveStats;
   readonly nack: NackGenerator;
   readonly cache: RetransmissionCache;
-  packets = 0;
-  bytes = 0;
-  lastPacketMs = -1;
-  lastKeyframeMs = -1;
-  width = 0;
-  height = 0;
-  /** Bits per second over the last completed 1 s window. */
-  bitrateBps = 0;
-  #windowStartMs = -1;
-  #windowBytes = 0;
   /** Latest sender report: NTP (seconds, as a float) ↔ RTP, and when it arrived. */
   srNtpSeconds = -1;
   srRtpTimestamp = 0;
   srArrivalMs = -1;
 
-  constructor(ssrc: number, rid: string | undefined, kind: "audio" | "video", clockRate: number) {
+  /** Activity, bitrate, resolution and rank, kept by the producer's LayerTracker. */
+  readonly state: LayerState;
+
+  constructor(
+    ssrc: number,
+    rid: string | undefined,
+    kind: "audio" | "video",
+    clockRate: number,
+    state: LayerState,
+  ) {
+    this.state = state;
     this.ssrc = ssrc;
     this.rid = rid;
     this.stats = new ReceiveStats(clockRate);
@@ -40,23 +41,24 @@ export class Layer {
     this.cache = new RetransmissionCache(kind === "video" ? VIDEO_CACHE : AUDIO_CACHE);
   }
 
-  /** Books one packet of `length` bytes. */
-  count(length: number, nowMs: number): void {
-    this.packets++;
-    this.bytes += length;
-    this.lastPacketMs = nowMs;
-    if (this.#windowStartMs < 0) this.#windowStartMs = nowMs;
-    this.#windowBytes += length;
-    const elapsed = nowMs - this.#windowStartMs;
-    if (elapsed >= 1000) {
-      this.bitrateBps = Math.round(this.#windowBytes * 8000 / elapsed);
-      this.#windowBytes = 0;
-      this.#windowStartMs = nowMs;
-    }
+  get bitrateBps(): number {
+    return this.state.bitrateBps;
   }
 
-  /** Active: a packet within the last 1.5 s (mediasoup's inactivity threshold). */
-  isActive(nowMs: number): boolean {
-    return this.lastPacketMs >= 0 && nowMs - this.lastPacketMs < 1500;
+  get width(): number {
+    return this.state.width;
+  }
+
+  get height(): number {
+    return this.state.height;
+  }
+
+  get lastKeyframeMs(): number {
+    return this.state.lastKeyFrameMs;
+  }
+
+  /** Active: packets within the tracker's inactivity timeout (1.5 s; longer for slow content). */
+  isActive(_nowMs?: number): boolean {
+    return this.state.active;
   }
 }

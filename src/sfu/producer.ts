@@ -13,6 +13,7 @@ import { NackPush } from "../rtp/nack-generator.ts";
 import { counters, DropReason } from "../observability/counters.ts";
 import type { Consumer } from "./consumer.ts";
 import { Layer } from "./layer.ts";
+import { LayerChange, LayerTracker } from "./layer-tracker.ts";
 
 /** Sends a key-frame request for one SSRC to the publisher. */
 export type KeyframeSink = (ssrc: number) => void;
@@ -44,6 +45,9 @@ export class Producer {
   readonly rids: string[];
   readonly extensions: ExtensionMap;
   readonly layers: Layer[] = [];
+  /** Activity, bitrate, resolution and rank of every layer. */
+  readonly tracker: LayerTracker = new LayerTracker();
+  #lastTickMs = -Infinity;
   /** Consumers, as an array for the fan-out loop. */
   consumers: Consumer[] = [];
   readonly #bySsrc = new Map<number, Layer>();
@@ -85,9 +89,11 @@ export class Producer {
     } else if (this.layers.length > 0) {
       // A single-encoding track whose SSRC changed (e.g. encoder restart): follow it.
       this.#bySsrc.clear();
+      for (const old of this.layers) this.tracker.removeLayer(old.state);
       this.layers.length = 0;
     }
-    const layer = new Layer(pkt.ssrc, rid, this.kind, this.clockRate);
+    const state = this.tracker.addLayer(pkt.ssrc, rid ?? "");
+    const layer = new Layer(pkt.ssrc, rid, this.kind, this.clockRate, state);
     this.layers.push(layer);
     this.#bySsrc.set(pkt.ssrc, layer);
     this.onLayersChanged();
@@ -105,7 +111,7 @@ export class Producer {
     const nowMs = pkt.arrivalMs;
     counters.rtpPacketsIn[this.kindIndex]++;
     counters.rtpBytesIn[this.kindIndex] += pkt.length;
-    layer.count(pkt.length, nowMs);
+    this.tracker.onPacket(layer.state, pkt.length, pkt.timestamp, nowMs);
     const pushed = layer.nack.push(pkt.sequenceNumber, nowMs);
     if (pushed === NackPush.duplicate) {
       counters.packetsDropped[DropReason.duplicate]++;
@@ -124,11 +130,8 @@ export class Producer {
         inspectVideoPayload(this.codecName, pkt.buf, pkt.payloadOffset, pkt.payloadLength, frame)
       ) {
         keyframe = frame.keyframe;
-        if (keyframe) layer.lastKeyframeMs = nowMs;
-        if (frame.width > 0 && (frame.width !== layer.width || frame.height !== layer.height)) {
-          layer.width = frame.width;
-          layer.height = frame.height;
-          this.onLayersChanged();
+        if (keyframe || frame.width > 0) {
+          this.tracker.onKeyFrame(layer.state, frame.width, frame.height, nowMs);
         }
       }
     }
@@ -144,19 +147,25 @@ export class Producer {
     this.#requestKeyframe(layer.ssrc);
   }
 
-  /** The best live layer: largest resolution, then bitrate (never by rid name). */
-  bestLayer(nowMs: number): Layer | undefined {
-    let best: Layer | undefined;
-    for (const layer of this.layers) {
-      if (!layer.isActive(nowMs)) continue;
-      if (!best || rank(layer) > rank(best)) best = layer;
+  /** Rolls layer windows and ranks; reports changes (SSE `layers`). Every ~100 ms. */
+  tick(nowMs: number): void {
+    if (nowMs - this.#lastTickMs < 100) return;
+    this.#lastTickMs = nowMs;
+    this.tracker.tick(nowMs);
+    if (this.tracker.takeChanges() & (LayerChange.ranks | LayerChange.activity | LayerChange.resolution)) {
+      this.onLayersChanged();
     }
-    return best ?? this.layers[0];
+  }
+
+  /** The layer of a rank (0 = lowest, by measured size then bitrate, never by rid name). */
+  layerOfRank(rank: number): Layer | undefined {
+    for (const layer of this.layers) if (layer.state.rank === rank) return layer;
+    return undefined;
   }
 
   /** Active layers ordered from lowest to highest. */
-  rankedLayers(nowMs: number): Layer[] {
-    return this.layers.filter((l) => l.isActive(nowMs)).sort((a, b) => rank(a) - rank(b));
+  rankedLayers(_nowMs?: number): Layer[] {
+    return this.layers.filter((l) => l.state.active).sort((a, b) => a.state.rank - b.state.rank);
   }
 
   addConsumer(consumer: Consumer): void {
@@ -174,6 +183,3 @@ export class Producer {
   }
 }
 
-function rank(layer: Layer): number {
-  return layer.width * layer.height * 1e4 + layer.bitrateBps / 1000;
-}
