@@ -12,6 +12,7 @@ import { absSendTime, PacketRewriter } from "../rtp/packet-rewriter.ts";
 import { counters, DropReason, histograms, SWITCH_REASONS } from "../observability/counters.ts";
 import { Vp8Munger } from "../rtp/codecs/vp8-munger.ts";
 import { ALLOCATION_REASON_LABELS, LayerAllocator } from "./allocator.ts";
+import { alignTimestamp, TsAlignInput, TsAlignResult } from "./timestamp-aligner.ts";
 import type { Layer } from "./layer.ts";
 import { Munger, MungeResult } from "./munger.ts";
 import type { Producer } from "./producer.ts";
@@ -69,6 +70,8 @@ export class Consumer {
   readonly #replay = new InboundPacket();
   /** Layer choice with hysteresis (video only). */
   readonly #allocator = new LayerAllocator();
+  readonly #alignIn = new TsAlignInput();
+  readonly #alignOut = new TsAlignResult();
   /** PictureID/TL0PICIDX/KEYIDX continuity across sources (VP8 only). */
   readonly #vp8: Vp8Munger | null;
   readonly #histSeq = new Int32Array(HISTORY).fill(-1);
@@ -137,12 +140,18 @@ export class Consumer {
   }
 
   #start(pkt: InboundPacket, layer: Layer): void {
+    const previous = this.current;
     this.current = layer;
     if (this.waitingSinceMs >= 0) {
       histograms.keyframeWaitSeconds.observe((pkt.arrivalMs - this.waitingSinceMs) / 1000);
     }
     this.waitingSinceMs = -1;
-    this.#munger.switchTo(pkt.sequenceNumber, pkt.timestamp, pkt.arrivalMs);
+    this.#munger.switchTo(
+      pkt.sequenceNumber,
+      pkt.timestamp,
+      pkt.arrivalMs,
+      this.#alignedOffset(pkt, previous, layer),
+    );
     this.#vp8?.switchSource();
   }
 
@@ -209,6 +218,31 @@ export class Consumer {
       }
     }
     return sent;
+  }
+
+  /**
+   * Timestamp offset for a switch between two layers of one producer, from their sender
+   * reports (simulcast.md §2.3); −1 lets the munger use wall-clock time (no SRs, first start,
+   * or another publisher).
+   */
+  #alignedOffset(pkt: InboundPacket, previous: Layer | null, next: Layer): number {
+    const munger = this.#munger;
+    if (!previous || !munger.started || !this.producer.layers.includes(previous)) return -1;
+    if (previous.srArrivalMs < 0 || next.srArrivalMs < 0) return -1;
+    const input = this.#alignIn;
+    input.clockRate = this.producer.clockRate;
+    input.keyTs = pkt.timestamp;
+    input.keyArrivalMs = pkt.arrivalMs;
+    input.lastOutTs = munger.lastOutTs;
+    input.lastOutArrivalMs = munger.lastOutMs;
+    input.refTsOffset = munger.tsOffset;
+    input.refSrNtpMs = previous.srNtpSeconds * 1000;
+    input.refSrRtpTs = previous.srRtpTimestamp;
+    input.targetSrNtpMs = next.srNtpSeconds * 1000;
+    input.targetSrRtpTs = next.srRtpTimestamp;
+    // Never drop a key frame we waited for: a small forward step beats a frozen picture.
+    input.giveUp = true;
+    return alignTimestamp(input, this.#alignOut) >= 0 ? this.#alignOut.tsOffset : -1;
   }
 
   /** Pins a layer by rid (WHEP layer extension); null returns to automatic selection. */

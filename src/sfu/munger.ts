@@ -45,6 +45,11 @@ export class Munger {
     return this.#lastOutTs;
   }
 
+  /** Arrival time (ms) of the packet that carried `lastOutTs`. */
+  get lastOutMs(): number {
+    return this.#lastOutMs;
+  }
+
   /** Output timestamp offset, for rewriting sender reports. */
   get tsOffset(): number {
     return this.#tsOffset;

@@ -152,7 +152,10 @@ export class Producer {
     if (nowMs - this.#lastTickMs < 100) return;
     this.#lastTickMs = nowMs;
     this.tracker.tick(nowMs);
-    if (this.tracker.takeChanges() & (LayerChange.ranks | LayerChange.activity | LayerChange.resolution)) {
+    if (
+      this.tracker.takeChanges() &
+      (LayerChange.ranks | LayerChange.activity | LayerChange.resolution)
+    ) {
       this.onLayersChanged();
     }
   }
@@ -182,4 +185,3 @@ export class Producer {
     for (const layer of this.layers) layer.cache.clear();
   }
 }
-
