@@ -127,7 +127,14 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
         const consumer = this.#consumerBySsrc(reader.mediaSsrc);
         const count = readNack(buf, reader.offset, reader.length, this.#nackSeqs);
         counters.nacks[0] += count;
-        if (consumer) consumer.retransmit(this.#nackSeqs, count);
+        if (consumer) {
+          const now = performance.now();
+          const estimate = this.bandwidth.modeAt(now) === 0
+            ? 2_000_000
+            : this.bandwidth.estimateAt(now);
+          // Up to 20 % of the viewer's estimate for repairs, at least 200 kbit/s.
+          consumer.retransmit(this.#nackSeqs, count, now, Math.max(200_000, estimate * 0.2));
+        }
       } else if (type === RtcpType.PSFB && reader.fmt === PsfbFmt.PLI) {
         counters.pliIn++;
         this.#keyframeFor(reader.mediaSsrc);

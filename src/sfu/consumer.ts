@@ -78,6 +78,9 @@ export class Consumer {
   readonly #histInSeq = new Uint16Array(HISTORY);
   readonly #histSsrc = new Uint32Array(HISTORY);
   readonly #histTs = new Uint32Array(HISTORY);
+  readonly #histResentMs = new Float64Array(HISTORY).fill(-Infinity);
+  #rtxTokens = 0;
+  #rtxRefillMs = 0;
   #switchReason: SwitchReason = "bandwidth";
   #closed = false;
 
@@ -136,6 +139,7 @@ export class Consumer {
       this.#histInSeq[slot] = pkt.sequenceNumber;
       this.#histSsrc[slot] = layer.ssrc;
       this.#histTs[slot] = outTs;
+      this.#histResentMs[slot] = -Infinity;
     }
   }
 
@@ -193,12 +197,26 @@ export class Consumer {
   }
 
   /** Answers a viewer NACK for output sequence numbers from the layers' caches. */
-  retransmit(seqs: ArrayLike<number>, count: number): number {
+  retransmit(
+    seqs: ArrayLike<number>,
+    count: number,
+    nowMs = performance.now(),
+    budgetBps = 2_000_000,
+  ): number {
     let sent = 0;
+    // Retransmission budget (simulcast.md §6 lesson 12: an SFU re-sending 52 Mbit/s of NACKed
+    // packets into an 800 kbit/s viewer starved its media): a token bucket of `budgetBps`
+    // refilled over 1 s windows, and each packet at most once per 100 ms.
+    this.#rtxTokens = Math.min(
+      budgetBps / 8,
+      this.#rtxTokens + (nowMs - this.#rtxRefillMs) * budgetBps / 8000,
+    );
+    this.#rtxRefillMs = nowMs;
     for (let i = 0; i < count; i++) {
       const seq = seqs[i];
       const slot = seq & HISTORY_MASK;
       if (this.#histSeq[slot] !== seq) continue;
+      if (nowMs - this.#histResentMs[slot] < 100) continue;
       const layer = this.producer.layers.find((l) => l.ssrc === this.#histSsrc[slot]);
       const cacheSlot = layer ? layer.cache.find(this.#histInSeq[slot]) : -1;
       if (!layer || cacheSlot < 0) continue;
@@ -210,8 +228,14 @@ export class Consumer {
           this.producer.extensions,
         )
       ) continue;
-      replay.arrivalMs = performance.now();
+      if (replay.length > this.#rtxTokens) {
+        counters.packetsDropped[DropReason.queueFull]++;
+        break;
+      }
+      replay.arrivalMs = nowMs;
       if (this.#send(replay, seq, this.#histTs[slot])) {
+        this.#rtxTokens -= replay.length;
+        this.#histResentMs[slot] = nowMs;
         sent++;
         this.retransmitted++;
         counters.retransmissions++;
