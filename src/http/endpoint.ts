@@ -64,6 +64,10 @@ export function endpointRoutes(options: EndpointOptions): Hono {
     return session;
   };
 
+  // The answer's candidates, for ICE restart answers: an ICE-lite restart keeps the same socket,
+  // and RFC 9725 §4.3.2 wants the candidates in the 200. Weak: they go with the session.
+  const candidatesOf = new WeakMap<object, string[]>();
+
   const iceLinks = () =>
     config.iceServers.map((url) => {
       const turn = url.startsWith("turn");
@@ -84,6 +88,7 @@ export function endpointRoutes(options: EndpointOptions): Hono {
       throw toProblem(error);
     }
     const { session, answer } = created;
+    candidatesOf.set(session, answer.split("\r\n").filter((l) => l.startsWith("a=candidate:")));
     const location = `/${role}/${encodeURIComponent(name)}/${session.id}`;
     const headers = new Headers({
       "Content-Type": "application/sdp",
@@ -103,8 +108,10 @@ export function endpointRoutes(options: EndpointOptions): Hono {
       headers: { "Accept-Post": "application/sdp" },
     });
   };
-  app.get("/:stream", (c) => endpointInfo(c));
-  app.on("HEAD", "/:stream", (c) => {
+  app.get("/:stream", (c) => c.req.method === "HEAD" ? endpointHead(c) : endpointInfo(c));
+  // Hono dispatches HEAD to the GET handler (a HEAD route is never reached), hence the check
+  // above. WHEP: HEAD → 200 with the POST's content type and no body.
+  const endpointHead = (c: { req: { param(name: string): string } }) => {
     const name = streamName(c.req.param("stream"));
     if (role === "whep" && !manager.publisherOf(name)) {
       throw new Problem(404, "no-stream", `nothing is being published on stream "${name}"`);
@@ -113,7 +120,7 @@ export function endpointRoutes(options: EndpointOptions): Hono {
       status: 200,
       headers: { "Content-Type": "application/sdp", "Content-Length": "0", "Accept-Post": "application/sdp" },
     });
-  });
+  };
   app.options("/:stream", (c) => endpointInfo(c));
 
   app.get("/:stream/:session", (c) => {
@@ -145,11 +152,14 @@ export function endpointRoutes(options: EndpointOptions): Hono {
       const local = session.peer.restartIce(fragment.iceUfrag, fragment.icePwd);
       session.remoteIceUfrag = fragment.iceUfrag;
       session.etag = `"${crypto.randomUUID()}"`;
+      // RFC 9725 §4.3.2 example: the mid sits in the m= section it belongs to (RFC 8840 §4.3).
       const answer = [
         `a=ice-lite`,
+        ...(fragment.media ? [fragment.media] : []),
+        ...fragment.mids.slice(0, 1).map((mid) => `a=mid:${mid}`),
         `a=ice-ufrag:${local.iceUfrag}`,
         `a=ice-pwd:${local.icePwd}`,
-        ...fragment.mids.slice(0, 1).map((mid) => `a=mid:${mid}`),
+        ...(candidatesOf.get(session) ?? []),
         "a=end-of-candidates",
       ].join("\r\n") + "\r\n";
       return new Response(answer, {
@@ -161,6 +171,15 @@ export function endpointRoutes(options: EndpointOptions): Hono {
     return new Response(null, { status: 204 });
   });
 
+  // RFC 9725 §4.1 lists the methods of each resource; anything else is 405 with Allow.
+  const notAllowed = (allow: string) => () => {
+    throw new Problem(405, "method-not-allowed", `allowed methods: ${allow}`, { Allow: allow });
+  };
+  app.options("/:stream/:session", () =>
+    new Response(null, { status: 204, headers: { "Accept-Patch": "application/trickle-ice-sdpfrag" } }));
+  app.all("/:stream", notAllowed("POST, GET, HEAD, OPTIONS"));
+  app.all("/:stream/:session", notAllowed("PATCH, DELETE, GET, HEAD, OPTIONS"));
+
   return app;
 }
 
@@ -169,8 +188,16 @@ function normaliseEtag(tag: string): string {
 }
 
 /** Reads an RFC 8840 SDP fragment: ICE credentials, mids, candidates. */
-function parseFragment(body: string): { iceUfrag?: string; icePwd?: string; mids: string[]; candidates: number } {
-  const out = { iceUfrag: undefined as string | undefined, icePwd: undefined as string | undefined, mids: [] as string[], candidates: 0 };
+function parseFragment(
+  body: string,
+): { iceUfrag?: string; icePwd?: string; media?: string; mids: string[]; candidates: number } {
+  const out = {
+    iceUfrag: undefined as string | undefined,
+    icePwd: undefined as string | undefined,
+    media: undefined as string | undefined,
+    mids: [] as string[],
+    candidates: 0,
+  };
   const lines = body.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (lines.length === 0) throw new Problem(400, "bad-sdpfrag", "the SDP fragment is empty");
   for (const line of lines) {
@@ -178,6 +205,7 @@ function parseFragment(body: string): { iceUfrag?: string; icePwd?: string; mids
     if (line.startsWith("a=ice-ufrag:")) out.iceUfrag = line.slice(12);
     else if (line.startsWith("a=ice-pwd:")) out.icePwd = line.slice(10);
     else if (line.startsWith("a=mid:")) out.mids.push(line.slice(6));
+    else if (line.startsWith("m=")) out.media ??= line;
     else if (line.startsWith("a=candidate:")) out.candidates++;
   }
   return out;
