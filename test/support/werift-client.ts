@@ -210,6 +210,8 @@ export interface Viewer {
   videoPayloadTypes: Set<number>;
   audioPackets: number;
   keyframes: number;
+  /** Index (in `videoSeqs`) of the first VP8 key-frame packet received, or -1. */
+  firstKeyframeAt: number;
   /** NACK packets werift's receiver sent (it NACKs gaps every 5 ms, up to 10 times). */
   nacksSent: number;
   connected: Promise<void>;
@@ -236,6 +238,7 @@ export async function play(
     videoPayloadTypes: new Set(),
     audioPackets: 0,
     keyframes: 0,
+    firstKeyframeAt: -1,
     nacksSent: 0,
     connected: new Promise<void>((resolve) => {
       pc.connectionStateChange.subscribe((s) => s === "connected" && resolve());
@@ -255,7 +258,9 @@ export async function play(
         viewer.videoFirstBytes.push(rtp.payload[0]);
         viewer.videoSsrcs.add(rtp.header.ssrc);
         viewer.videoPayloadTypes.add(rtp.header.payloadType);
-        if (rtp.payload[0] === 0x10 && (rtp.payload[1] & 1) === 0) viewer.keyframes++;
+        if (rtp.payload[0] === 0x10 && (rtp.payload[1] & 1) === 0) {
+          if (viewer.keyframes++ === 0) viewer.firstKeyframeAt = viewer.videoSeqs.length - 1;
+        }
       } else {
         viewer.audioPackets++;
       }
@@ -278,7 +283,7 @@ export async function waitFor(
   const start = Date.now();
   while (!check()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
