@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import type { SessionManager } from "../session/session-manager.ts";
+import { Problem } from "./errors.ts";
 
 /** The JSON shape of one stream in `GET /api/streams`. */
 export interface StreamInfo {
@@ -82,7 +83,8 @@ export function apiRoutes(manager: SessionManager): Hono {
   app.get("/streams", (c) => c.json({ streams: describeStreams(manager) }));
   app.get("/streams/:stream", (c) => {
     const found = describeStreams(manager).find((s) => s.name === c.req.param("stream"));
-    return found ? c.json(found) : c.json({ error: "no such stream" }, 404);
+    if (!found) throw new Problem(404, "no-stream", `no stream "${c.req.param("stream")}"`);
+    return c.json(found);
   });
   return app;
 }

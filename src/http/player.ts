@@ -3,6 +3,7 @@
  * (no build step, no file access per request).
  */
 import { Hono } from "hono";
+import { Problem } from "./errors.ts";
 
 const FILES: Record<string, string> = {
   "index.html": "text/html; charset=utf-8",
@@ -32,7 +33,7 @@ export async function playerRoutes(): Promise<Hono> {
   const app = new Hono();
   const serve = (name: string) => {
     const body = assets.get(name);
-    if (!body) return new Response("not found", { status: 404 });
+    if (!body) throw new Problem(404, "not-found", `no player asset "${name}"`);
     return new Response(body.slice(), {
       headers: { "Content-Type": FILES[name], "Cache-Control": "no-cache" },
     });
