@@ -76,6 +76,12 @@ export const ConfigSchema = z.object({
   srtp: z.enum(["auto", "ts", "libsrtp"]).default("auto"),
   /** Serve /metrics behind this bearer token (unset: open). */
   metricsToken: z.string().min(1).optional(),
+  /** Viewer worker threads (Deno Workers); 0 or 1 forwards on the main thread. */
+  workers: z.coerce.number().int().min(0).max(256).default(1),
+  /** Forwarded packets/s beyond which new viewers get 503 + Retry-After; 0 = no limit. */
+  maxForwardPps: z.coerce.number().int().min(0).default(0),
+  /** Resident memory (MiB) beyond which new sessions get 503 + Retry-After; 0 = no limit. */
+  maxRssMb: z.coerce.number().int().min(0).default(0),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -104,6 +110,9 @@ const OPTIONS: Record<string, { key: keyof Config; env: string; list?: boolean }
   "strict-etag": { key: "strictEtag", env: "QUETZAL_STRICT_ETAG" },
   "srtp": { key: "srtp", env: "QUETZAL_SRTP" },
   "metrics-token": { key: "metricsToken", env: "QUETZAL_METRICS_TOKEN" },
+  "workers": { key: "workers", env: "QUETZAL_WORKERS" },
+  "max-forward-pps": { key: "maxForwardPps", env: "QUETZAL_MAX_FORWARD_PPS" },
+  "max-rss-mb": { key: "maxRssMb", env: "QUETZAL_MAX_RSS_MB" },
 };
 
 /** A configuration problem, with one line per bad value. */
