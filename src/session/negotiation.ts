@@ -144,11 +144,16 @@ export function planPlay(offer: SessionDescriptionInfo, sources: SourceTrack[]):
   for (const [index, media] of offer.media.entries()) {
     const mid = requireMid(media, index);
     const source = sources.find((s) => s.kind === media.kind && !used.has(s));
+    const foreign = media.kind !== "audio" && media.kind !== "video";
     if (
       (media.kind !== "audio" && media.kind !== "video") || !source ||
       (media.port === 0 && !media.bundleOnly)
     ) {
-      plan.inactive.push({ index, mid, kind: media.kind, reason: source ? "rejected" : "no-source" });
+      // Data channels and the like are rejected (port 0, outside BUNDLE: browsers refuse a
+      // BUNDLE group naming a rejected m-line, RFC 8843 §7.3.3); a kind the stream lacks
+      // stays bundled but inactive, so the player's transceiver survives.
+      const reason = foreign || source || media.port === 0 && !media.bundleOnly ? "rejected" : "no-source";
+      plan.inactive.push({ index, mid, kind: media.kind, reason });
       continue;
     }
     if (media.direction === "sendonly" || media.direction === "inactive") {
@@ -194,7 +199,8 @@ function requireMid(media: SdpMedia, index: number): string {
 }
 
 function uniqueNonAux(name: string, i: number, all: string[]): boolean {
-  return all.indexOf(name) === i && !isAuxiliary(name);
+  // An fmtp or rtcp-fb line without its rtpmap leaves a nameless entry: not an offered codec.
+  return name !== "" && all.indexOf(name) === i && !isAuxiliary(name);
 }
 
 function isAuxiliary(name: string): boolean {

@@ -290,7 +290,7 @@ export const CHROMIUM_WHEP = chromium({ direction: "recvonly", simulcast: false,
 
 /**
  * GStreamer webrtcbin (whipsink/whipclientsink): video first, the audio m-line bundled with
- * `port 0` + `a=bundle-only` (RFC 8843 §7.3.3), candidates gathered before the POST.
+ * `port 0` + `a=bundle-only` (RFC 8843 §6), candidates gathered before the POST.
  */
 export const GSTREAMER = sdp([
   "v=0",
