@@ -269,12 +269,17 @@ export class PeerTransport {
    * ones, same socket. A lite agent only answers checks, so nothing else must change; the pair
    * the peer nominates next (possibly from a new address) carries the media.
    */
-  restartIce(remoteUfrag: string, remotePwd: string): { iceUfrag: string; icePwd: string } {
+  restartIce(
+    remoteUfrag: string,
+    remotePwd: string,
+    local: { iceUfrag: string; icePwd: string } = newIceCredentials(),
+  ): { iceUfrag: string; icePwd: string } {
     const dtls = this.#pc.dtlsTransports[0] as unknown as WeriftDtlsTransport | undefined;
     if (!dtls || this.#closed) throw new Error("the transport is closed");
     const connection = dtls.iceTransport.connection;
-    const iceUfrag = randomIceString(8);
-    const icePwd = randomIceString(24);
+    // `local` is chosen by the caller when the transport lives in a worker and the HTTP
+    // answer is written on the main thread before the worker applies it.
+    const { iceUfrag, icePwd } = local;
     connection.userHistory[iceUfrag] = icePwd;
     connection.localUsername = iceUfrag;
     connection.localPassword = icePwd;
@@ -324,6 +329,11 @@ function localTransport(sdp: string, announced: string[]): LocalTransport {
     address: announced[0],
     port,
   };
+}
+
+/** Fresh local ICE credentials for a restart (RFC 8445 §5.3: ≥ 24 bits ufrag, ≥ 128 bits pwd). */
+export function newIceCredentials(): { iceUfrag: string; icePwd: string } {
+  return { iceUfrag: randomIceString(8), icePwd: randomIceString(24) };
 }
 
 function randomIceString(length: number): string {
