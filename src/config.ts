@@ -53,6 +53,7 @@ export const ConfigSchema = z.object({
   iceServers: z.array(iceServerUrl).default([]),
   /** Username and credential for TURN URLs in `iceServers`. */
   iceUsername: z.string().regex(/^[^,;"]*$/).optional(),
+  /** TURN credential for `iceServers` (no commas, semicolons or quotes: OBS cannot parse them). */
   iceCredential: z.string().regex(/^[^,;"]*$/).optional(),
   /** Log level. */
   logLevel: z.enum(LOG_LEVELS).default("info"),
@@ -70,7 +71,7 @@ export const ConfigSchema = z.object({
   shutdownGraceMs: z.coerce.number().int().min(0).default(5_000),
   /** Allowed CORS origins, or `*`. */
   corsOrigin: z.string().default("*"),
-  /** Require If-Match on PATCH (RFC 9725 §4.3.1); lenient by default for older clients. */
+  /** Require If-Match on PATCH (RFC 9725 §4.3.1): missing → 428. Set false for clients that omit it. */
   strictEtag: z.coerce.boolean().default(true),
   /** SRTP implementation. */
   srtp: z.enum(["auto", "ts", "libsrtp"]).default("auto"),

@@ -46,6 +46,18 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     "/whep",
     endpointRoutes({ role: "whep", manager, config, extensionLinks: extensions.links }),
   );
+  if (config.viewerToken !== undefined) {
+    // Stream names are not public when watching needs a token.
+    app.use("/api/*", async (c, next) => {
+      const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("Authorization") ?? "");
+      if (!match || !timingSafeEqual(match[1], config.viewerToken!)) {
+        throw new Problem(401, "unauthorized", "/api requires the viewer bearer token", {
+          "WWW-Authenticate": 'Bearer realm="watch"',
+        });
+      }
+      await next();
+    });
+  }
   app.route("/api", apiRoutes(manager));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) =>
