@@ -78,6 +78,31 @@ export function setKeepPercent(
   debug.inboundPacketLoss = inbound;
 }
 
+/**
+ * Drops incoming RTP datagrams for which `drop(ssrc, seq)` is true, before werift decrypts
+ * them (SRTP leaves the RTP header in the clear, RFC 3711 §3.1), so its NACK handler sees the
+ * gap. Unlike `inboundKeepPercent`, the caller chooses, e.g. first transmissions only.
+ */
+export function dropIncomingRtp(
+  pc: RTCPeerConnection,
+  drop: (ssrc: number, seq: number) => boolean,
+): void {
+  const transport = pc.dtlsTransports[0] as unknown as {
+    iceTransport: { connection: { onData: { execute: (data: Uint8Array) => void } } };
+  };
+  const onData = transport.iceTransport.connection.onData;
+  const deliver = onData.execute;
+  onData.execute = (data: Uint8Array) => {
+    const pt = data[1] & 0x7f;
+    // RFC 7983 demux: RTP/RTCP first byte 128–191; RFC 5761 §4: payload types 64–95 are RTCP.
+    if (data.length >= 12 && data[0] >= 128 && data[0] <= 191 && (pt < 64 || pt > 95)) {
+      const ssrc = ((data[8] << 24) | (data[9] << 16) | (data[10] << 8) | data[11]) >>> 0;
+      if (drop(ssrc, (data[2] << 8) | data[3])) return;
+    }
+    deliver(data);
+  };
+}
+
 /** Creates the peer's offer and waits for local gathering; returns the SDP to POST. */
 export async function createOffer(pc: RTCPeerConnection): Promise<string> {
   await pc.setLocalDescription(await pc.createOffer());
