@@ -20,6 +20,14 @@ export async function readBody(
       { "Accept-Post": mediaTypes.join(", ") },
     );
   }
+  return await readText(req, limitBytes);
+}
+
+/**
+ * Reads a body as UTF-8 text of at most `limitBytes`, whatever its type (the WHEP extension
+ * routes ignore it: the draft's own example says `application/sjon`).
+ */
+export async function readText(req: Request, limitBytes: number): Promise<string> {
   const declared = Number(req.headers.get("Content-Length") ?? "NaN");
   if (declared > limitBytes) {
     throw new Problem(413, "body-too-large", `the body is ${declared} bytes; the limit is ${limitBytes}`);
@@ -29,7 +37,15 @@ export async function readBody(
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client closed the connection or broke the framing (a Content-Length longer than
+      // what it sent, a bad chunk): its fault, not the server's, so not a 500.
+      throw new Problem(400, "bad-body", "the request body could not be read to its end");
+    }
+    const { done, value } = chunk;
     if (done) break;
     size += value.byteLength;
     if (size > limitBytes) {

@@ -11,10 +11,14 @@ import { z } from "zod";
 import type { SessionManager, StreamEvent } from "../session/session-manager.ts";
 import type { ViewerSession } from "../session/viewer-session.ts";
 import { Problem } from "./errors.ts";
+import { readText } from "./sdp-body.ts";
 
 export const SSE_EVENTS = ["active", "inactive", "layers", "viewercount", "reconnect"] as const;
 const SSE_REL = "urn:ietf:params:whep:ext:core:server-sent-events";
 const LAYER_REL = "urn:ietf:params:whep:ext:core:layer";
+/** Event lists and layer requests are tiny; a cap keeps a client from streaming megabytes. */
+const EXTENSION_BODY_LIMIT_BYTES = 4096;
+const MAX_EVENT_STREAMS_PER_VIEWER = 4;
 
 const LayerRequest = z.object({
   mediaId: z.union([z.string(), z.number()]).transform(String).optional(),
@@ -115,7 +119,7 @@ export function whepExtensions(manager: SessionManager) {
 
   routes.post("/:stream/:session/sse", async (c) => {
     const viewer = viewerOf(c.req.param("stream"), c.req.param("session"));
-    const text = await c.req.text();
+    const text = await readText(c.req.raw, EXTENSION_BODY_LIMIT_BYTES);
     let wanted: string[] = [...SSE_EVENTS];
     if (text.trim()) {
       let parsed: unknown;
@@ -132,6 +136,20 @@ export function whepExtensions(manager: SessionManager) {
         throw new Problem(400, "unsupported-event", `unsupported event types: ${unknown.join(", ")}`);
       }
       wanted = parsed;
+    }
+    // Entries must not outlive their session (they hold it), nor pile up for one: sweep ended
+    // viewers here and keep a viewer's newest few.
+    let own = 0;
+    for (const [key, entry] of streams) {
+      if (entry.viewer.closed || manager.get(entry.viewer.id) !== entry.viewer) streams.delete(key);
+      else if (entry.viewer === viewer) own++;
+    }
+    for (const [key, entry] of streams) {
+      if (own < MAX_EVENT_STREAMS_PER_VIEWER) break;
+      if (entry.viewer === viewer) {
+        streams.delete(key);
+        own--;
+      }
     }
     const id = crypto.randomUUID();
     streams.set(id, { viewer, events: new Set(wanted) });
@@ -159,7 +177,7 @@ export function whepExtensions(manager: SessionManager) {
 
   routes.post("/:stream/:session/layer", async (c) => {
     const viewer = viewerOf(c.req.param("stream"), c.req.param("session"));
-    const text = await c.req.text();
+    const text = await readText(c.req.raw, EXTENSION_BODY_LIMIT_BYTES);
     let json: unknown;
     try {
       // The draft's own example has unquoted keys: tolerate them.

@@ -332,3 +332,25 @@ Deno.test("layer selection: bad bodies â†’ 400 with a reason; {mediaId} alone â†
     }
   });
 });
+
+Deno.test("SSE and layer bodies are capped; a viewer keeps at most a few event streams", async () => {
+  await withServer({}, async (server) => {
+    await publishFixture(server, "live");
+    const { location } = await playFixture(server, "live");
+    const big = JSON.stringify(Array.from({ length: 2000 }, () => "active"));
+    for (const path of ["/sse", "/layer"]) {
+      await problem(await fetch(server.url + location + path, { method: "POST", body: big }), 413);
+    }
+    const locations: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(server.url + location + "/sse", { method: "POST", body: "[]" });
+      assertEquals(res.status, 201);
+      await res.body?.cancel();
+      locations.push(res.headers.get("Location")!);
+    }
+    await problem(await fetch(server.url + locations[0]), 404);
+    const newest = await fetch(server.url + locations[4]);
+    assertEquals(newest.status, 200);
+    await newest.body?.cancel();
+  });
+});
