@@ -1,0 +1,510 @@
+/**
+ * Case 1, data-plane micro: one inbound packet fanned out to 1, 10 and 100 consumers through
+ * Quetzal's real forwarding path (InboundPacket.parse → Producer → Consumer → Munger →
+ * PacketRewriter → SRTP protect → UdpLink → node:dgram), with a fake ViewerLink standing in for
+ * PeerTransport, for both SRTP profiles and both backends. The baseline in the same run is
+ * werift's stock path: RtpPacket.deSerialize, clone, header rewrite, SrtpSession.encrypt
+ * (which serializes) and a dgram send, per consumer.
+ *
+ * Sinks: "null" (protect into a buffer, no send) separates the send cost; "udp" sends to a
+ * loopback socket that is bound but never read (the kernel drops what overflows, so no
+ * receiver competes for the CPU). Stage costs come from cumulative pipelines timed in the same
+ * run: parse only, + route and rewrite, + encrypt, + send.
+ *
+ * Run as a child (`deno run -A --unstable-net --v8-flags=--expose-gc bench/cases/micro.ts
+ * --mode=quick`) it prints one JSON line `{ rows }`; main.ts does that.
+ */
+import dgram from "node:dgram";
+import process from "node:process";
+import { Buffer } from "node:buffer";
+import { RtpHeader, RtpPacket, SrtpSession as WeriftSrtpSession } from "werift";
+import { ExtensionMap, ExtensionUri } from "../../src/rtp/header-extensions.ts";
+import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
+import { Producer } from "../../src/sfu/producer.ts";
+import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
+import {
+  type SrtpBackend,
+  SrtpProfile,
+  type SrtpProfileId,
+  type SrtpSession,
+} from "../../src/transport/srtp.ts";
+import { tsSrtpBackend } from "../../src/transport/srtp-ts.ts";
+import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
+import { sendPool } from "../../src/transport/send-pool.ts";
+import { UdpLink } from "../../src/transport/udp-link.ts";
+import { emptyRow, type Row } from "../lib/report.ts";
+
+export interface MicroOptions {
+  /** Wall time per measured configuration. */
+  runMs: number;
+  fanouts: number[];
+  /** Inbound packets per allocation check (outbound = this × fan-out). */
+  allocPackets: number;
+}
+
+export const MICRO_QUICK: MicroOptions = {
+  runMs: 200,
+  fanouts: [1, 10, 100],
+  allocPackets: 20_000,
+};
+export const MICRO_FULL: MicroOptions = {
+  runMs: 1500,
+  fanouts: [1, 10, 100],
+  allocPackets: 100_000,
+};
+export const MICRO_SMOKE: MicroOptions = { runMs: 30, fanouts: [1, 10], allocPackets: 500 };
+
+const PACKET_LENGTH = 1200;
+const PROFILES: Array<[string, SrtpProfileId]> = [
+  ["AES_CM_128_HMAC_SHA1_80", SrtpProfile.AES_CM_128_HMAC_SHA1_80],
+  ["AEAD_AES_128_GCM", SrtpProfile.AEAD_AES_128_GCM],
+];
+/** The publisher's and the viewers' extension IDs (werift's defaults: mid 1, abs 2, twcc 3). */
+const EXTMAPS = [
+  { id: 1, uri: ExtensionUri.mid },
+  { id: 2, uri: ExtensionUri.absSendTime },
+  { id: 3, uri: ExtensionUri.transportWideCc },
+];
+
+/** Which part of the path a run includes. */
+type Stage = "parse" | "rewrite" | "encrypt" | "send";
+
+function keys(profile: SrtpProfileId, seed: number) {
+  const saltLength = profile === SrtpProfile.AEAD_AES_128_GCM ? 12 : 14;
+  const key = new Uint8Array(16).map((_, i) => (i * 17 + seed) & 0xff);
+  const salt = new Uint8Array(saltLength).map((_, i) => (i * 5 + seed) & 0xff);
+  return { profile, localKey: key, localSalt: salt, remoteKey: key, remoteSalt: salt };
+}
+
+/** A publisher's VP8 packet of PACKET_LENGTH bytes with mid, abs-send-time and twcc. */
+function inboundPacket(keyframe: boolean): Uint8Array {
+  const b = new Uint8Array(PACKET_LENGTH);
+  b.set([0x90, 96, 0, 0, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44, 0xbe, 0xde, 0, 3]);
+  // mid "0" (id 1), abs-send-time (id 2, 3 bytes), twcc (id 3, 2 bytes), padding to 12 bytes.
+  b.set([0x10, 0x30, 0x22, 0x01, 0x02, 0x03, 0x31, 0x00, 0x07, 0, 0, 0], 16);
+  const payload = 28;
+  b[payload] = 0x10;
+  if (keyframe) {
+    b[payload + 1] = 0x00;
+    b.set([0x9d, 0x01, 0x2a, 640 & 0xff, 640 >> 8, 480 & 0xff, 480 >> 8], payload + 4);
+  } else {
+    b[payload + 1] = 0x01;
+  }
+  for (let i = payload + 12; i < PACKET_LENGTH; i++) b[i] = (i * 31) & 0xff;
+  return b;
+}
+
+/** A loopback UDP address that accepts datagrams and never reads them. */
+interface Sink {
+  port: number;
+  close(): void;
+}
+
+function openSink(): Sink {
+  const listen = (Deno as unknown as {
+    listenDatagram?: (o: { port: number; hostname: string; transport: "udp" }) => {
+      addr: Deno.NetAddr;
+      close(): void;
+    };
+  }).listenDatagram;
+  if (listen) {
+    const socket = listen({ port: 0, hostname: "127.0.0.1", transport: "udp" });
+    return { port: socket.addr.port, close: () => socket.close() };
+  }
+  // Without --unstable-net: a node:dgram socket with no reader attached.
+  const socket = dgram.createSocket("udp4");
+  socket.bind(0, "127.0.0.1");
+  return {
+    get port() {
+      return (socket.address() as { port: number }).port;
+    },
+    close: () => socket.close(),
+  };
+}
+
+/**
+ * Waits for socket callbacks. A timer, not a MessageChannel: a message-port yield returns at
+ * once and the loop spins (burning CPU that would be counted per packet) while the sends
+ * complete on Deno's I/O threads; a timer lets the process sleep.
+ */
+const yieldToLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** CPU seconds of this process (all threads: Deno's socket ops run off the main thread). */
+function cpuNow(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+interface Measurement {
+  outbound: number;
+  inbound: number;
+  wallS: number;
+  cpuS: number;
+  dropped: number;
+}
+
+/** Something that forwards one inbound packet to `fanout` outputs. */
+interface Pipeline {
+  /** Forwards inbound packet number i (sequence numbers advance). */
+  forward(i: number): void;
+  /** Outputs per inbound packet. */
+  fanout: number;
+  /** True while sends are in flight (the loop yields until they complete). */
+  busy(): boolean;
+  dropped(): number;
+  close(): void;
+}
+
+/** Runs a pipeline for `runMs` (after a warm-up), yielding every batch so sends complete. */
+async function measure(
+  p: Pipeline,
+  runMs: number,
+  batch: number,
+  yields: boolean,
+): Promise<Measurement> {
+  let i = 0;
+  const warmEnd = performance.now() + Math.min(100, runMs);
+  while (performance.now() < warmEnd) {
+    for (let k = 0; k < batch; k++) p.forward(i++);
+    if (yields) { while (p.busy()) await yieldToLoop(); }
+  }
+  const dropped0 = p.dropped();
+  const start = performance.now();
+  const cpu0 = cpuNow();
+  const end = start + runMs;
+  let inbound = 0;
+  while (performance.now() < end) {
+    for (let k = 0; k < batch; k++) p.forward(i++);
+    inbound += batch;
+    if (yields) { while (p.busy()) await yieldToLoop(); }
+  }
+  const wallS = (performance.now() - start) / 1000;
+  const cpuS = cpuNow() - cpu0;
+  return { outbound: inbound * p.fanout, inbound, wallS, cpuS, dropped: p.dropped() - dropped0 };
+}
+
+/** Quetzal's path up to `stage`, fanned out to `fanout` consumers. */
+function quetzalPipeline(
+  backend: SrtpBackend,
+  profile: SrtpProfileId,
+  fanout: number,
+  stage: Stage,
+  sinkPort: number,
+  socket: dgram.Socket | undefined,
+): Pipeline {
+  const extensions = ExtensionMap.fromExtmaps(EXTMAPS);
+  const producer = new Producer({
+    kind: "video",
+    mid: "0",
+    codecName: "vp8",
+    payloadType: 96,
+    clockRate: 90000,
+    rids: [],
+    extensions,
+    requestKeyframe: () => {},
+  });
+  const sessions: SrtpSession[] = [];
+  const links: UdpLink[] = [];
+  const out = new Uint8Array(1600);
+  let dropped = 0;
+  for (let c = 0; c < fanout; c++) {
+    let link: ViewerLink;
+    let twcc = 0;
+    const next = () => (twcc = (twcc + 1) & 0xffff);
+    if (stage === "parse" || stage === "rewrite") {
+      link = { sendRtp: () => true, nextTransportSequence: next };
+    } else {
+      const srtp = backend.createSession(keys(profile, c + 1));
+      sessions.push(srtp);
+      if (stage === "encrypt") {
+        link = {
+          sendRtp: (buf, len) => srtp.protectRtp(buf, len, out) > 0,
+          nextTransportSequence: next,
+        };
+      } else {
+        // PeerTransport.sendRtp without werift: slot, protect in place into it, send.
+        const udp = new UdpLink(socket!, "127.0.0.1", sinkPort);
+        links.push(udp);
+        link = {
+          sendRtp(buf, len) {
+            const slot = udp.acquire();
+            if (slot < 0) {
+              dropped++;
+              return false;
+            }
+            const n = srtp.protectRtp(buf, len, udp.view(slot));
+            if (n < 0) {
+              udp.discard(slot);
+              return false;
+            }
+            udp.send(slot, n);
+            return true;
+          },
+          nextTransportSequence: next,
+        };
+      }
+    }
+    const consumer = new Consumer({
+      producer,
+      link,
+      ssrc: 0x1000 + c,
+      payloadType: 96,
+      mid: "0",
+      extensions,
+    });
+    producer.addConsumer(consumer);
+  }
+  const pkt = new InboundPacket();
+  const key = inboundPacket(true);
+  const delta = inboundPacket(false);
+  // The first packet is a key frame so every consumer starts forwarding.
+  pkt.parse(key, PACKET_LENGTH, extensions);
+  pkt.arrivalMs = performance.now();
+  producer.onPacket(pkt);
+  return {
+    fanout: stage === "parse" ? 1 : fanout,
+    forward(i: number) {
+      const seq = (i + 1) & 0xffff;
+      const ts = Math.floor((i + 1) / 8) * 3000;
+      delta[2] = seq >> 8;
+      delta[3] = seq & 0xff;
+      delta[4] = ts >>> 24;
+      delta[5] = (ts >>> 16) & 0xff;
+      delta[6] = (ts >>> 8) & 0xff;
+      delta[7] = ts & 0xff;
+      delta[1] = (i & 7) === 7 ? 0xe0 : 0x60;
+      pkt.parse(delta, PACKET_LENGTH, extensions);
+      if (stage === "parse") return;
+      pkt.arrivalMs = performance.now();
+      producer.onPacket(pkt);
+    },
+    busy: () => sendPool.available < sendPool.capacity,
+    dropped: () => dropped,
+    close() {
+      producer.close();
+      for (const s of sessions) s.close();
+      for (const l of links) l.close();
+    },
+  };
+}
+
+/** werift's stock per-subscriber path, the way its RTCRtpSender forwards a track. */
+function weriftPipeline(
+  profile: SrtpProfileId,
+  fanout: number,
+  stage: Stage,
+  sinkPort: number,
+  socket: dgram.Socket | undefined,
+): Pipeline {
+  const sessions: WeriftSrtpSession[] = [];
+  for (let c = 0; c < fanout; c++) {
+    const k = keys(profile, c + 1);
+    sessions.push(
+      new WeriftSrtpSession({
+        keys: {
+          localMasterKey: Buffer.from(k.localKey),
+          localMasterSalt: Buffer.from(k.localSalt),
+          remoteMasterKey: Buffer.from(k.remoteKey),
+          remoteMasterSalt: Buffer.from(k.remoteSalt),
+        },
+        profile,
+      }),
+    );
+  }
+  const delta = Buffer.from(inboundPacket(false));
+  const mid = Buffer.from("0");
+  const seqs = new Uint16Array(fanout);
+  let inFlight = 0;
+  const onSent = () => inFlight--;
+  let twcc = 0;
+  return {
+    fanout: stage === "parse" ? 1 : fanout,
+    forward(i: number) {
+      const seq = (i + 1) & 0xffff;
+      delta[2] = seq >> 8;
+      delta[3] = seq & 0xff;
+      const rtp = RtpPacket.deSerialize(delta);
+      if (stage === "parse") return;
+      for (let c = 0; c < fanout; c++) {
+        const out = rtp.clone();
+        const h: RtpHeader = out.header;
+        h.ssrc = 0x1000 + c;
+        h.payloadType = 96;
+        h.sequenceNumber = seqs[c]++;
+        h.timestamp = (rtp.header.timestamp + 1234) >>> 0;
+        // RTCRtpSender rebuilds mid, transport-wide seq and abs-send-time per packet.
+        const t = Buffer.alloc(2);
+        t.writeUInt16BE(twcc = (twcc + 1) & 0xffff);
+        const abs = Buffer.alloc(3);
+        abs.writeUIntBE(Math.floor(performance.now() * 262.144) & 0xffffff, 0, 3);
+        h.extensions = [{ id: 1, payload: mid }, { id: 2, payload: abs }, { id: 3, payload: t }];
+        if (stage === "rewrite") {
+          out.serialize();
+          continue;
+        }
+        const encrypted = sessions[c].encrypt(out.payload, h);
+        if (stage === "send") {
+          inFlight++;
+          socket!.send(encrypted, sinkPort, "127.0.0.1", onSent);
+        }
+      }
+    },
+    busy: () => inFlight > 0,
+    dropped: () => 0,
+    close() {},
+  };
+}
+
+function perPacketUs(m: Measurement): number {
+  return (m.cpuS * 1e6) / m.outbound;
+}
+
+/** Runs the micro case; rows per (impl, profile, fan-out, sink). */
+export async function runMicro(
+  options: MicroOptions,
+  log: (s: string) => void = () => {},
+): Promise<Row[]> {
+  const libsrtp = loadLibsrtp();
+  const impls: Array<{ name: string; backend?: SrtpBackend }> = [
+    { name: "quetzal-ts", backend: tsSrtpBackend },
+  ];
+  if (libsrtp.available) impls.push({ name: "quetzal-libsrtp", backend: libsrtp.backend });
+  else log(`libsrtp unavailable (${libsrtp.reason}): libsrtp rows skipped`);
+  impls.push({ name: "werift-stock" });
+  const sink = openSink();
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
+  const rows: Row[] = [];
+  try {
+    for (const [profileName, profile] of PROFILES) {
+      for (const fanout of options.fanouts) {
+        for (const impl of impls) {
+          const make = (stage: Stage) =>
+            impl.backend
+              ? quetzalPipeline(impl.backend, profile, fanout, stage, sink.port, socket)
+              : weriftPipeline(profile, fanout, stage, sink.port, socket);
+          const batch = Math.max(1, Math.min(256, Math.floor(4096 / fanout)));
+          const results = {} as Record<Stage, Measurement>;
+          for (const stage of ["parse", "rewrite", "encrypt", "send"] as Stage[]) {
+            const p = make(stage);
+            results[stage] = await measure(p, options.runMs, batch, stage === "send");
+            p.close();
+          }
+          // Cumulative pipelines → per-stage cost per outbound packet (parse is per inbound,
+          // amortised over the fan-out).
+          const parse = perPacketUs(results.parse) / fanout;
+          const rewrite = perPacketUs(results.rewrite);
+          const encrypt = perPacketUs(results.encrypt);
+          const send = perPacketUs(results.send);
+          for (const sinkName of ["null", "udp"] as const) {
+            const m = sinkName === "null" ? results.encrypt : results.send;
+            const row = emptyRow("micro", impl.name);
+            row.subscribers = fanout;
+            row.profile = profileName;
+            row.sink = sinkName;
+            row.forwarded_pps = m.outbound / m.wallS;
+            row.offered_pps = row.forwarded_pps;
+            row.us_per_packet = perPacketUs(m);
+            row.pps_per_core = 1e6 / row.us_per_packet;
+            row.cpu_percent = (m.cpuS / m.wallS) * 100;
+            row.delivered_ratio = m.dropped > 0 ? 1 - m.dropped / (m.outbound + m.dropped) : 1;
+            row.breakdown_us = {
+              parse,
+              route_rewrite: Math.max(0, rewrite - parse),
+              encrypt: Math.max(0, encrypt - rewrite),
+              send: sinkName === "udp" ? Math.max(0, send - encrypt) : 0,
+            };
+            row.rss_peak_mb = Deno.memoryUsage().rss / 1048576;
+            row.note = `${profileName === "AEAD_AES_128_GCM" ? "GCM" : "CM"} ${sinkName} sink`;
+            rows.push(row);
+          }
+          log(
+            `micro ${impl.name} ${profileName} ×${fanout}: null ${encrypt.toFixed(2)} µs, udp ${
+              send.toFixed(2)
+            } µs/pkt`,
+          );
+        }
+        // Ratios against werift in the same run (same profile, fan-out and sink).
+        for (const row of rows.slice(-impls.length * 2)) {
+          const base = rows.find((r) =>
+            r.impl === "werift-stock" && r.subscribers === fanout && r.profile === profileName &&
+            r.sink === row.sink
+          );
+          if (base && row.us_per_packet && base.us_per_packet) {
+            row.ratio_vs_werift = base.us_per_packet / row.us_per_packet;
+          }
+        }
+      }
+    }
+    rows.push(...await allocationRows(impls, options));
+  } finally {
+    socket.close();
+    sink.close();
+  }
+  return rows;
+}
+
+/**
+ * Zero-allocation check (null sink, fan-out 10, GCM): heap bytes allocated per outbound
+ * packet (the sum of heapUsed increases between samples), young-generation collections seen
+ * (heapUsed falling between samples) and the heap retained after a forced GC, each per
+ * million packets. A forced GC needs `--v8-flags=--expose-gc` (main.ts passes it).
+ */
+async function allocationRows(
+  impls: Array<{ name: string; backend?: SrtpBackend }>,
+  options: MicroOptions,
+): Promise<Row[]> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const rows: Row[] = [];
+  const fanout = 10;
+  for (const impl of impls) {
+    const p = impl.backend
+      ? quetzalPipeline(impl.backend, SrtpProfile.AEAD_AES_128_GCM, fanout, "encrypt", 0, undefined)
+      : weriftPipeline(SrtpProfile.AEAD_AES_128_GCM, fanout, "encrypt", 0, undefined);
+    for (let i = 0; i < 2000; i++) p.forward(i); // warm up (JIT, caches filled)
+    gc?.();
+    await yieldToLoop();
+    gc?.();
+    const before = Deno.memoryUsage().heapUsed;
+    let last = before;
+    let allocated = 0;
+    let collections = 0;
+    for (let i = 0; i < options.allocPackets; i++) {
+      p.forward(2000 + i);
+      if ((i & 63) === 63) {
+        const now = Deno.memoryUsage().heapUsed;
+        if (now >= last) allocated += now - last;
+        else collections++;
+        last = now;
+      }
+    }
+    gc?.();
+    const retained = Deno.memoryUsage().heapUsed - before;
+    p.close();
+    const outbound = options.allocPackets * fanout;
+    const row = emptyRow("micro-alloc", impl.name);
+    row.subscribers = fanout;
+    row.profile = "AEAD_AES_128_GCM";
+    row.sink = "null";
+    row.alloc_bytes_per_packet = allocated / outbound;
+    row.gc_per_million_packets = (collections * 1e6) / outbound;
+    row.heap_growth_mb_per_million = gc ? (retained / 1048576) * (1e6 / outbound) : null;
+    row.forced_gc = gc !== undefined;
+    row.note = `alloc ${(allocated / outbound).toFixed(1)} B/pkt, ${
+      ((collections * 1e6) / outbound).toFixed(0)
+    } GCs/M pkt`;
+    rows.push(row);
+  }
+  return rows;
+}
+
+function modeOptions(mode: string | undefined): MicroOptions {
+  return mode === "full" ? MICRO_FULL : mode === "smoke" ? MICRO_SMOKE : MICRO_QUICK;
+}
+
+if (import.meta.main) {
+  const mode = Deno.args.find((a) => a.startsWith("--mode="))?.slice(7);
+  const rows = await runMicro(modeOptions(mode), (s) => console.error(s));
+  console.log(JSON.stringify({ rows }));
+  Deno.exit(0);
+}

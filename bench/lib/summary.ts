@@ -1,0 +1,109 @@
+/**
+ * Ratios and target status from one run's rows (the targets of issues 5 and 6): micro
+ * ≥ 100,000 outbound packets/s per core and ≥ 4× werift; end to end ≥ 40,000 forwarded
+ * packets/s per busy core; p99 < 5 ms at 80 % of the clean load; bounded RSS under overload.
+ */
+import type { Row } from "./report.ts";
+
+const r1 = (
+  x: number | null | undefined,
+) => (x == null || !Number.isFinite(x) ? null : Math.round(x * 10) / 10);
+
+export function summarise(rows: Row[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const targets: Record<string, string> = {};
+
+  // Micro: fan-out 100 (the largest measured), per profile and sink.
+  const micro = rows.filter((r) => r.case === "micro");
+  if (micro.length > 0) {
+    const fanout = Math.max(...micro.map((r) => r.subscribers ?? 0));
+    const table: Record<string, Record<string, unknown>> = {};
+    for (const r of micro.filter((r) => r.subscribers === fanout)) {
+      const key = `${r.profile === "AEAD_AES_128_GCM" ? "GCM" : "CM"} ${r.sink}`;
+      table[String(r.impl)] ??= {};
+      table[String(r.impl)][key] = {
+        pps_per_core: r1(r.pps_per_core as number),
+        ratio_vs_werift: r1(r.ratio_vs_werift as number),
+      };
+    }
+    out[`micro_fanout_${fanout}`] = table;
+    const best = micro.filter((r) =>
+      r.impl !== "werift-stock" && r.subscribers === fanout && r.sink === "udp"
+    )
+      .sort((a, b) => (b.pps_per_core as number) - (a.pps_per_core as number))[0];
+    if (best) {
+      const pps = best.pps_per_core as number;
+      const ratio = best.ratio_vs_werift as number;
+      targets.micro_100k_pps_per_core = `${pps >= 100_000 ? "met" : "not met"}: ${
+        Math.round(pps)
+      } pkt/s per core (${best.impl}, ${best.profile}, UDP sink, fan-out ${fanout})`;
+      targets.micro_4x_werift = `${ratio >= 4 ? "met" : "not met"}: ${
+        ratio.toFixed(2)
+      }× werift's stock path (same row)`;
+    }
+    const nullBest = micro.filter((r) =>
+      r.impl !== "werift-stock" && r.subscribers === fanout && r.sink === "null"
+    )
+      .sort((a, b) => (b.pps_per_core as number) - (a.pps_per_core as number))[0];
+    if (nullBest) {
+      targets.micro_without_send = `${
+        Math.round(nullBest.pps_per_core as number)
+      } pkt/s per core, ${
+        (nullBest.ratio_vs_werift as number).toFixed(2)
+      }× werift (${nullBest.impl}, ${nullBest.profile}, null sink)`;
+    }
+  }
+  const alloc = rows.filter((r) => r.case === "micro-alloc");
+  if (alloc.length > 0) {
+    out.alloc_bytes_per_packet = Object.fromEntries(
+      alloc.map((r) => [r.impl, r1(r.alloc_bytes_per_packet as number)]),
+    );
+  }
+
+  // End to end: per-busy-core rates and the ratio at each load both ramps measured.
+  const e2e = rows.filter((r) => r.case === "e2e");
+  const q = e2e.filter((r) => r.impl === "quetzal");
+  const w = e2e.filter((r) => r.impl === "werift-sfu");
+  if (q.length > 0) {
+    const ratios: Record<string, number | null> = {};
+    for (const row of q) {
+      const base = w.find((b) => b.subscribers === row.subscribers);
+      if (base?.us_per_packet && row.us_per_packet) {
+        ratios[`N=${row.subscribers}`] = r1(base.us_per_packet / row.us_per_packet);
+      }
+    }
+    out.e2e_cpu_ratio_werift_over_quetzal = ratios;
+    const top = q[q.length - 1];
+    out.e2e_quetzal_largest_step = {
+      subscribers: top.subscribers,
+      forwarded_pps: r1(top.forwarded_pps),
+      us_per_packet: r1(top.us_per_packet),
+      pps_per_busy_core: r1(top.pps_per_busy_core as number),
+      cpu_percent: r1(top.cpu_percent),
+    };
+    const busy = top.pps_per_busy_core as number;
+    targets.e2e_40k_pps_per_busy_core = `${busy >= 40_000 ? "met" : "not met"}: ${
+      Math.round(busy)
+    } fwd pkt/s per busy core at N=${top.subscribers} (${top.us_per_packet?.toFixed(1)} µs/pkt)`;
+  }
+  const at80 = rows.find((r) => r.case === "e2e-80pct");
+  if (at80) {
+    targets.p99_under_5ms_at_80pct = `${
+      (at80.latency_p99_ms ?? Infinity) < 5 ? "met" : "not met"
+    }: p99 ${at80.latency_p99_ms?.toFixed(2)} ms at N=${at80.subscribers}; event-loop lag p99 ${
+      at80.event_loop_lag_p99_ms?.toFixed(1)
+    } ms`;
+  }
+  const overload = rows.find((r) => r.case === "overload");
+  if (overload) {
+    targets.bounded_rss_under_overload = `${overload.memory_bounded ? "met" : "not met"}: peak ${
+      overload.rss_peak_mb?.toFixed(0)
+    } MB, slope ${(overload.rss_slope_mb_per_s as number).toFixed(2)} MB/s, recovery ${
+      overload.recovery_ms === null
+        ? "not observed"
+        : `${Math.round(overload.recovery_ms as number)} ms`
+    }`;
+  }
+  out.targets = targets;
+  return out;
+}

@@ -1,0 +1,171 @@
+/**
+ * `deno task bench`: Quetzal's forwarding throughput, latency and memory, side by side with
+ * werift baselines measured in the same run (issue 5).
+ *
+ *   deno task bench                 quick mode (under 3 minutes on 2 cores)
+ *   deno task bench --full          longer windows, more load steps
+ *   deno task bench --only=micro,metrics,e2e,scenarios,overload
+ *   deno task bench --out=DIR       where the JSON goes (default bench/results)
+ *   deno task bench --smoke         a few seconds, for the test suite
+ *   deno task bench --verbose       child processes' stderr on the console
+ *
+ * Writes DIR/<timestamp>.json and DIR/latest.json and prints a Markdown table. Every child
+ * process is started with `Deno.execPath()` and killed when the bench ends or is interrupted.
+ */
+import { BenchChild, killAllChildren } from "./lib/children.ts";
+import { argValue } from "./lib/child-protocol.ts";
+import { machineHeader } from "./lib/machine.ts";
+import { markdownTable, type Report, roundRow, type Row } from "./lib/report.ts";
+import {
+  E2E_FULL,
+  E2E_QUICK,
+  E2E_SMOKE,
+  type E2eOptions,
+  runAt80,
+  runOverload,
+  runRamp,
+} from "./cases/e2e.ts";
+import {
+  meetingPendingRow,
+  oneToManyRow,
+  runVoiceChat,
+  SCENARIO_FULL,
+  SCENARIO_QUICK,
+  SCENARIO_SMOKE,
+} from "./cases/scenarios.ts";
+import { runMetricsScrape } from "./cases/metrics-scrape.ts";
+import { summarise } from "./lib/summary.ts";
+
+const args = Deno.args;
+const mode = args.includes("--full") ? "full" : args.includes("--smoke") ? "smoke" : "quick";
+const only = new Set(
+  (argValue(args, "only") ?? "micro,metrics,e2e,overload,scenarios").split(",").map((s) =>
+    s.trim()
+  ),
+);
+const outDir = argValue(args, "out") ?? new URL("./results/", import.meta.url).pathname;
+const verbose = args.includes("--verbose");
+const e2eOptions: E2eOptions = {
+  ...(mode === "full" ? E2E_FULL : mode === "smoke" ? E2E_SMOKE : E2E_QUICK),
+  verbose,
+};
+const scenarioOptions = {
+  ...(mode === "full" ? SCENARIO_FULL : mode === "smoke" ? SCENARIO_SMOKE : SCENARIO_QUICK),
+  verbose,
+};
+
+const log = (s: string) =>
+  console.error(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${s}`);
+const started = performance.now();
+const header = machineHeader(mode);
+if (header.machine.cores <= 2) {
+  header.notes.push(
+    `Only ${header.machine.cores} cores: the publisher and viewer processes compete with the server ` +
+      "for CPU, so end-to-end delivery and latency limits are partly the load generator's. " +
+      "Server CPU time per forwarded packet (us_per_packet) stays meaningful.",
+  );
+}
+header.notes.push(
+  "Latency is one-way from the publisher's send time (in the payload) to the viewer's " +
+    "decryption, so it includes werift's send path and the viewer; it bounds the SFU's added latency.",
+  "Viewers are werift peers (ICE, DTLS, key export) that decrypt with Quetzal's SRTP backend and " +
+    "count, instead of werift's receive stack, so they cost less CPU than the server.",
+);
+log(
+  `bench ${mode}: ${header.machine.cpu_model}, ${header.machine.cores} cores, Deno ${header.deno}`,
+);
+
+const rows: Row[] = [];
+const extra: Record<string, unknown> = {};
+
+async function micro(): Promise<void> {
+  log("case 1: data-plane micro (child process with --expose-gc)");
+  const child = new BenchChild(
+    "micro",
+    new URL("./cases/micro.ts", import.meta.url).pathname,
+    [`--mode=${mode}`],
+    { v8Flags: ["--expose-gc"], denoFlags: ["--unstable-net"], verbose: true },
+  );
+  const result = await child.waitFor((m) => Array.isArray(m.rows), 600_000);
+  await child.stop();
+  rows.push(...(result.rows as Row[]));
+}
+
+async function e2e(): Promise<void> {
+  log("case 2: end to end over loopback, Quetzal");
+  const quetzal = await runRamp("quetzal", e2eOptions, log);
+  rows.push(...quetzal.rows);
+  extra.quetzal_clean_viewers = quetzal.cleanViewers;
+  try {
+    if (mode !== "smoke") {
+      const at80 = await runAt80(quetzal.rig, quetzal.cleanViewers, e2eOptions, log);
+      if (at80) rows.push(at80);
+    }
+    if (only.has("overload")) {
+      log("case 5: overload, Quetzal");
+      rows.push(await runOverload(quetzal.rig, quetzal.cleanViewers, e2eOptions, log));
+    }
+  } finally {
+    await quetzal.rig.stop();
+  }
+  log("case 2: end to end over loopback, werift-only SFU (baseline)");
+  const werift = await runRamp("werift-sfu", e2eOptions, log);
+  await werift.rig.stop();
+  rows.push(...werift.rows);
+  extra.werift_clean_viewers = werift.cleanViewers;
+  for (const ramp of [quetzal, werift]) {
+    const row = oneToManyRow(ramp.rows);
+    if (row) rows.push(row);
+  }
+}
+
+async function scenarios(): Promise<void> {
+  log("case 3: voice chat");
+  rows.push(await runVoiceChat("quetzal", scenarioOptions, log));
+  rows.push(await runVoiceChat("werift-sfu", scenarioOptions, log));
+  rows.push(meetingPendingRow());
+}
+
+let failed = false;
+try {
+  if (only.has("micro")) await micro();
+  if (only.has("metrics")) {
+    log("metrics scrape");
+    rows.push(await runMetricsScrape(mode === "smoke" ? 20 : 200));
+  }
+  if (only.has("e2e")) await e2e();
+  if (only.has("scenarios")) await scenarios();
+} catch (error) {
+  failed = true;
+  console.error(`bench failed: ${error instanceof Error ? error.stack : error}`);
+  header.notes.push(
+    `incomplete run: ${error instanceof Error ? error.message.split("\n")[0] : error}`,
+  );
+} finally {
+  killAllChildren();
+}
+
+header.duration_s = Math.round((performance.now() - started) / 100) / 10;
+const rounded = rows.map(roundRow);
+const report: Report = { header, rows: rounded, summary: { ...summarise(rows), ...extra } };
+const stamp = header.date.replace(/[:.]/g, "-");
+await Deno.mkdir(outDir, { recursive: true });
+const json = JSON.stringify(report, null, 2) + "\n";
+await Deno.writeTextFile(`${outDir.replace(/\/$/, "")}/${stamp}.json`, json);
+await Deno.writeTextFile(`${outDir.replace(/\/$/, "")}/latest.json`, json);
+
+console.log(`\n## Quetzal bench (${mode}), ${header.date}\n`);
+console.log(
+  `${header.machine.cpu_model}, ${header.machine.cores} cores; Deno ${header.deno}, V8 ${header.v8}, ` +
+    `werift ${header.werift}, libsrtp ${header.libsrtp}\n`,
+);
+console.log(markdownTable(rounded));
+console.log("\n### Summary\n");
+for (const [key, value] of Object.entries(report.summary)) {
+  console.log(`- ${key}: ${JSON.stringify(value)}`);
+}
+for (const note of header.notes) console.log(`\n> ${note}`);
+console.log(
+  `\nJSON: ${outDir.replace(/\/$/, "")}/${stamp}.json (and latest.json); ${header.duration_s} s`,
+);
+Deno.exit(failed ? 1 : 0);
