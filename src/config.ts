@@ -33,6 +33,9 @@ const iceServerUrl = z.string().regex(
   'expected a STUN/TURN URL such as "stun:stun.example.org:3478" (no spaces, commas, quotes)',
 );
 
+/** OBS splits Link headers on "," and ";" and takes credentials between quotes (whip-utils). */
+const LINK_SAFE = "no commas, semicolons or quotes (OBS cannot read them in a Link header)";
+
 /** The schema. Field comments are what `--help` and docs/configuration show. */
 export const ConfigSchema = z.object({
   /** HTTP port for WHIP, WHEP, the API, the player and metrics. */
@@ -52,9 +55,9 @@ export const ConfigSchema = z.object({
   /** STUN/TURN URLs handed to clients in `Link: rel="ice-server"` headers. */
   iceServers: z.array(iceServerUrl).default([]),
   /** Username and credential for TURN URLs in `iceServers`. */
-  iceUsername: z.string().regex(/^[^,;"]*$/).optional(),
+  iceUsername: z.string().regex(/^[^,;"]*$/, LINK_SAFE).optional(),
   /** TURN credential for `iceServers` (no commas, semicolons or quotes: OBS cannot parse them). */
-  iceCredential: z.string().regex(/^[^,;"]*$/).optional(),
+  iceCredential: z.string().regex(/^[^,;"]*$/, LINK_SAFE).optional(),
   /** Log level. */
   logLevel: z.enum(LOG_LEVELS).default("info"),
   /** Largest accepted SDP body in bytes. */
@@ -72,7 +75,7 @@ export const ConfigSchema = z.object({
   /** Allowed CORS origins, or `*`. */
   corsOrigin: z.string().default("*"),
   /** Require If-Match on PATCH (RFC 9725 §4.3.1): missing → 428. Set false for clients that omit it. */
-  strictEtag: z.coerce.boolean().default(true),
+  strictEtag: z.boolean({ error: "expected true or false (also 1/0, yes/no, on/off)" }).default(true),
   /** SRTP implementation. */
   srtp: z.enum(["auto", "ts", "libsrtp"]).default("auto"),
   /** Serve /metrics behind this bearer token (unset: open). */
@@ -141,7 +144,8 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     if (eq !== -1) value = arg.slice(eq + 1);
     else if (i + 1 < args.length && !args[i + 1].startsWith("--")) value = args[++i];
     else value = name === "strict-etag" ? "true" : undefined;
-    if (value === undefined) throw new ConfigError(`flag --${name} needs a value`);
+    // "--port=" would otherwise coerce to 0 (any free port) without a word.
+    if (value === undefined || value.trim() === "") throw new ConfigError(`flag --${name} needs a value`);
     fromFlags.set(name, [...(fromFlags.get(name) ?? []), value]);
   }
   for (const [name, values] of fromFlags) raw[OPTIONS[name].key] = parseValue(OPTIONS[name], values);
@@ -166,7 +170,12 @@ export function parseConfig(raw: Record<string, unknown>): Config {
 function parseValue(option: { key: keyof Config; list?: boolean }, values: string[]): unknown {
   if (option.list) return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
   const value = values[values.length - 1];
-  if (option.key === "strictEtag") return !["false", "0", "no", "off"].includes(value.toLowerCase());
+  if (option.key === "strictEtag") {
+    // Anything else stays a string, which the schema rejects: a typo must not mean "true".
+    const word = value.trim().toLowerCase();
+    if (["true", "1", "yes", "on"].includes(word)) return true;
+    if (["false", "0", "no", "off"].includes(word)) return false;
+  }
   return value;
 }
 
