@@ -461,3 +461,26 @@ Deno.test("unknown methods on WHIP resources → 405 with Allow", async () => {
     }
   });
 });
+
+Deno.test("the answer carries a candidate for every announced address and end-of-candidates", async () => {
+  await withServer({ publicIps: ["127.0.0.1", "192.0.2.77"] }, async (server) => {
+    const { answer } = await created(await post(server, "/whip/live", OBS_30));
+    for (const media of parseSdp(answer).media) {
+      assertEquals(media.candidates.map((c) => c.split(" ")[4]), ["127.0.0.1", "192.0.2.77"]);
+    }
+    assertEquals(answer.match(/^a=end-of-candidates$/gm)?.length, 2);
+  });
+});
+
+Deno.test("strictEtag off: a PATCH without If-Match is accepted (clients that never send it)", async () => {
+  await withServer({ strictEtag: false }, async (server) => {
+    const { location } = await created(await post(server, "/whip/live", OBS_30));
+    const res = await fetch(server.url + location, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/trickle-ice-sdpfrag", ...auth },
+      body: "a=ice-ufrag:Qz7e\r\na=ice-pwd:v1yPB8kGq1uDjN0dYtAm3f\r\na=end-of-candidates\r\n",
+    });
+    assertEquals(res.status, 204);
+    await res.body?.cancel();
+  });
+});
