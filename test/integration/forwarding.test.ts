@@ -3,7 +3,7 @@ import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { startStunStub } from "../support/stun-stub.ts";
-import { play, publish, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
+import { holesOf, play, publish, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
 
 const quiet = createLogger("silent");
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
@@ -74,27 +74,3 @@ Deno.test("werift publisher → Quetzal → two werift viewers over ICE/DTLS/SRT
     await settleWeriftTimers();
   }
 });
-
-function holesOf(seqs: number[]): { unique: number; holes: number } {
-  if (seqs.length === 0) return { unique: 0, holes: 0 };
-  const unique = [...new Set(unwrap(seqs))].sort((a, b) => a - b);
-  return {
-    unique: unique.length,
-    holes: unique[unique.length - 1] - unique[0] + 1 - unique.length,
-  };
-}
-
-function unwrap(seqs: number[]): number[] {
-  const out: number[] = [];
-  let last = -1;
-  let base = 0;
-  for (const seq of seqs) {
-    if (last >= 0) {
-      const d = ((seq - last + 32768) & 0xffff) - 32768;
-      base += d;
-    } else base = seq;
-    last = seq;
-    out.push(base);
-  }
-  return out;
-}
