@@ -34,7 +34,10 @@ export interface RunningServer {
 /** A token a person can paste into OBS: 24 random bytes, base64url. */
 export function generateToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(
+    /=+$/,
+    "",
+  );
 }
 
 export async function startServer(
@@ -55,16 +58,34 @@ export async function startServer(
     connectTimeoutMs: config.connectTimeoutMs,
     logger,
     startBitrateKbps: 2500,
+    maxForwardPps: config.maxForwardPps,
+    maxRssMb: config.maxRssMb,
   });
+  try {
+    await manager.startWorkers(config.workers, config.srtp);
+  } catch (error) {
+    await manager.close();
+    throw error;
+  }
   const metrics = createMetrics({
     streams: () => manager.liveStreams,
     sessions: (role) => manager.count(role),
   });
   let ready = true;
   const addresses = new WeakMap<Request, string>();
-  const rateLimiter = rateLimit(config.rateLimitPerMinute, (req) => addresses.get(req) ?? "unknown");
+  const rateLimiter = rateLimit(
+    config.rateLimitPerMinute,
+    (req) => addresses.get(req) ?? "unknown",
+  );
   const sweep = setInterval(() => rateLimiter.sweep(performance.now()), 60_000);
-  const app = await createApp({ config: { ...config, publishToken }, manager, metrics, logger, rateLimiter, ready: () => ready });
+  const app = await createApp({
+    config: { ...config, publishToken },
+    manager,
+    metrics,
+    logger,
+    rateLimiter,
+    ready: () => ready,
+  });
   const abort = new AbortController();
   let port = config.port;
   const listening = Promise.withResolvers<void>();
@@ -84,7 +105,12 @@ export async function startServer(
   await listening.promise;
   const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   const url = `http://${host}:${port}`;
-  logger.info("quetzal listening", { url, srtp: srtp.name, announcedIps });
+  logger.info("quetzal listening", {
+    url,
+    srtp: srtp.name,
+    announcedIps,
+    workers: manager.cluster?.size ?? 1,
+  });
   options.onListen?.(url);
   let closing: Promise<void> | undefined;
   return {

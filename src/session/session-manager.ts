@@ -3,15 +3,26 @@
  * replaces publishers, ends sessions (by request, dead peer, failure or shutdown) and frees
  * everything they held. One 20 ms ticker drives all sessions' periodic work.
  */
+import { RemoteError, ViewerCluster } from "../cluster/viewer-cluster.ts";
+import { RemoteViewer } from "../cluster/remote-viewer.ts";
 import { counters, END_REASONS, FailureStage, histograms } from "../observability/counters.ts";
 import { SessionTrace } from "../observability/tracing.ts";
 import type { Logger } from "../observability/log.ts";
 import { Stream } from "../sfu/stream.ts";
 import type { SrtpBackend } from "../transport/srtp.ts";
-import { buildAnswer, planPlay, planPublish, requireTransport, type SourceTrack } from "./negotiation.ts";
+import type { SrtpMode } from "../transport/srtp-backend.ts";
+import {
+  buildAnswer,
+  InvalidOfferError,
+  planPlay,
+  planPublish,
+  requireTransport,
+  type SourceTrack,
+  UnsupportedOfferError,
+} from "./negotiation.ts";
 import { type NetworkOptions, PeerTransport } from "./peer-transport.ts";
 import { PublisherSession } from "./publisher-session.ts";
-import { parseSdp } from "./sdp.ts";
+import { parseSdp, SdpParseError } from "./sdp.ts";
 import type { EndReason } from "./session-base.ts";
 import { ViewerSession } from "./viewer-session.ts";
 
@@ -44,9 +55,17 @@ export interface SessionManagerOptions {
   logger: Logger;
   /** Added to the publisher answer's video fmtp so Chromium ramps its layers up quickly. */
   startBitrateKbps?: number;
+  /** Forwarded packets/s beyond which new viewers are refused (0 or absent: no limit). */
+  maxForwardPps?: number;
+  /** Resident set size (MiB) beyond which new sessions are refused (0 or absent: no limit). */
+  maxRssMb?: number;
+  /** Reads the process RSS in bytes (injectable for tests). */
+  rssBytes?: () => number;
 }
 
 const TICK_MS = 20;
+/** Window of the forwarded-rate measurement used by admission control. */
+const RATE_WINDOW_MS = 1000;
 
 export class SessionManager {
   readonly streams: Map<string, Stream> = new Map();
@@ -58,11 +77,45 @@ export class SessionManager {
   #timer: ReturnType<typeof setInterval> | undefined;
   #pending = 0;
   #closed = false;
+  #cluster: ViewerCluster | undefined;
+  #rateStartMs = performance.now();
+  #rateStartPackets = 0;
+  #forwardedPps = 0;
 
   constructor(options: SessionManagerOptions) {
     this.#options = options;
     this.#log = options.logger;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
+  }
+
+  /**
+   * Moves viewers to `count` worker threads (count ≥ 2; 0 or 1 keeps everything on this
+   * thread). Publishers stay here; see src/cluster/viewer-cluster.ts.
+   */
+  async startWorkers(count: number, srtp: SrtpMode): Promise<void> {
+    if (count < 2 || this.#cluster || this.#closed) return;
+    this.#cluster = await ViewerCluster.start({
+      workers: count,
+      network: this.#options.network,
+      srtp,
+      connectTimeoutMs: this.#options.connectTimeoutMs,
+      logger: this.#log,
+      onEnded: (viewer, reason) => void this.end(viewer.id, reason),
+    });
+    // A publisher already live (none in practice: workers start before HTTP) is mirrored.
+    for (const [name, publisher] of this.#publishers) {
+      this.#cluster.publish(name, publisher.producers, publisher.codecs);
+    }
+  }
+
+  /** The viewer workers, when running with more than one thread. */
+  get cluster(): ViewerCluster | undefined {
+    return this.#cluster;
+  }
+
+  /** Packets forwarded to viewers per second, over the last full second (all threads). */
+  get forwardedPps(): number {
+    return this.#forwardedPps;
   }
 
   /** Number of sessions of a role. */
@@ -90,12 +143,43 @@ export class SessionManager {
   #checkCapacity(): void {
     if (this.#closed) throw new CapacityError("the server is shutting down");
     if (this.sessions.size + this.#pending >= this.#options.maxSessions) {
-      throw new CapacityError(`the server is at its limit of ${this.#options.maxSessions} sessions`);
+      throw new CapacityError(
+        `the server is at its limit of ${this.#options.maxSessions} sessions`,
+      );
+    }
+    const maxRssMb = this.#options.maxRssMb ?? 0;
+    if (maxRssMb > 0) {
+      const rssMb = (this.#options.rssBytes ?? (() => Deno.memoryUsage().rss))() / (1 << 20);
+      if (rssMb > maxRssMb) {
+        throw new CapacityError(
+          `the server uses ${Math.round(rssMb)} MiB, over its budget of ${maxRssMb} MiB`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Admission of one more viewer under `maxForwardPps`: the measured forwarded rate plus what
+   * an average viewer costs must stay under the limit (a viewer of a stream with no viewers
+   * yet is admitted while the rate is under the limit).
+   */
+  #checkForwardBudget(): void {
+    const max = this.#options.maxForwardPps ?? 0;
+    if (max <= 0) return;
+    const viewers = this.count("viewer");
+    const perViewer = viewers > 0 ? this.#forwardedPps / viewers : 0;
+    if (this.#forwardedPps + perViewer > max) {
+      throw new CapacityError(
+        `forwarding ${Math.round(this.#forwardedPps)} packets/s, at its limit of ${max}`,
+      );
     }
   }
 
   /** WHIP: negotiates a publisher; a live publisher of the same stream is replaced. */
-  async publish(streamName: string, offerSdp: string): Promise<{ session: PublisherSession; answer: string }> {
+  async publish(
+    streamName: string,
+    offerSdp: string,
+  ): Promise<{ session: PublisherSession; answer: string }> {
     this.#checkCapacity();
     let offer, plan;
     try {
@@ -109,16 +193,27 @@ export class SessionManager {
     this.#pending++;
     let peer: PeerTransport, local;
     try {
-      ({ peer, local } = await PeerTransport.create(offer, plan, "publish", this.#options.network, this.#options.srtp));
+      ({ peer, local } = await PeerTransport.create(
+        offer,
+        plan,
+        "publish",
+        this.#options.network,
+        this.#options.srtp,
+      ));
     } finally {
       this.#pending--;
     }
     const session = new PublisherSession(crypto.randomUUID(), streamName, peer, plan);
-    session.trace = new SessionTrace("publisher", streamName, session.id, { logger: this.#log, histograms });
+    session.trace = new SessionTrace("publisher", streamName, session.id, {
+      logger: this.#log,
+      histograms,
+    });
     session.remoteIceUfrag = offer.media[plan.tracks[0].index].iceUfrag ?? "";
     const startKbps = this.#options.startBitrateKbps;
     const answer = buildAnswer(offer, plan, local, "publish", (track) => ({
-      fmtpSuffix: track.kind === "video" && startKbps ? `x-google-start-bitrate=${startKbps}` : undefined,
+      fmtpSuffix: track.kind === "video" && startKbps
+        ? `x-google-start-bitrate=${startKbps}`
+        : undefined,
     }));
     this.#register(session);
     session.onFirstPacket = () => session.trace?.mark("first_packet");
@@ -126,11 +221,16 @@ export class SessionManager {
     const previous = this.#publishers.get(streamName);
     this.#publishers.set(streamName, session);
     const orphans = stream.replaceProducers(session.producers);
+    this.#cluster?.publish(streamName, session.producers, session.codecs);
     for (const producer of session.producers) {
       producer.onLayersChanged = () => this.#emit(streamName, { type: "layers" });
     }
     if (previous) {
-      this.#log.info("publisher replaced", { stream: streamName, session: previous.id, by: session.id });
+      this.#log.info("publisher replaced", {
+        stream: streamName,
+        session: previous.id,
+        by: session.id,
+      });
       await this.end(previous.id, "replaced");
     }
     for (const consumer of orphans) {
@@ -142,7 +242,10 @@ export class SessionManager {
   }
 
   /** WHEP: negotiates a viewer of a live stream. */
-  async play(streamName: string, offerSdp: string): Promise<{ session: ViewerSession; answer: string }> {
+  async play(
+    streamName: string,
+    offerSdp: string,
+  ): Promise<{ session: ViewerSession; answer: string }> {
     this.#checkCapacity();
     const publisher = this.#publishers.get(streamName);
     const stream = this.streams.get(streamName);
@@ -154,6 +257,8 @@ export class SessionManager {
         `stream "${streamName}" is at its limit of ${this.#options.maxViewersPerStream} viewers`,
       );
     }
+    this.#checkForwardBudget();
+    if (this.#cluster) return await this.#playRemote(this.#cluster, streamName, offerSdp);
     const sources: SourceTrack[] = stream.producers.map((p) => ({
       kind: p.kind,
       codec: publisher.codecs.get(p)!,
@@ -171,12 +276,21 @@ export class SessionManager {
     this.#pending++;
     let peer: PeerTransport, local;
     try {
-      ({ peer, local } = await PeerTransport.create(offer, plan, "play", this.#options.network, this.#options.srtp));
+      ({ peer, local } = await PeerTransport.create(
+        offer,
+        plan,
+        "play",
+        this.#options.network,
+        this.#options.srtp,
+      ));
     } finally {
       this.#pending--;
     }
     const session = new ViewerSession(crypto.randomUUID(), streamName, peer, plan);
-    session.trace = new SessionTrace("viewer", streamName, session.id, { logger: this.#log, histograms });
+    session.trace = new SessionTrace("viewer", streamName, session.id, {
+      logger: this.#log,
+      histograms,
+    });
     session.remoteIceUfrag = offer.media[plan.tracks[0].index].iceUfrag ?? "";
     const answer = buildAnswer(offer, plan, local, "play", (track) => ({
       ssrc: session.ssrcByMid.get(track.mid),
@@ -189,6 +303,55 @@ export class SessionManager {
     this.#register(session);
     this.#emit(streamName, { type: "viewercount", viewers: this.viewersOf(streamName).length });
     return { session, answer };
+  }
+
+  /** WHEP on a viewer worker: the worker negotiates; this thread keeps a RemoteViewer. */
+  async #playRemote(
+    cluster: ViewerCluster,
+    streamName: string,
+    offerSdp: string,
+  ): Promise<{ session: ViewerSession; answer: string }> {
+    const index = cluster.pick();
+    if (index === undefined) throw new CapacityError("every viewer worker is saturated");
+    this.#pending++;
+    let viewer: RemoteViewer;
+    try {
+      viewer = await cluster.play(index, streamName, offerSdp);
+    } catch (error) {
+      throw this.#localError(error);
+    } finally {
+      this.#pending--;
+    }
+    const answer = viewer.answer;
+    viewer.onEnd = (reason) => void this.end(viewer.id, reason);
+    // The HTTP layer reads the same fields on local and remote viewers (see remote-viewer.ts).
+    this.sessions.set(viewer.id, viewer as unknown as ViewerSession);
+    counters.sessionsCreated[1]++;
+    this.#emit(streamName, { type: "viewercount", viewers: this.viewersOf(streamName).length });
+    return { session: viewer as unknown as ViewerSession, answer };
+  }
+
+  /** A worker's error as the class the HTTP layer maps to a status. */
+  #localError(error: unknown): unknown {
+    if (!(error instanceof RemoteError)) return error;
+    const sdp = (e: Error) => {
+      counters.sessionFailures[FailureStage.sdp]++;
+      return e;
+    };
+    switch (error.name) {
+      case "NoSourceError":
+        return new NoSourceError(error.message);
+      case "CapacityError":
+        return new CapacityError(error.message);
+      case "SdpParseError":
+        return sdp(new SdpParseError(error.message));
+      case "InvalidOfferError":
+        return sdp(new InvalidOfferError(error.message));
+      case "UnsupportedOfferError":
+        return sdp(new UnsupportedOfferError(error.message));
+      default:
+        return new Error(error.message);
+    }
   }
 
   #register(session: Session): void {
@@ -220,21 +383,34 @@ export class SessionManager {
     const role = session.role === "publisher" ? 0 : 1;
     const reasonIndex = END_REASONS.indexOf(reason === "connect_timeout" ? "ice_failed" : reason);
     counters.sessionsEnded[role][reasonIndex >= 0 ? reasonIndex : END_REASONS.length - 1]++;
-    if (reason === "connect_timeout" || reason === "ice_failed") counters.sessionFailures[FailureStage.ice]++;
+    if (reason === "connect_timeout" || reason === "ice_failed") {
+      counters.sessionFailures[FailureStage.ice]++;
+    }
     if (reason === "dtls_failed") counters.sessionFailures[FailureStage.dtls]++;
     const stream = this.streams.get(session.streamName);
+    const remote = (session as unknown) instanceof RemoteViewer
+      ? session as unknown as RemoteViewer
+      : undefined;
     if (session.role === "publisher") {
       if (this.#publishers.get(session.streamName) === session) {
         this.#publishers.delete(session.streamName);
+        this.#cluster?.unpublish(session.streamName, session.producers);
         stream?.clearProducers(session.producers);
         this.#emit(session.streamName, { type: "inactive" });
       }
     } else if (stream) {
-      for (const c of session.consumers) stream.consumers.delete(c);
-      this.#emit(session.streamName, { type: "viewercount", viewers: this.viewersOf(session.streamName).length });
+      if (!remote) { for (const c of session.consumers) stream.consumers.delete(c); }
+      this.#emit(session.streamName, {
+        type: "viewercount",
+        viewers: this.viewersOf(session.streamName).length,
+      });
     }
-    await session.close(reason);
-    if (stream && !this.#publishers.has(stream.name) && stream.consumers.size === 0) {
+    if (remote) await this.#cluster?.end(remote, reason);
+    else await session.close(reason);
+    if (
+      stream && !this.#publishers.has(stream.name) && stream.consumers.size === 0 &&
+      this.viewersOf(stream.name).length === 0
+    ) {
       this.streams.delete(stream.name);
     }
     return true;
@@ -259,13 +435,23 @@ export class SessionManager {
       try {
         listener(event);
       } catch (error) {
-        this.#log.warn("stream event listener failed", { stream: streamName, error: String(error) });
+        this.#log.warn("stream event listener failed", {
+          stream: streamName,
+          error: String(error),
+        });
       }
     }
   }
 
   #tick(): void {
     const now = performance.now();
+    if (now - this.#rateStartMs >= RATE_WINDOW_MS) {
+      const packets = counters.rtpPacketsOut[0] + counters.rtpPacketsOut[1];
+      this.#forwardedPps = (packets - this.#rateStartPackets) * 1000 / (now - this.#rateStartMs);
+      this.#rateStartPackets = packets;
+      this.#rateStartMs = now;
+    }
+    this.#cluster?.forwardSenderReports();
     for (const session of this.sessions.values()) {
       try {
         session.tick(now);
@@ -282,8 +468,8 @@ export class SessionManager {
     this.#closed = true;
     for (const name of this.#listeners.keys()) this.#emit(name, { type: "reconnect" });
     await Promise.all([...this.sessions.keys()].map((id) => this.end(id, "shutdown")));
+    await this.#cluster?.close();
     clearInterval(this.#timer);
     this.#listeners.clear();
   }
 }
-
