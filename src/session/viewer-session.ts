@@ -98,6 +98,10 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     return true;
   }
 
+  get ready(): boolean {
+    return this.peer.connected;
+  }
+
   nextTransportSequence(): number {
     const seq = this.#twccSeq;
     this.#twccSeq = (seq + 1) & 0xffff;
@@ -133,7 +137,9 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
             ? 2_000_000
             : this.bandwidth.estimateAt(now);
           // Up to 20 % of the viewer's estimate for repairs, at least 200 kbit/s.
-          consumer.retransmit(this.#nackSeqs, count, now, Math.max(200_000, estimate * 0.2));
+          // Each packet at most once per round trip (10–100 ms), as libwebrtc spaces resends.
+          const rtt = this.rttMs > 0 ? Math.min(100, Math.max(10, this.rttMs)) : 10;
+          consumer.retransmit(this.#nackSeqs, count, now, Math.max(200_000, estimate * 0.2), rtt);
         }
       } else if (type === RtcpType.PSFB && reader.fmt === PsfbFmt.PLI) {
         counters.pliIn++;

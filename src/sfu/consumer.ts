@@ -26,6 +26,8 @@ export interface ViewerLink {
   sendRtp(buf: Uint8Array, len: number, twccSeq: number): boolean;
   /** The next transport-wide sequence number of this viewer transport. */
   nextTransportSequence(): number;
+  /** True once the transport can carry media (ICE and DTLS up). */
+  readonly ready: boolean;
 }
 
 /** Why the forwarded layer last changed; the `reason` label of layer switches. */
@@ -102,7 +104,9 @@ export class Consumer {
 
   /** The packet path: called by the producer for every packet of every layer. */
   onPacket(pkt: InboundPacket, layer: Layer, keyframe: boolean): void {
-    if (this.#closed) return;
+    // Not before the transport is up: a key frame "sent" into a closed pipe would start the
+    // output on inter frames.
+    if (this.#closed || !this.#link.ready) return;
     if (layer !== this.current) {
       if (this.kind === "audio") {
         this.#start(pkt, layer);
@@ -202,11 +206,12 @@ export class Consumer {
     count: number,
     nowMs = performance.now(),
     budgetBps = 2_000_000,
+    minResendIntervalMs = 20,
   ): number {
     let sent = 0;
     // Retransmission budget (simulcast.md §6 lesson 12: an SFU re-sending 52 Mbit/s of NACKed
     // packets into an 800 kbit/s viewer starved its media): a token bucket of `budgetBps`
-    // refilled over 1 s windows, and each packet at most once per 100 ms.
+    // refilled over 1 s windows, and each packet at most once per round trip.
     this.#rtxTokens = Math.min(
       budgetBps / 8,
       this.#rtxTokens + (nowMs - this.#rtxRefillMs) * budgetBps / 8000,
@@ -216,7 +221,7 @@ export class Consumer {
       const seq = seqs[i];
       const slot = seq & HISTORY_MASK;
       if (this.#histSeq[slot] !== seq) continue;
-      if (nowMs - this.#histResentMs[slot] < 100) continue;
+      if (nowMs - this.#histResentMs[slot] < minResendIntervalMs) continue;
       const layer = this.producer.layers.find((l) => l.ssrc === this.#histSsrc[slot]);
       const cacheSlot = layer ? layer.cache.find(this.#histInSeq[slot]) : -1;
       if (!layer || cacheSlot < 0) continue;

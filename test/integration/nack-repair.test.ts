@@ -144,12 +144,6 @@ Deno.test("NACK repair of egress loss: Quetzal retransmits what a viewer lost", 
 
 Deno.test({
   name: "NACK repair of egress loss that also hits retransmissions",
-  // BUG (or design limit), src/sfu/consumer.ts Consumer.retransmit (commit 21d1a93): a packet
-  // is retransmitted at most once per 100 ms whatever the RTT. werift's receiver NACKs a gap
-  // every 5 ms, 10 times; libwebrtc spaces retries by the RTT. On a low-RTT link a lost
-  // retransmission is therefore never repaired and the viewer keeps the hole (libwebrtc's
-  // sender throttles resends per packet by the RTT, not a fixed 100 ms). Fails in 2 runs of 3.
-  ignore: true,
   async fn() {
     const r = await rig("lossy");
     try {

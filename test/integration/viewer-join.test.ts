@@ -24,12 +24,6 @@ const quiet = createLogger("silent");
 
 Deno.test({
   name: "a viewer's first video packet is a key frame when one passed before its transport was up",
-  // BUG (src/sfu/consumer.ts, Consumer.onPacket/#start): the consumer is attached at POST time
-  // and starts on the first key frame even though the viewer's transport is not connected;
-  // PeerTransport.sendRtp refuses the packet (counted as a queue_full drop), yet the consumer
-  // stays started, so the viewer's first packets are inter frames, and
-  // ViewerSession.onConnected → Consumer.select asks for no key frame (current === target).
-  ignore: true,
   async fn() {
     const stun = await startStunStub();
     const server = await startServer(

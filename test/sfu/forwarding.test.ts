@@ -20,6 +20,7 @@ const viewerMap = ExtensionMap.fromExtmaps([
 
 class MemoryLink implements ViewerLink {
   sent: InboundPacket[] = [];
+  ready = true;
   #twcc = 0;
   sendRtp(buf: Uint8Array, len: number, _twccSeq: number): boolean {
     const pkt = new InboundPacket();
