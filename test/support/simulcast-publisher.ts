@@ -192,6 +192,11 @@ export interface SyntheticLayer {
   keyframeTimestamps: number[];
   /** PLIs received for this layer's SSRC. */
   plis: number;
+  /**
+   * When ≥ 0: the next frame stops after this many packets (no marker) and the layer goes
+   * inactive, as an encoder cut off mid-frame.
+   */
+  stopAfterPackets: number;
 }
 
 /** Options of {@link publishSimulcast}. */
@@ -286,7 +291,16 @@ export async function publishSimulcast(
     let ssrc = 0;
     while (ssrc === 0 || ssrcs.has(ssrc)) ssrc = crypto.getRandomValues(new Uint32Array(1))[0];
     ssrcs.add(ssrc);
-    return { spec, index, ssrc, active: true, frames: 0, keyframeTimestamps: [], plis: 0 };
+    return {
+      spec,
+      index,
+      ssrc,
+      active: true,
+      frames: 0,
+      keyframeTimestamps: [],
+      plis: 0,
+      stopAfterPackets: -1,
+    };
   });
   // Independent encoders: random sequence, timestamp and PictureID bases per layer.
   const random16 = () => crypto.getRandomValues(new Uint16Array(1))[0];
@@ -326,7 +340,13 @@ export async function publishSimulcast(
     if (keyframe) layer.keyframeTimestamps.push(timestamp);
     const pid = pictureId[i];
     pictureId[i] = (pid + 1) & 0x7fff;
-    for (let p = 0; p < spec.packetsPerFrame; p++) {
+    const cut = layer.stopAfterPackets;
+    const packets = cut >= 0 ? Math.min(cut, spec.packetsPerFrame) : spec.packetsPerFrame;
+    if (cut >= 0) {
+      layer.stopAfterPackets = -1;
+      layer.active = false;
+    }
+    for (let p = 0; p < packets; p++) {
       const payload = Buffer.alloc(spec.payloadBytes);
       // RFC 7741 §4.2: X=1, S on the first packet, PID=0; I=1 with a 15-bit PictureID.
       payload[0] = p === 0 ? 0x90 : 0x80;
