@@ -1,5 +1,5 @@
 /**
- * Runs the interop clients (the Python scripts beside this file, simple-whip-client) as child
+ * Runs the interop clients (the Python scripts beside this file) as child
  * processes: their stdout is read as one JSON event a line, stderr is kept for failure
  * messages, and `stop()` ends them and awaits their status so the resource sanitizer sees
  * every pipe and process closed.
@@ -18,8 +18,8 @@ export interface ClientProcess {
   stderr(): string;
   /** Resolves with the first `event` (waiting for it); rejects on an error event or exit. */
   waitFor(event: string, timeoutMs?: number): Promise<ClientEvent>;
-  /** Asks the client to stop (stdin "stop", or `signal`), then awaits its exit; kills it late. */
-  stop(options?: { signal?: Deno.Signal; graceMs?: number }): Promise<Deno.CommandStatus>;
+  /** Asks the client to stop (a "stop" line on stdin), awaits its exit; kills it if late. */
+  stop(graceMs?: number): Promise<Deno.CommandStatus>;
 }
 
 /** Starts `command`; stdin stays open until `stop()` so the client can be told to stop. */
@@ -71,17 +71,13 @@ export function spawnClient(command: string, args: string[]): ClientProcess {
         await new Promise((r) => setTimeout(r, 20));
       }
     },
-    stop(options = {}) {
+    stop(graceMs = 8_000) {
       stopped ??= (async () => {
-        if (options.signal) {
-          if (!exited) child.kill(options.signal);
-        } else {
-          await stdin.write(new TextEncoder().encode("stop\n")).catch(() => {});
-        }
+        await stdin.write(new TextEncoder().encode("stop\n")).catch(() => {});
         await stdin.close().catch(() => {});
         let timer: ReturnType<typeof setTimeout> | undefined;
         const late = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, options.graceMs ?? 8_000);
+          timer = setTimeout(resolve, graceMs);
         });
         const first = await Promise.race([status, late]);
         clearTimeout(timer);
