@@ -80,8 +80,8 @@ export class ViewerHost implements RingSink {
     this.#drain();
   }
 
-  // The read loop: drain a batch, then either yield one macrotask (more may be waiting, and
-  // sends and RTCP need the event loop) or sleep on the ring until the writer wakes us.
+  // The read loop: drain a batch, then sleep on the ring until the writer wakes us, or, when
+  // packets are already waiting, yield one macrotask (sends and RTCP need the event loop).
   #drain(): void {
     if (this.#closed) return;
     const start = performance.now();
@@ -89,9 +89,9 @@ export class ViewerHost implements RingSink {
     if (n > 0) {
       this.ringPackets += n;
       this.busyMs += performance.now() - start;
-      this.#yield.port1.postMessage(0);
-      return;
     }
+    // Sleeping on the ring is itself a task boundary (I/O runs before the wake-up), so the
+    // port is only needed when more packets are already waiting.
     const wait = this.#ring.waitForData();
     if (wait === undefined) this.#yield.port1.postMessage(0);
     else wait.then(this.#pump);
