@@ -15,8 +15,8 @@ Python's own, so only GStreamer's WebRTC stack is under test: the same webrtcbin
 m-lines `port 0` with `a=bundle-only` under max-bundle), libnice ICE, DTLS and SRTP.
 
 Progress goes to stdout as one JSON object a line ({"event": ...}). Nothing here may contact a
-public address: no STUN or TURN server is set, and libnice gathers on the loopback address
-only (an agent given explicit local addresses uses those alone).
+public address: no STUN or TURN server is set, libnice's UPnP discovery is off, and libnice
+gathers on the loopback address only (an agent given explicit local addresses uses those alone).
 """
 
 import argparse
@@ -84,8 +84,8 @@ def http(method, url, token=None, body=None):
         return error.code, error.headers, error.read().decode()
 
 
-def loopback_only(webrtc):
-    """webrtcbin's libnice agent, to be given the loopback address as its only local one.
+def nice_agent(webrtc):
+    """webrtcbin's libnice agent, to be set up before it gathers.
 
     GStreamer 1.22's webrtcbin hands out its `ice-agent` property without adding a reference,
     so the wrapper PyGObject drops would free the agent under webrtcbin: take that reference.
@@ -111,9 +111,12 @@ class Client:
         self.exit_code = 0
         self.posted = False
         self.offered = False
+        agent = nice_agent(webrtc)
+        # libnice's default UPnP IGD discovery multicasts SSDP searches on every interface.
+        agent.props.upnp = False
         loopback = Nice.Address.new()
         loopback.set_from_string("127.0.0.1")
-        loopback_only(webrtc).add_local_address(loopback)
+        agent.add_local_address(loopback)
         webrtc.connect("on-negotiation-needed", self.on_negotiation_needed)
         webrtc.connect("notify::ice-gathering-state", self.on_gathering)
         webrtc.connect("notify::connection-state", self.on_connection_state)
