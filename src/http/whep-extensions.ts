@@ -49,7 +49,7 @@ export function whepExtensions(manager: SessionManager) {
     const data: Record<string, unknown[]> = {};
     for (const consumer of viewer.consumers) {
       if (consumer.kind !== "video") continue;
-      data[consumer.mid] = consumer.producer.layers.map((layer) => ({
+      data[String(consumer.mlineIndex)] = consumer.producer.layers.map((layer) => ({
         rid: layer.rid ?? String(layer.ssrc),
         spatialLayerId: Math.max(0, layer.state.rank),
         temporalLayerId: 0,
@@ -191,8 +191,12 @@ export function whepExtensions(manager: SessionManager) {
     }
     const request = parsed.data;
     const video = viewer.consumers.filter((c) => c.kind === "video");
-    const consumer = request.mediaId === undefined ? video[0] : video.find((c) => c.mid === request.mediaId) ??
-      viewer.consumers.find((c) => c.mid === request.mediaId);
+    // mediaId is the m-line index (draft); a mid is accepted too (equal for most players).
+    const matches = (c: (typeof viewer.consumers)[number]) =>
+      String(c.mlineIndex) === request.mediaId || c.mid === request.mediaId;
+    const consumer = request.mediaId === undefined
+      ? video[0]
+      : video.find(matches) ?? viewer.consumers.find(matches);
     if (!consumer) throw new Problem(400, "unknown-media", `no video m-line with mediaId "${request.mediaId}"`);
     if (consumer.kind !== "video") throw new Problem(400, "not-video", "layer selection applies to video m-lines");
     const rid = request.rid ?? request.encodingId;

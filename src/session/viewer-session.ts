@@ -85,6 +85,7 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
       ssrc: this.ssrcByMid.get(track.mid)!,
       payloadType: track.codec.payloadType,
       mid: track.mid,
+      mlineIndex: track.index,
       extensions: ExtensionMap.fromExtmaps(track.extmaps),
     });
     producer.addConsumer(consumer);

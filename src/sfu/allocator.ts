@@ -293,8 +293,10 @@ export class LayerAllocator {
   ): void {
     // JVB ignores estimate changes < 15 %: a change that large is adopted at once, a smaller
     // one only through a ~2 s average, so ±10 % noise does not reach the decision.
+    // A viewer without feedback gives Infinity (caps only): ∞ − ∞ would poison the average.
     if (
-      this.#allocEstimate < 0 ||
+      this.#allocEstimate < 0 || !Number.isFinite(estimateBps) ||
+      !Number.isFinite(this.#allocEstimate) ||
       Math.abs(estimateBps - this.#allocEstimate) >= this.#estimateThreshold * this.#allocEstimate
     ) {
       this.#allocEstimate = estimateBps;

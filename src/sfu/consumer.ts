@@ -44,6 +44,8 @@ export interface ConsumerOptions {
   ssrc: number;
   payloadType: number;
   mid: string;
+  /** Index of the viewer's m-line (the WHEP layer extension's `mediaId`). */
+  mlineIndex?: number;
   extensions: ExtensionMap;
 }
 
@@ -52,6 +54,7 @@ export class Consumer {
   readonly ssrc: number;
   readonly payloadType: number;
   readonly mid: string;
+  readonly mlineIndex: number;
   producer: Producer;
   /** The layer being forwarded, null before the first key frame. */
   current: Layer | null = null;
@@ -92,6 +95,7 @@ export class Consumer {
     this.ssrc = options.ssrc;
     this.payloadType = options.payloadType;
     this.mid = options.mid;
+    this.mlineIndex = options.mlineIndex ?? 0;
     this.#link = options.link;
     this.#rewriter = new PacketRewriter(options.extensions, options.mid);
     this.#munger = new Munger(options.producer.clockRate);

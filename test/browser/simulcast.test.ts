@@ -105,13 +105,8 @@ for (const codec of ["VP8", "H264"] as const) {
   });
 }
 
-// Ignored: in automatic mode the viewer never leaves the lowest layer. LayerAllocator's
-// smoothed estimate becomes NaN after two updates with an Infinity estimate (what
-// ViewerSession passes before the first TWCC/REMB feedback, and what the layer POST's
-// `consumer.select(now)` passes); then no layer "fits" and upgrades never happen.
 Deno.test({
   name: "browser: VP8 simulcast, automatic selection returns to the top layer after a pin",
-  ignore: true,
   fn: () => simulcast("VP8", "auto-return"),
 });
 
