@@ -3,7 +3,7 @@ import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { startStunStub } from "../support/stun-stub.ts";
-import { holesOf, play, publish, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
+import { holesOf, play, publish, serverSideConnected, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
 
 const quiet = createLogger("silent");
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
@@ -25,6 +25,8 @@ Deno.test("werift publisher → Quetzal → two werift viewers over ICE/DTLS/SRT
       await play(server.url, "live", { stunUrl: stun.url }),
     ];
     await Promise.all(viewers.map((v) => v.connected));
+    // Media flows to a viewer once the server's side of its transport is up too.
+    await Promise.all(viewers.map((v) => serverSideConnected(server.manager, v.location)));
     for (let i = 0; i < 300; i++) {
       publisher.sendVideo(i % 60 === 0);
       if (i % 3 === 0) publisher.sendAudio();
