@@ -2,7 +2,7 @@
  * A WHIP publisher: its transport, its producers, and the RTCP Quetzal sends it (NACKs for
  * ingest loss per SSRC, receiver reports, key-frame requests).
  */
-import { counters } from "../observability/counters.ts";
+import { counters, DropReason } from "../observability/counters.ts";
 import { ExtensionMap } from "../rtp/header-extensions.ts";
 import { InboundPacket } from "../rtp/inbound-packet.ts";
 import {
@@ -98,14 +98,14 @@ export class PublisherSession extends SessionBase implements PeerListener {
       const pt = buf[1] & 0x7f;
       producer = this.producers.find((p) => p.payloadType === pt);
       if (!producer) {
-        counters.packetsDropped[5]++;
+        counters.packetsDropped[DropReason.unroutable]++;
         return;
       }
       this.#bySsrc.set(ssrc, producer);
     }
     const pkt = this.#pkt;
     if (!pkt.parse(buf, len, producer.extensions)) {
-      counters.packetsDropped[1]++;
+      counters.packetsDropped[DropReason.malformed]++;
       return;
     }
     pkt.arrivalMs = performance.now();

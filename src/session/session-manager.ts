@@ -14,6 +14,8 @@ import type { SrtpMode } from "../transport/srtp-backend.ts";
 import {
   buildAnswer,
   InvalidOfferError,
+  type LocalTransport,
+  type OfferPlan,
   planPlay,
   planPublish,
   requireTransport,
@@ -22,7 +24,7 @@ import {
 } from "./negotiation.ts";
 import { type NetworkOptions, PeerTransport } from "./peer-transport.ts";
 import { PublisherSession } from "./publisher-session.ts";
-import { parseSdp, SdpParseError } from "./sdp.ts";
+import { parseSdp, SdpParseError, type SessionDescriptionInfo } from "./sdp.ts";
 import type { EndReason } from "./session-base.ts";
 import { ViewerSession } from "./viewer-session.ts";
 
@@ -181,28 +183,11 @@ export class SessionManager {
     offerSdp: string,
   ): Promise<{ session: PublisherSession; answer: string }> {
     this.#checkCapacity();
-    let offer, plan;
-    try {
-      offer = parseSdp(offerSdp);
-      plan = planPublish(offer);
-      requireTransport(offer, plan);
-    } catch (error) {
-      counters.sessionFailures[FailureStage.sdp]++;
-      throw error;
-    }
-    this.#pending++;
-    let peer: PeerTransport, local;
-    try {
-      ({ peer, local } = await PeerTransport.create(
-        offer,
-        plan,
-        "publish",
-        this.#options.network,
-        this.#options.srtp,
-      ));
-    } finally {
-      this.#pending--;
-    }
+    const { offer, plan, peer, local } = await this.#negotiate(
+      offerSdp,
+      "publish",
+      (offer) => planPublish(offer),
+    );
     const session = new PublisherSession(crypto.randomUUID(), streamName, peer, plan);
     session.trace = new SessionTrace("publisher", streamName, session.id, {
       logger: this.#log,
@@ -264,28 +249,11 @@ export class SessionManager {
       codec: publisher.codecs.get(p)!,
       codecName: p.codecName,
     }));
-    let offer, plan;
-    try {
-      offer = parseSdp(offerSdp);
-      plan = planPlay(offer, sources);
-      requireTransport(offer, plan);
-    } catch (error) {
-      counters.sessionFailures[FailureStage.sdp]++;
-      throw error;
-    }
-    this.#pending++;
-    let peer: PeerTransport, local;
-    try {
-      ({ peer, local } = await PeerTransport.create(
-        offer,
-        plan,
-        "play",
-        this.#options.network,
-        this.#options.srtp,
-      ));
-    } finally {
-      this.#pending--;
-    }
+    const { offer, plan, peer, local } = await this.#negotiate(
+      offerSdp,
+      "play",
+      (offer) => planPlay(offer, sources),
+    );
     const session = new ViewerSession(crypto.randomUUID(), streamName, peer, plan);
     session.trace = new SessionTrace("viewer", streamName, session.id, {
       logger: this.#log,
@@ -351,6 +319,41 @@ export class SessionManager {
         return sdp(new UnsupportedOfferError(error.message));
       default:
         return new Error(error.message);
+    }
+  }
+
+  /** Parses and plans an offer (failures count as `sdp`), then builds the werift transport. */
+  async #negotiate(
+    offerSdp: string,
+    role: "publish" | "play",
+    planOffer: (offer: SessionDescriptionInfo) => OfferPlan,
+  ): Promise<{
+    offer: SessionDescriptionInfo;
+    plan: OfferPlan;
+    peer: PeerTransport;
+    local: LocalTransport;
+  }> {
+    let offer: SessionDescriptionInfo, plan: OfferPlan;
+    try {
+      offer = parseSdp(offerSdp);
+      plan = planOffer(offer);
+      requireTransport(offer, plan);
+    } catch (error) {
+      counters.sessionFailures[FailureStage.sdp]++;
+      throw error;
+    }
+    this.#pending++;
+    try {
+      const { peer, local } = await PeerTransport.create(
+        offer,
+        plan,
+        role,
+        this.#options.network,
+        this.#options.srtp,
+      );
+      return { offer, plan, peer, local };
+    } finally {
+      this.#pending--;
     }
   }
 
