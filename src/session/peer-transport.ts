@@ -288,10 +288,6 @@ export class PeerTransport {
     return { iceUfrag, icePwd };
   }
 
-  /** Bytes and packets handed to the socket. */
-  get sent(): { packets: number; bytes: number } {
-    return { packets: this.#link?.packetsSent ?? 0, bytes: this.#link?.bytesSent ?? 0 };
-  }
 
   /** Closes the peer, its sockets and timers; idempotent. */
   async close(): Promise<void> {
