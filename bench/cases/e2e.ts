@@ -22,14 +22,14 @@ export interface E2eOptions {
 }
 
 export const E2E_QUICK: E2eOptions = {
-  steps: [1, 5, 10, 20],
+  steps: [1, 10, 20, 40],
   windowMs: 3000,
   settleMs: 2200,
-  overloadMs: 8000,
-  recoveryObserveMs: 5000,
+  overloadMs: 6000,
+  recoveryObserveMs: 4000,
 };
 export const E2E_FULL: E2eOptions = {
-  steps: [1, 5, 10, 20, 30, 40, 60, 80, 100],
+  steps: [1, 10, 20, 40, 60, 80, 100, 120],
   windowMs: 8000,
   settleMs: 2500,
   overloadMs: 20_000,
@@ -62,7 +62,9 @@ export function windowRow(caseName: string, impl: string, w: Window, publishers:
   row.offered_pps = w.expected / w.seconds;
   row.forwarded_pps = w.received / w.seconds;
   row.server_out_pps = w.serverPacketsOut / w.seconds;
-  row.us_per_packet = w.serverPacketsOut > 0 ? (w.serverCpuS * 1e6) / w.serverPacketsOut : null;
+  // Server CPU per packet it forwarded (its own counter; the viewers' count when it did not answer).
+  const forwarded = Number.isFinite(w.serverPacketsOut) ? w.serverPacketsOut : w.received;
+  row.us_per_packet = forwarded > 0 ? (w.serverCpuS * 1e6) / forwarded : null;
   row.pps_per_busy_core = row.us_per_packet ? 1e6 / row.us_per_packet : null;
   row.delivered_ratio = w.expected > 0 ? Math.min(w.received / w.expected, 9.99) : null;
   row.latency_p50_ms = w.latency.quantile(0.5);
@@ -75,6 +77,9 @@ export function windowRow(caseName: string, impl: string, w: Window, publishers:
   row.mbps_in = (w.serverBytesIn * 8) / w.seconds / 1e6;
   row.mbps_out = (w.serverBytesOut * 8) / w.seconds / 1e6;
   row.srtp_errors = w.srtpErrors;
+  row.srtp_errors_by_code = w.srtpErrorsByCode;
+  // Other processes' load (the machine may be shared): read it next to every figure.
+  row.load_avg_1m = Deno.loadavg()[0];
   return row;
 }
 
@@ -87,13 +92,17 @@ export interface RampResult {
   rows: Row[];
   /** Largest clean subscriber count (0 when none was clean). */
   cleanViewers: number;
+  /** Largest subscriber count with ≥ 99.5 % delivery, whatever the latency. */
+  deliveryCleanViewers: number;
   /** The rig, still running at the last step's load (the caller stops it). */
   rig: Rig;
 }
 
 /**
- * Ramps viewers of one 2.5 Mbit/s stream through `steps`. Stops after two unclean steps in a
- * row (one noisy window on a shared machine should not end the ramp) or a collapse (< 90 %).
+ * Ramps viewers of one 2.5 Mbit/s stream through `steps`, stopping at the first step whose
+ * delivery falls below 99.5 %. A p99 above 5 ms marks the step unclean but does not stop the
+ * ramp: on a small shared machine one descheduled process moves p99 by tens of milliseconds,
+ * and the steps after it still show where delivery and CPU break.
  */
 export async function runRamp(
   impl: SfuImpl,
@@ -103,15 +112,16 @@ export async function runRamp(
   const rig = await Rig.start({ impl, verbose: options.verbose });
   const rows: Row[] = [];
   let cleanViewers = 0;
-  let unclean = 0;
+  let deliveryCleanViewers = 0;
   try {
     await rig.publish(["live"], ONE_STREAM);
     for (const step of options.steps) {
-      await rig.addViewers(step - rig.viewers);
+      const failed = await rig.addViewers(step - rig.viewers);
       await sleep(options.settleMs);
       const row = windowRow("e2e", impl, await rig.measure(options.windowMs), 1);
       row.clean = isClean(row);
       row.note = row.clean ? "clean" : describeUnclean(row);
+      if (failed > 0) row.note += `; ${failed} viewer(s) failed to connect`;
       rows.push(row);
       log(
         `e2e ${impl} N=${step}: fwd ${row.forwarded_pps?.toFixed(0)} pkt/s, delivered ${
@@ -120,18 +130,15 @@ export async function runRamp(
           row.us_per_packet?.toFixed(1)
         } µs/pkt, CPU ${row.cpu_percent?.toFixed(0)} %`,
       );
-      if (row.clean) {
-        cleanViewers = step;
-        unclean = 0;
-      } else if (++unclean >= 2 || (row.delivered_ratio ?? 0) < 0.9) {
-        break;
-      }
+      if (row.clean && cleanViewers === deliveryCleanViewers) cleanViewers = step;
+      if ((row.delivered_ratio ?? 0) < CLEAN_DELIVERY) break;
+      deliveryCleanViewers = step;
     }
   } catch (error) {
     await rig.stop();
     throw error;
   }
-  return { rows, cleanViewers, rig };
+  return { rows, cleanViewers, deliveryCleanViewers, rig };
 }
 
 function describeUnclean(row: Row): string {
@@ -179,7 +186,7 @@ export async function runOverload(
   }
   await sleep(1000);
   const rssBefore = rig.rss.sample();
-  await rig.addViewers(base); // 2× the clean load
+  const failed = await rig.addViewers(base); // 2× the clean load
   await sleep(options.settleMs);
   const overloadStart = performance.now();
   const w = await rig.measure(options.overloadMs);
@@ -203,13 +210,15 @@ export async function runOverload(
   });
   const recovered = lastBad < series.length - 1;
   const rssAfter = rig.rss.sample();
-  row.offered_x_clean = 2;
+  row.offered_x_clean = w.viewers / base;
+  row.connect_failures = failed;
+  row.server_unresponsive = rig.serverUnresponsive;
   row.rss_before_mb = rssBefore;
   row.rss_after_mb = rssAfter;
   row.rss_slope_mb_per_s = slopeMbPerS;
   row.memory_bounded = slopeMbPerS < 1;
   row.recovery_ms = recovered ? (lastBad + 1) * BUCKET_MS + (from - dropMs) : null;
-  row.note = `2× clean (${base}→${2 * base}) for ${options.overloadMs / 1000} s; RSS ${
+  row.note = `2× clean (${base}→${w.viewers}) for ${options.overloadMs / 1000} s; RSS ${
     slopeMbPerS < 1 ? "bounded" : "growing"
   } (${slopeMbPerS.toFixed(2)} MB/s); recovery ${
     recovered ? `${Math.round(Number(row.recovery_ms))} ms` : "not within the observation"

@@ -212,7 +212,7 @@ function quetzalPipeline(
     let twcc = 0;
     const next = () => (twcc = (twcc + 1) & 0xffff);
     if (stage === "parse" || stage === "rewrite") {
-      link = { sendRtp: () => true, nextTransportSequence: next };
+      link = { sendRtp: () => true, nextTransportSequence: next, ready: true };
     } else {
       const srtp = backend.createSession(keys(profile, c + 1));
       sessions.push(srtp);
@@ -220,6 +220,7 @@ function quetzalPipeline(
         link = {
           sendRtp: (buf, len) => srtp.protectRtp(buf, len, out) > 0,
           nextTransportSequence: next,
+          ready: true,
         };
       } else {
         // PeerTransport.sendRtp without werift: slot, protect in place into it, send.
@@ -241,6 +242,7 @@ function quetzalPipeline(
             return true;
           },
           nextTransportSequence: next,
+          ready: true,
         };
       }
     }
@@ -457,10 +459,22 @@ async function allocationRows(
   const gc = (globalThis as { gc?: () => void }).gc;
   const rows: Row[] = [];
   const fanout = 10;
-  for (const impl of impls) {
+  // Quetzal's path without SRTP first, so the encryptors' share can be told apart.
+  const variants: Array<{ name: string; backend?: SrtpBackend; stage: Stage }> = [
+    { name: "quetzal-route-rewrite", backend: tsSrtpBackend, stage: "rewrite" },
+    ...impls.map((i) => ({ ...i, stage: "encrypt" as Stage })),
+  ];
+  for (const impl of variants) {
     const p = impl.backend
-      ? quetzalPipeline(impl.backend, SrtpProfile.AEAD_AES_128_GCM, fanout, "encrypt", 0, undefined)
-      : weriftPipeline(SrtpProfile.AEAD_AES_128_GCM, fanout, "encrypt", 0, undefined);
+      ? quetzalPipeline(
+        impl.backend,
+        SrtpProfile.AEAD_AES_128_GCM,
+        fanout,
+        impl.stage,
+        0,
+        undefined,
+      )
+      : weriftPipeline(SrtpProfile.AEAD_AES_128_GCM, fanout, impl.stage, 0, undefined);
     for (let i = 0; i < 2000; i++) p.forward(i); // warm up (JIT, caches filled)
     gc?.();
     await yieldToLoop();

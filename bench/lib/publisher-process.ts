@@ -4,6 +4,9 @@
  * 50 packets/s through werift's stock send path. Every payload carries its send time
  * (media-clock.ts) and every packet is counted in a send-time timeline.
  *
+ * Video goes through a pacer the way libwebrtc's does (a budget of 2.5× the target bitrate per
+ * 5 ms tick, audio first and unpaced), so a key frame is not one 30-packet burst.
+ *
  * Commands: start { url, token, streams, video, audio, videoBitrateBps, fps },
  * report { fromMs, toMs }, series { fromMs, toMs }, stop {}.
  */
@@ -21,6 +24,9 @@ const KEYFRAME_INTERVAL_MS = 2000;
 const KEYFRAME_SCALE = 3; // a key frame is about three inter frames
 const AUDIO_INTERVAL_MS = 20;
 const AUDIO_PAYLOAD_BYTES = 100;
+/** libwebrtc's pacing factor: video may leave at 2.5× its target bitrate. */
+const PACING_FACTOR = 2.5;
+const PACKET_BYTES = 1150;
 
 interface PublishOptions {
   video: boolean;
@@ -43,6 +49,10 @@ class Publisher {
   lastKeyMs = -Infinity;
   keyRequested = false;
   sent = 0;
+  /** Paced video packets waiting: 1 = key-frame start, 2 = marker (frame end), per packet. */
+  readonly queue: number[] = [];
+  budgetBytes = 0;
+  lastTickMs = 0;
 
   constructor(options: PublishOptions) {
     this.options = options;
@@ -65,10 +75,11 @@ class Publisher {
         this.lastKeyMs = nowMs;
         this.keyRequested = false;
       }
-      const perFrame = Math.max(1, Math.round(o.videoBitrateBps / 8 / o.fps / 1150));
+      const perFrame = Math.max(1, Math.round(o.videoBitrateBps / 8 / o.fps / PACKET_BYTES));
       const count = key ? perFrame * KEYFRAME_SCALE : perFrame;
-      for (let i = 0; i < count; i++) this.#sendVideo(key && i === 0, i === count - 1);
-      this.ts = (this.ts + Math.round(90000 / o.fps)) >>> 0;
+      for (let i = 0; i < count; i++) {
+        this.queue.push((key && i === 0 ? 1 : 0) | (i === count - 1 ? 2 : 0));
+      }
     }
     if (o.audio && nowMs >= this.nextAudioMs) {
       this.nextAudioMs = Math.max(this.nextAudioMs + AUDIO_INTERVAL_MS, nowMs - 100);
@@ -82,6 +93,20 @@ class Publisher {
       });
       this.ats = (this.ats + 960) >>> 0;
       this.audio.writeRtp(new RtpPacket(header, payload));
+    }
+    if (o.video) this.#pace(nowMs);
+  }
+
+  #pace(nowMs: number): void {
+    const elapsedMs = Math.min(50, nowMs - (this.lastTickMs || nowMs));
+    this.lastTickMs = nowMs;
+    const rateBytesPerMs = (this.options.videoBitrateBps * PACING_FACTOR) / 8 / 1000;
+    this.budgetBytes = Math.min(this.budgetBytes + elapsedMs * rateBytesPerMs, 4 * PACKET_BYTES);
+    while (this.queue.length > 0 && this.budgetBytes > 0) {
+      const flags = this.queue.shift()!;
+      this.#sendVideo((flags & 1) !== 0, (flags & 2) !== 0);
+      this.budgetBytes -= PACKET_BYTES;
+      if ((flags & 2) !== 0) this.ts = (this.ts + Math.round(90000 / this.options.fps)) >>> 0;
     }
   }
 

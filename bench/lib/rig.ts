@@ -40,6 +40,8 @@ export interface Window {
   lagP99Ms: number;
   rssPeakMb: number;
   srtpErrors: number;
+  /** Viewer-side SRTP failures by SrtpError code, cumulative since the viewers started. */
+  srtpErrorsByCode: Record<string, number>;
 }
 
 export interface RigOptions {
@@ -61,13 +63,17 @@ export class Rig {
   token = "";
   streams: string[] = [];
   #publisher: BenchChild | undefined;
-  readonly #viewers: Array<{ child: BenchChild; sessions: number }> = [];
+  readonly #viewers: Array<{ child: BenchChild; sessions: number; failed: number }> = [];
+  /** Server commands that timed out (the server was too busy to read its pipe). */
+  serverUnresponsive = 0;
+  /** Errors of viewers that never connected. */
+  readonly connectFailures: string[] = [];
   readonly #perProcess: number;
   readonly #verbose: boolean;
 
   private constructor(options: RigOptions) {
     this.impl = options.impl;
-    this.#perProcess = options.viewersPerProcess ?? 10;
+    this.#perProcess = options.viewersPerProcess ?? 20;
     this.#verbose = options.verbose ?? false;
     const script = options.impl === "quetzal" ? "server-process.ts" : "werift-sfu-process.ts";
     this.server = new BenchChild(
@@ -109,31 +115,32 @@ export class Rig {
 
   /**
    * Adds `count` viewer sessions of each stream in `streams` (so a listener of ten voice
-   * streams is ten sessions), filling viewer processes up to their capacity.
+   * streams is ten sessions), filling viewer processes up to their capacity. Returns how many
+   * could not connect (werift handshakes fail now and then on a loaded machine; each was
+   * retried by the viewer process first).
    */
   async addViewers(
     count: number,
     streams = this.streams,
     kinds = ["video", "audio"],
-  ): Promise<void> {
-    const jobs: Array<Promise<unknown>> = [];
+  ): Promise<number> {
     let remaining = count * streams.length;
     let streamIndex = 0;
+    let failed = 0;
     while (remaining > 0) {
-      let slot = this.#viewers.find((v) => v.sessions < this.#perProcess);
+      let slot = this.#viewers.find((v) => v.sessions + v.failed < this.#perProcess);
       if (!slot) {
         slot = {
           child: new BenchChild(`viewers${this.#viewers.length}`, HERE + "viewer-process.ts", [], {
             verbose: this.#verbose,
           }),
           sessions: 0,
+          failed: 0,
         };
         this.#viewers.push(slot);
       }
-      const n = Math.min(remaining, this.#perProcess - slot.sessions);
-      slot.sessions += n;
+      const n = Math.min(remaining, this.#perProcess - slot.sessions - slot.failed);
       remaining -= n;
-      const target = slot;
       // One stream per request so sessions spread evenly over streams.
       const requests: Array<{ stream: string; count: number }> = [];
       for (let i = 0; i < n; i++) {
@@ -142,13 +149,19 @@ export class Rig {
         if (last && last.stream === stream) last.count++;
         else requests.push({ stream, count: 1 });
       }
-      jobs.push((async () => {
-        for (const r of requests) {
-          await target.child.request("add", { url: this.url, kinds, ...r }, 120_000);
+      // One process at a time: the server then sees at most two handshakes at once (werift's
+      // DTLS fails under bursts of concurrent handshakes).
+      for (const r of requests) {
+        const reply = await slot.child.request("add", { url: this.url, kinds, ...r }, 180_000);
+        slot.sessions = Number(reply.viewers);
+        if (Number(reply.failed) > 0) {
+          failed += Number(reply.failed);
+          slot.failed += Number(reply.failed);
+          this.connectFailures.push(String(reply.lastError));
         }
-      })());
+      }
     }
-    await Promise.all(jobs);
+    return failed;
   }
 
   /** Closes `count` viewer sessions (from the last processes first). */
@@ -166,26 +179,30 @@ export class Rig {
 
   /** Measures one window of `windowMs` (after the caller's settling time). */
   async measure(windowMs: number): Promise<Window> {
-    await this.server.request("lag-reset");
+    await this.#serverStats("lag-reset");
     await Promise.all(this.#viewers.map((v) => v.child.request("window")));
     this.rss.resetPeak();
-    const s0 = await this.server.request("stats");
+    const s0 = await this.#serverStats("stats");
     const cpu0 = cpuSeconds(this.server.pid);
     const fromMs = epochMs();
     await sleep(windowMs);
     const toMs = epochMs();
     const cpu1 = cpuSeconds(this.server.pid);
-    const s1 = await this.server.request("stats");
+    const s1 = await this.#serverStats("stats");
     this.rss.sample();
     const rssPeakMb = this.rss.peakMb;
     await sleep(400); // packets sent before toMs still in flight
     const { sent } = await this.#publisher!.request("report", { fromMs, toMs });
     const latency = new LatencyHistogram();
     let received = 0, expected = 0, viewers = 0, srtpErrors = 0;
+    const srtpErrorsByCode: Record<string, number> = {};
     for (const v of this.#viewers) {
       const r = await v.child.request("report", { fromMs, toMs });
       received += Number(r.received);
       srtpErrors += Number(r.srtpErrors);
+      for (const [code, n] of Object.entries(r.srtpErrorsByCode as Record<string, number>)) {
+        srtpErrorsByCode[code] = (srtpErrorsByCode[code] ?? 0) + n;
+      }
       latency.addSparse(r.latency as Record<string, number>);
       viewers += Number(r.viewers);
     }
@@ -209,7 +226,21 @@ export class Rig {
       lagP99Ms: Number(s1.p99Ms),
       rssPeakMb,
       srtpErrors,
+      srtpErrorsByCode,
     };
+  }
+
+  /**
+   * The server's own figures, or NaNs when it does not answer within 5 s: an overloaded server
+   * may not read its command pipe for a long time, and procfs still measures it.
+   */
+  async #serverStats(cmd: string): Promise<Record<string, unknown>> {
+    try {
+      return await this.server.request(cmd, {}, 5000);
+    } catch {
+      this.serverUnresponsive++;
+      return { packetsIn: NaN, bytesIn: NaN, packetsOut: NaN, bytesOut: NaN, p99Ms: NaN };
+    }
   }
 
   /**

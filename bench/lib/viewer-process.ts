@@ -5,6 +5,9 @@
  * the load generator, not the server, the bottleneck on a small machine. Each packet's send
  * time (payload, see media-clock.ts) gives its one-way latency and its timeline bucket.
  *
+ * Each viewer sends an RTCP receiver report every second, as browsers do: Quetzal ends a
+ * session that sends no SRTP/SRTCP for 15 s (DEAD_PEER_MS in src/session/session-base.ts).
+ *
  * Commands: add { url, stream, count, kinds }, window { }, report { fromMs, toMs },
  * remove { count }, series { fromMs, toMs }.
  */
@@ -33,7 +36,10 @@ interface HookableDtls {
     };
   };
   iceTransport: {
-    connection: { onData: { subscribe(fn: (data: Uint8Array) => void): unknown } };
+    connection: {
+      onData: { subscribe(fn: (data: Uint8Array) => void): unknown };
+      send(data: Uint8Array): Promise<void>;
+    };
   };
 }
 
@@ -41,13 +47,20 @@ interface HookableDtls {
 const timeline = new Timeline();
 const latency = new LatencyHistogram();
 let srtpErrors = 0;
+/** SRTP failures by SrtpError code (-1 malformed, -2 auth, -3 replay, -4 too short). */
+const srtpErrorsByCode: Record<string, number> = {};
 let packets = 0;
+let retries = 0;
 const scratch = new Uint8Array(2048);
 const view = new DataView(scratch.buffer);
 
 class Viewer {
   readonly pc: RTCPeerConnection;
   srtp: SrtpSession | undefined;
+  send: ((data: Uint8Array) => Promise<void>) | undefined;
+  readonly ssrc = crypto.getRandomValues(new Uint32Array(1))[0];
+  /** The WHEP resource, deleted on close as a real client would. */
+  resource = "";
   ready = Promise.withResolvers<void>();
 
   constructor() {
@@ -69,7 +82,9 @@ class Viewer {
         remoteKey: new Uint8Array(keys.remoteKey),
         remoteSalt: new Uint8Array(keys.remoteSalt),
       });
-      dtls.iceTransport.connection.onData.subscribe((data) => this.receive(data));
+      const connection = dtls.iceTransport.connection;
+      connection.onData.subscribe((data) => this.receive(data));
+      this.send = (data) => connection.send(data);
       this.ready.resolve();
     };
   }
@@ -83,6 +98,7 @@ class Viewer {
     const len = this.srtp.unprotectRtp(data, data.length, scratch);
     if (len < 0) {
       srtpErrors++;
+      srtpErrorsByCode[len] = (srtpErrorsByCode[len] ?? 0) + 1;
       return;
     }
     const header = rtpHeaderLength(scratch, len);
@@ -93,23 +109,54 @@ class Viewer {
     if (sentMs >= windowFromMs) latency.record(epochMs() - sentMs);
   }
 
+  /** An empty receiver report (RFC 3550 §6.4.2): enough to show the peer is alive. */
+  sendReceiverReport(): void {
+    if (!this.srtp || !this.send || closed.has(this)) return;
+    const rr = new Uint8Array(8 + 20);
+    rr.set([0x80, 201, 0, 1]);
+    new DataView(rr.buffer).setUint32(4, this.ssrc);
+    const out = new Uint8Array(rr.length + 32);
+    const n = this.srtp.protectRtcp(rr, 8, out);
+    if (n > 0) void this.send(out.slice(0, n)).catch(() => {});
+  }
+
   async close(): Promise<void> {
+    if (closed.has(this)) return;
+    closed.add(this);
+    if (this.resource) {
+      await fetch(this.resource, { method: "DELETE", signal: AbortSignal.timeout(3000) }).then((
+        r,
+      ) => r.body?.cancel()).catch(() => {});
+    }
     this.srtp?.close();
     await this.pc.close().catch(() => {});
   }
 }
 
 const viewers: Viewer[] = [];
+const closed = new WeakSet<Viewer>();
 let windowFromMs = Infinity;
 
-async function addViewer(url: string, kinds: string[]): Promise<void> {
-  const viewer = new Viewer();
-  for (const kind of kinds) {
-    viewer.pc.addTransceiver(kind as "audio" | "video", { direction: "recvonly" });
+/** Connects one viewer; werift's DTLS sometimes fails under load: retry a few times. */
+async function addViewer(url: string, kinds: string[], attempts = 6): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    const viewer = new Viewer();
+    try {
+      for (const kind of kinds) {
+        viewer.pc.addTransceiver(kind as "audio" | "video", { direction: "recvonly" });
+      }
+      viewer.resource = await negotiate(viewer.pc, url, undefined, () => viewer.hook());
+      await Promise.all([connected(viewer.pc), viewer.ready.promise]);
+      viewers.push(viewer);
+      return;
+    } catch (error) {
+      await viewer.close();
+      if (attempt >= attempts) throw error;
+      console.error(`viewer attempt ${attempt} failed (${error}); retrying`);
+      retries++;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
   }
-  await negotiate(viewer.pc, url, undefined, () => viewer.hook());
-  await Promise.all([connected(viewer.pc), viewer.ready.promise]);
-  viewers.push(viewer);
 }
 
 async function handle(command: Command): Promise<Record<string, unknown>> {
@@ -118,13 +165,21 @@ async function handle(command: Command): Promise<Record<string, unknown>> {
       const url = `${command.url}/whep/${command.stream}`;
       const kinds = (command.kinds as string[] | undefined) ?? ["video", "audio"];
       const count = Number(command.count ?? 1);
+      let failed = 0;
+      let lastError = "";
       // Two handshakes at a time: werift's pure-JS DTLS fails under large bursts.
       for (let i = 0; i < count; i += 2) {
-        await Promise.all(
+        const results = await Promise.allSettled(
           Array.from({ length: Math.min(2, count - i) }, () => addViewer(url, kinds)),
         );
+        for (const r of results) {
+          if (r.status === "rejected") {
+            failed++;
+            lastError = String(r.reason);
+          }
+        }
       }
-      return { viewers: viewers.length };
+      return { viewers: viewers.length, retries, failed, lastError };
     }
     case "window":
       latency.reset();
@@ -137,6 +192,7 @@ async function handle(command: Command): Promise<Record<string, unknown>> {
         latency: latency.toSparse(),
         viewers: viewers.length,
         srtpErrors,
+        srtpErrorsByCode,
         packets,
       };
     }
@@ -153,8 +209,12 @@ async function handle(command: Command): Promise<Record<string, unknown>> {
 }
 
 const pruner = setInterval(() => timeline.prune(epochMs() - 120_000), 10_000);
+const reports = setInterval(() => {
+  for (const v of viewers) v.sendReceiverReport();
+}, 1000);
 await serveCommands(handle);
 clearInterval(pruner);
+clearInterval(reports);
 await Promise.all(viewers.map((v) => v.close()));
 await stun.close();
 Deno.exit(0);

@@ -38,6 +38,7 @@ interface StreamState {
 
 const streams = new Map<string, StreamState>();
 const peers = new Set<RTCPeerConnection>();
+const resources = new Map<string, RTCPeerConnection>();
 const totals = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, dropped: 0 };
 let nextId = 1;
 
@@ -83,7 +84,7 @@ async function answer(pc: RTCPeerConnection): Promise<string> {
   return pc.localDescription!.sdp;
 }
 
-async function whip(name: string, offer: string): Promise<string> {
+async function whip(name: string, offer: string): Promise<{ sdp: string; pc: RTCPeerConnection }> {
   const state = streamOf(name);
   const pc = createPeer();
   pc.onTrack.subscribe((track) => {
@@ -102,10 +103,10 @@ async function whip(name: string, offer: string): Promise<string> {
   });
   await pc.setRemoteDescription({ type: "offer", sdp: offer });
   for (const t of pc.getTransceivers()) t.setDirection("recvonly");
-  return await answer(pc);
+  return { sdp: await answer(pc), pc };
 }
 
-async function whep(name: string, offer: string): Promise<string> {
+async function whep(name: string, offer: string): Promise<{ sdp: string; pc: RTCPeerConnection }> {
   const state = streamOf(name);
   const pc = createPeer();
   await pc.setRemoteDescription({ type: "offer", sdp: offer });
@@ -124,7 +125,7 @@ async function whep(name: string, offer: string): Promise<string> {
       for (const [kind, track] of mine) state.outputs[kind].delete(track);
     }
   });
-  return sdp;
+  return { sdp, pc };
 }
 
 const lag = new LagSampler();
@@ -136,20 +137,30 @@ const server = Deno.serve({
   signal: abort.signal,
   onListen: (addr) => listening.resolve(addr.port),
 }, async (req) => {
-  const match = new URL(req.url).pathname.match(/^\/(whip|whep)\/([^/]+)$/);
+  const path = new URL(req.url).pathname;
+  if (req.method === "DELETE") {
+    const pc = resources.get(path);
+    if (!pc) return new Response("not found", { status: 404 });
+    resources.delete(path);
+    peers.delete(pc);
+    await pc.close().catch(() => {});
+    return new Response(null, { status: 200 });
+  }
+  const match = path.match(/^\/(whip|whep)\/([^/]+)$/);
   if (req.method !== "POST" || !match) return new Response("not found", { status: 404 });
   if (match[1] === "whip" && req.headers.get("Authorization") !== `Bearer ${PUBLISH_TOKEN}`) {
     return new Response("unauthorized", { status: 401 });
   }
   try {
     const offer = await req.text();
-    const sdp = match[1] === "whip" ? await whip(match[2], offer) : await whep(match[2], offer);
+    const { sdp, pc } = match[1] === "whip"
+      ? await whip(match[2], offer)
+      : await whep(match[2], offer);
+    const location = `/${match[1]}/${match[2]}/${nextId++}`;
+    resources.set(location, pc);
     return new Response(sdp, {
       status: 201,
-      headers: {
-        "Content-Type": "application/sdp",
-        Location: `/${match[1]}/${match[2]}/${nextId++}`,
-      },
+      headers: { "Content-Type": "application/sdp", Location: location },
     });
   } catch (error) {
     return new Response(String(error), { status: 500 });
