@@ -4,7 +4,7 @@
  *
  *   deno task bench                 quick mode (under 3 minutes on 2 cores)
  *   deno task bench --full          longer windows, more load steps
- *   deno task bench --only=micro,metrics,e2e,scenarios,overload
+ *   deno task bench --only=micro,metrics,e2e,scenarios,overload,workers
  *   deno task bench --out=DIR       where the JSON goes (default bench/results)
  *   deno task bench --smoke         a few seconds, for the test suite
  *   deno task bench --verbose       child processes' stderr on the console
@@ -34,14 +34,19 @@ import {
   SCENARIO_SMOKE,
 } from "./cases/scenarios.ts";
 import { runMetricsScrape } from "./cases/metrics-scrape.ts";
+import { runWorkerScaling, WORKERS_QUICK } from "./cases/workers.ts";
 import { summarise } from "./lib/summary.ts";
 
 const args = Deno.args;
 const mode = args.includes("--full") ? "full" : args.includes("--smoke") ? "smoke" : "quick";
+/** Worker scaling (issue 6) runs in full mode, or on request: it needs --workers support. */
+const DEFAULT_CASES: Record<string, string> = {
+  quick: "micro,metrics,e2e,overload,scenarios",
+  full: "micro,metrics,e2e,overload,scenarios,workers",
+  smoke: "micro,metrics,e2e,overload,scenarios",
+};
 const only = new Set(
-  (argValue(args, "only") ?? "micro,metrics,e2e,overload,scenarios").split(",").map((s) =>
-    s.trim()
-  ),
+  (argValue(args, "only") ?? DEFAULT_CASES[mode]).split(",").map((s) => s.trim()),
 );
 const outDir = argValue(args, "out") ?? new URL("./results/", import.meta.url).pathname;
 const verbose = args.includes("--verbose");
@@ -162,6 +167,10 @@ try {
   });
   await run("e2e", e2e);
   await run("scenarios", scenarios);
+  await run("workers", async () => {
+    log("workers: 1 vs 2 viewer workers, same load");
+    rows.push(...await runWorkerScaling({ ...WORKERS_QUICK, verbose }, log));
+  });
 } finally {
   killAllChildren();
 }

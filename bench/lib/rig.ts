@@ -48,6 +48,8 @@ export interface RigOptions {
   impl: SfuImpl;
   /** Quetzal's SRTP backend. */
   srtp?: "auto" | "ts" | "libsrtp";
+  /** Quetzal's viewer workers (`--workers`); unset: the server's default. */
+  workers?: number;
   /** Viewer sessions per viewer process. */
   viewersPerProcess?: number;
   verbose?: boolean;
@@ -76,14 +78,9 @@ export class Rig {
     this.#perProcess = options.viewersPerProcess ?? 20;
     this.#verbose = options.verbose ?? false;
     const script = options.impl === "quetzal" ? "server-process.ts" : "werift-sfu-process.ts";
-    this.server = new BenchChild(
-      options.impl,
-      HERE + script,
-      [`--srtp=${options.srtp ?? "auto"}`],
-      {
-        verbose: this.#verbose,
-      },
-    );
+    const args = [`--srtp=${options.srtp ?? "auto"}`];
+    if (options.workers !== undefined) args.push(`--workers=${options.workers}`);
+    this.server = new BenchChild(options.impl, HERE + script, args, { verbose: this.#verbose });
     this.rss = new RssSampler(this.server.pid);
   }
 

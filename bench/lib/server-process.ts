@@ -3,7 +3,7 @@
  * port, announcing 127.0.0.1 only. Prints `{ event: "listening", url, publishToken }`, then
  * answers the orchestrator's commands (event-loop lag, packet counters) until stdin closes.
  *
- * Args: --srtp=auto|ts|libsrtp
+ * Args: --srtp=auto|ts|libsrtp, --workers=N (viewer workers; default: the server's default)
  */
 import { startServer } from "../../src/server.ts";
 import { counters } from "../../src/observability/counters.ts";
@@ -12,6 +12,7 @@ import { argValue, emit, serveCommands } from "./child-protocol.ts";
 import { LagSampler } from "./lag-sampler.ts";
 
 const srtp = (argValue(Deno.args, "srtp") ?? "auto") as "auto" | "ts" | "libsrtp";
+const workers = argValue(Deno.args, "workers");
 const server = await startServer({
   port: 0,
   host: "127.0.0.1",
@@ -21,6 +22,7 @@ const server = await startServer({
   maxSessions: 10_000,
   maxViewersPerStream: 10_000,
   rateLimitPerMinute: 1_000_000,
+  ...(workers !== undefined ? { workers: Number(workers) } : {}),
 }, { logger: createLogger("silent") });
 const lag = new LagSampler();
 emit({
