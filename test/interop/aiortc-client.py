@@ -41,7 +41,7 @@ aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
 def _encode_frame_honouring_pli(encode_frame):
     """aiortc 1.4's H264 encoder ignores `force_keyframe`, so a PLI never yields an IDR and a
-    viewer that joins late waits for x264's next scheduled one (250 frames). A fresh encoder
+    viewer that joins late waits for x264's next scheduled one (its default: 250 frames). A fresh encoder
     context starts with an IDR, which is how aiortc itself restarts on a bitrate change."""
 
     def wrapper(self, frame, force_keyframe):
@@ -52,9 +52,10 @@ def _encode_frame_honouring_pli(encode_frame):
     return wrapper
 
 
-aiortc.codecs.h264.H264Encoder._encode_frame = _encode_frame_honouring_pli(
-    aiortc.codecs.h264.H264Encoder._encode_frame
-)
+if hasattr(aiortc.codecs.h264.H264Encoder, "_encode_frame"):
+    aiortc.codecs.h264.H264Encoder._encode_frame = _encode_frame_honouring_pli(
+        aiortc.codecs.h264.H264Encoder._encode_frame
+    )
 
 WIDTH, HEIGHT = 320, 240
 AUDIO_RATE = 48000
@@ -138,7 +139,8 @@ def without_audio_level(sdp):
     aiortc 1.4 offers extmap id 2 for abs-send-time on video and for audio-level on audio, yet
     parses every bundled packet with one transport-wide map where abs-send-time wins: a 1-byte
     audio-level element then raises struct.error and stops its receive loop for good (aiortc
-    issues 745/770/778, fixed upstream after 1.4). Leaving audio-level out keeps id 2 unique.
+    issues 745, 770 and 778; fixed upstream after 1.4). Leaving audio-level out keeps id 2
+    unique.
     """
     lines = sdp.split("\r\n")
     kinds = []
