@@ -24,7 +24,7 @@ export interface E2eOptions {
 export const E2E_QUICK: E2eOptions = {
   steps: [1, 10, 20, 40],
   windowMs: 3000,
-  settleMs: 2200,
+  settleMs: 2000,
   overloadMs: 6000,
   recoveryObserveMs: 4000,
 };

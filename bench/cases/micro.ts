@@ -33,6 +33,7 @@ import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { sendPool } from "../../src/transport/send-pool.ts";
 import { UdpLink } from "../../src/transport/udp-link.ts";
 import { emptyRow, type Row } from "../lib/report.ts";
+import { percentile } from "../lib/latency-histogram.ts";
 
 export interface MicroOptions {
   /** Wall time per measured configuration. */
@@ -43,18 +44,20 @@ export interface MicroOptions {
 }
 
 export const MICRO_QUICK: MicroOptions = {
-  runMs: 200,
+  runMs: 120,
   fanouts: [1, 10, 100],
-  allocPackets: 20_000,
+  allocPackets: 40_000,
 };
 export const MICRO_FULL: MicroOptions = {
   runMs: 1500,
   fanouts: [1, 10, 100],
   allocPackets: 100_000,
 };
-export const MICRO_SMOKE: MicroOptions = { runMs: 30, fanouts: [1, 10], allocPackets: 500 };
+export const MICRO_SMOKE: MicroOptions = { runMs: 30, fanouts: [1, 10], allocPackets: 2048 };
 
 const PACKET_LENGTH = 1200;
+/** Inbound packets per allocation-measuring chunk (× fan-out 10 outbound). */
+const ALLOC_CHUNK = 256;
 const PROFILES: Array<[string, SrtpProfileId]> = [
   ["AES_CM_128_HMAC_SHA1_80", SrtpProfile.AES_CM_128_HMAC_SHA1_80],
   ["AEAD_AES_128_GCM", SrtpProfile.AEAD_AES_128_GCM],
@@ -458,6 +461,11 @@ async function allocationRows(
 ): Promise<Row[]> {
   const gc = (globalThis as { gc?: () => void }).gc;
   const rows: Row[] = [];
+  // What one Deno.memoryUsage() call allocates, to subtract from the samples.
+  gc?.();
+  const probeStart = Deno.memoryUsage().heapUsed;
+  for (let i = 0; i < 1000; i++) Deno.memoryUsage();
+  const probeBytes = Math.max(0, (Deno.memoryUsage().heapUsed - probeStart) / 1001);
   const fanout = 10;
   // Quetzal's path without SRTP first, so the encryptors' share can be told apart.
   const variants: Array<{ name: string; backend?: SrtpBackend; stage: Stage }> = [
@@ -475,23 +483,48 @@ async function allocationRows(
         undefined,
       )
       : weriftPipeline(SrtpProfile.AEAD_AES_128_GCM, fanout, impl.stage, 0, undefined);
-    for (let i = 0; i < 2000; i++) p.forward(i); // warm up (JIT, caches filled)
+    // Warm up until optimised code runs: unoptimised code boxes every double it touches, an
+    // allocation that steady state does not have (up to 20k packets or 1.5 s).
+    const warmEnd = performance.now() + 1500;
+    let w = 0;
+    while (w < 20_000 && performance.now() < warmEnd) p.forward(w++);
     gc?.();
     await yieldToLoop();
     gc?.();
     const before = Deno.memoryUsage().heapUsed;
-    let last = before;
-    let allocated = 0;
-    let collections = 0;
-    for (let i = 0; i < options.allocPackets; i++) {
-      p.forward(2000 + i);
-      if ((i & 63) === 63) {
-        const now = Deno.memoryUsage().heapUsed;
-        if (now >= last) allocated += now - last;
-        else collections++;
-        last = now;
+    // (1) Bytes per packet: short chunks, each from a just-collected heap, so no scavenge
+    // happens inside a chunk and the heapUsed difference is what the chunk allocated. The
+    // median chunk is reported (a chunk that meets a background GC step is an outlier).
+    const perChunk: number[] = [];
+    let w2 = w;
+    if (gc) {
+      for (let c = 0; c < 24; c++) {
+        gc();
+        const h0 = Deno.memoryUsage().heapUsed;
+        for (let i = 0; i < ALLOC_CHUNK; i++) p.forward(w2++);
+        perChunk.push((Deno.memoryUsage().heapUsed - h0 - probeBytes) / (ALLOC_CHUNK * fanout));
       }
     }
+    // (2) Collections: a long run without forced GCs, sampled sparsely; heapUsed falling
+    // between two samples means a collection ran.
+    gc?.();
+    let last = Deno.memoryUsage().heapUsed;
+    let collections = 0;
+    let grown = 0;
+    let samples = 0;
+    for (let i = 0; i < options.allocPackets; i++) {
+      p.forward(w2 + i);
+      if ((i & 1023) === 1023) {
+        const now = Deno.memoryUsage().heapUsed;
+        if (now < last) collections++;
+        else grown += now - last;
+        last = now;
+        samples++;
+      }
+    }
+    const allocated = perChunk.length > 0
+      ? percentile(perChunk, 0.5) * options.allocPackets * fanout
+      : Math.max(0, grown - samples * probeBytes);
     gc?.();
     const retained = Deno.memoryUsage().heapUsed - before;
     p.close();
