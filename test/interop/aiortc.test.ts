@@ -60,10 +60,9 @@ for (const codec of CODECS) {
         await withServer(async (server) => {
           publisher = aiortc([
             "publish",
-            "--url",
-            `${server.url}/whip/aiortc-${codec}`,
-            "--token",
-            server.publishToken,
+            `--url=${server.url}/whip/aiortc-${codec}`,
+            // "--token=…": a token may start with "-", which argparse would read as a flag.
+            `--token=${server.publishToken}`,
             "--codec",
             codec,
           ]);
@@ -111,18 +110,15 @@ for (const codec of CODECS) {
         await withServer(async (server) => {
           publisher = aiortc([
             "publish",
-            "--url",
-            `${server.url}/whip/pair-${codec}`,
-            "--token",
-            server.publishToken,
+            `--url=${server.url}/whip/pair-${codec}`,
+            `--token=${server.publishToken}`,
             "--codec",
             codec,
           ]);
           await publisher.waitFor("connected");
           viewer = aiortc([
             "play",
-            "--url",
-            `${server.url}/whep/pair-${codec}`,
+            `--url=${server.url}/whep/pair-${codec}`,
             "--video-frames",
             "30",
             "--audio-frames",
@@ -167,13 +163,11 @@ Deno.test({
       await withServer(async (server) => {
         publisher = aiortc([
           "publish",
-          "--url",
-          `${server.url}/whip/clash`,
-          "--token",
-          server.publishToken,
+          `--url=${server.url}/whip/clash`,
+          `--token=${server.publishToken}`,
         ]);
         await publisher.waitFor("connected");
-        viewer = aiortc(["play", "--url", `${server.url}/whep/clash`, "--timeout", "8"]);
+        viewer = aiortc(["play", `--url=${server.url}/whep/clash`, "--timeout", "8"]);
         const decoded = await viewer.waitFor("decoded", 20_000);
         await viewer.stop();
         assertGreater(decoded.video as number, 29, "decoded video frames");

@@ -63,10 +63,9 @@ for (const { publisher: from, viewer: to, codec } of PAIRS) {
           publisher = spawnClient(python!, [
             SCRIPTS[from],
             "publish",
-            "--url",
-            `${server.url}/whip/${stream}`,
-            "--token",
-            server.publishToken,
+            `--url=${server.url}/whip/${stream}`,
+            // "--token=…": a token may start with "-", which argparse would read as a flag.
+            `--token=${server.publishToken}`,
             "--codec",
             codec,
           ]);
@@ -76,8 +75,7 @@ for (const { publisher: from, viewer: to, codec } of PAIRS) {
           viewer = spawnClient(python!, [
             SCRIPTS[to],
             "play",
-            "--url",
-            `${server.url}/whep/${stream}`,
+            `--url=${server.url}/whep/${stream}`,
             "--video-frames",
             "30",
             "--audio-frames",

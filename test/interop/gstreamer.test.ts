@@ -90,10 +90,9 @@ async function stopPublisher(server: RunningServer, publisher: ClientProcess): P
 function publishArgs(server: RunningServer, stream: string, codec: VideoCodec): string[] {
   return [
     "publish",
-    "--url",
-    `${server.url}/whip/${stream}`,
-    "--token",
-    server.publishToken,
+    `--url=${server.url}/whip/${stream}`,
+    // "--token=…": a token may start with "-", which argparse would read as a flag.
+    `--token=${server.publishToken}`,
     "--codec",
     codec,
   ];
@@ -160,8 +159,7 @@ for (const codec of ["vp8", "h264"] as const) {
           await publisher.waitFor("connected");
           viewer = gst(codec, [
             "play",
-            "--url",
-            `${server.url}/whep/gst-pair-${codec}`,
+            `--url=${server.url}/whep/gst-pair-${codec}`,
             "--video-frames",
             "30",
             "--audio-frames",
