@@ -41,8 +41,9 @@ aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
 def _encode_frame_honouring_pli(encode_frame):
     """aiortc 1.4's H264 encoder ignores `force_keyframe`, so a PLI never yields an IDR and a
-    viewer that joins late waits for x264's next scheduled one (its default: 250 frames). A fresh encoder
-    context starts with an IDR, which is how aiortc itself restarts on a bitrate change."""
+    viewer that joins late waits for x264's next scheduled one (its default: 250 frames). A
+    fresh encoder context starts with an IDR, which is how aiortc itself restarts on a bitrate
+    change."""
 
     def wrapper(self, frame, force_keyframe):
         if force_keyframe:
