@@ -100,7 +100,7 @@ export interface RampResult {
 
 /**
  * Ramps viewers of one 2.5 Mbit/s stream through `steps`, stopping at the first step whose
- * delivery falls below 99.5 %. A p99 above 5 ms marks the step unclean but does not stop the
+ * delivery falls below 99.5 % in two windows in a row. A p99 above 5 ms marks the step unclean but does not stop the
  * ramp: on a small shared machine one descheduled process moves p99 by tens of milliseconds,
  * and the steps after it still show where delivery and CPU break.
  */
@@ -118,7 +118,14 @@ export async function runRamp(
     for (const step of options.steps) {
       const failed = await rig.addViewers(step - rig.viewers);
       await sleep(options.settleMs);
-      const row = windowRow("e2e", impl, await rig.measure(options.windowMs), 1);
+      let row = windowRow("e2e", impl, await rig.measure(options.windowMs), 1);
+      if ((row.delivered_ratio ?? 0) < CLEAN_DELIVERY) {
+        // Once more before calling it a limit: on a shared machine one descheduled viewer
+        // process overflows its socket buffer and loses a window's worth of packets.
+        const first = row;
+        row = windowRow("e2e", impl, await rig.measure(options.windowMs), 1);
+        row.first_window_delivered_ratio = first.delivered_ratio;
+      }
       row.clean = isClean(row);
       row.note = row.clean ? "clean" : describeUnclean(row);
       if (failed > 0) row.note += `; ${failed} viewer(s) failed to connect`;

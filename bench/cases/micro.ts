@@ -44,9 +44,9 @@ export interface MicroOptions {
 }
 
 export const MICRO_QUICK: MicroOptions = {
-  runMs: 120,
+  runMs: 100,
   fanouts: [1, 10, 100],
-  allocPackets: 40_000,
+  allocPackets: 30_000,
 };
 export const MICRO_FULL: MicroOptions = {
   runMs: 1500,
@@ -484,8 +484,8 @@ async function allocationRows(
       )
       : weriftPipeline(SrtpProfile.AEAD_AES_128_GCM, fanout, impl.stage, 0, undefined);
     // Warm up until optimised code runs: unoptimised code boxes every double it touches, an
-    // allocation that steady state does not have (up to 20k packets or 1.5 s).
-    const warmEnd = performance.now() + 1500;
+    // allocation that steady state does not have (up to 20k packets or 0.7 s).
+    const warmEnd = performance.now() + 700;
     let w = 0;
     while (w < 20_000 && performance.now() < warmEnd) p.forward(w++);
     gc?.();
@@ -498,7 +498,7 @@ async function allocationRows(
     const perChunk: number[] = [];
     let w2 = w;
     if (gc) {
-      for (let c = 0; c < 24; c++) {
+      for (let c = 0; c < 12; c++) {
         gc();
         const h0 = Deno.memoryUsage().heapUsed;
         for (let i = 0; i < ALLOC_CHUNK; i++) p.forward(w2++);
