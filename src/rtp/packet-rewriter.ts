@@ -90,7 +90,8 @@ export class PacketRewriter {
     }
     if (ddOff >= 0 && ddLen > 0) {
       off = writeElement(dst, off, twoByte, this.#ddId, ddLen);
-      dst.set(buf.subarray(ddOff, ddOff + ddLen), off);
+      // A descriptor is a few bytes: a loop, not a subarray object per packet.
+      for (let i = 0; i < ddLen; i++) dst[off + i] = buf[ddOff + i];
       off += ddLen;
       elements++;
     }
@@ -122,9 +123,28 @@ export class PacketRewriter {
     for (let i = 12; i < extStart; i++) dst[i] = buf[i];
     // Payload and padding, unchanged.
     const bodyLength = src.length - src.payloadOffset;
-    dst.set(buf.subarray(src.payloadOffset, src.length), off);
+    dst.set(payloadView(buf, src.payloadOffset, src.length), off);
     return off + bodyLength;
   }
+}
+
+// The payload view of the packet being fanned out, shared by every rewriter: a fan-out to N
+// viewers makes one subarray per inbound packet, not N (issue 6, no per-packet allocation; a
+// byte loop instead measured 5–10× slower than set's memcpy for 1200 bytes). Views are live,
+// so a reused receive buffer with the same bounds needs no new view.
+let viewBuf: Uint8Array | null = null;
+let viewStart = 0;
+let viewEnd = 0;
+let view: Uint8Array = new Uint8Array(0);
+
+function payloadView(buf: Uint8Array, start: number, end: number): Uint8Array {
+  if (buf !== viewBuf || start !== viewStart || end !== viewEnd) {
+    view = buf.subarray(start, end);
+    viewBuf = buf;
+    viewStart = start;
+    viewEnd = end;
+  }
+  return view;
 }
 
 function writeElement(
