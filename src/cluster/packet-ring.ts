@@ -17,8 +17,10 @@
  * visible before the index that covers them).
  *
  * Waking: a reader that finds the ring empty sets `sleeping`, re-checks head and waits on it
- * with Atomics.waitAsync; the writer notifies only when `sleeping` is set, so a busy reader
- * costs the writer one atomic load per packet and no notify syscall.
+ * with Atomics.waitAsync. `write` never wakes it: the writer calls `wakeReader` when it chooses
+ * (ViewerCluster coalesces wakes to one per ring per millisecond, see wake-coalescer.ts),
+ * because a wake costs the reader's thread about 70 µs of CPU, several packets' worth of work.
+ * A busy reader costs the writer one atomic load per packet and no notify.
  */
 
 /**
@@ -124,7 +126,7 @@ export class PacketRing {
 
   /**
    * Writer: copies buf[off..off+len) into the next slot. False (and counted) when the ring is
-   * full or the packet does not fit a slot. Wakes a sleeping reader.
+   * full or the packet does not fit a slot. Does not wake a sleeping reader: see `wakeReader`.
    */
   write(
     buf: Uint8Array,
@@ -153,10 +155,24 @@ export class PacketRing {
     meta[m + 3] = flags;
     this.#arrival[slot] = arrivalEpochMs;
     Atomics.store(header, HEAD, (head + 1) | 0);
-    if (Atomics.load(header, SLEEPING) !== 0) {
-      Atomics.store(header, SLEEPING, 0);
-      Atomics.notify(header, HEAD);
-    }
+    return true;
+  }
+
+  /** Writer: true when the reader sleeps in `waitForData` and needs `wakeReader` to go on. */
+  get readerSleeping(): boolean {
+    return Atomics.load(this.#header, SLEEPING) !== 0;
+  }
+
+  /**
+   * Writer: wakes the reader if it sleeps (it then drains everything written so far). True
+   * when it did. The reader announces sleep before its final check of head, so a packet written
+   * after that check is never missed as long as the writer calls this after seeing the flag.
+   */
+  wakeReader(): boolean {
+    const header = this.#header;
+    if (Atomics.load(header, SLEEPING) === 0) return false;
+    Atomics.store(header, SLEEPING, 0);
+    Atomics.notify(header, HEAD);
     return true;
   }
 
@@ -192,7 +208,7 @@ export class PacketRing {
 
   /**
    * Reader: resolves when the ring may hold packets (immediately if it already does). Uses
-   * Atomics.waitAsync; the writer's next `write` wakes it. `timeoutMs` bounds the wait.
+   * Atomics.waitAsync; the writer's `wakeReader` ends it. `timeoutMs` bounds the wait.
    */
   waitForData(timeoutMs = Infinity): Promise<unknown> | undefined {
     const header = this.#header;

@@ -12,6 +12,7 @@ import type { InboundPacket } from "../rtp/inbound-packet.ts";
 import type { Layer } from "../sfu/layer.ts";
 import type { Producer } from "../sfu/producer.ts";
 import { type PacketRing, RingFlag } from "./packet-ring.ts";
+import type { WakeCoalescer } from "./wake-coalescer.ts";
 
 /** Ring fill (of capacity) from which a class of packets is shed. */
 export const SHED_UPPER_LAYERS_AT = 0.5;
@@ -24,13 +25,16 @@ export class RingTap {
   rings: PacketRing[] = [];
   readonly #audio: boolean;
   readonly #timeOrigin = performance.timeOrigin;
+  readonly #wakes: WakeCoalescer | undefined;
   /** Packets written and shed, over every ring. */
   written = 0;
   shed = 0;
 
-  constructor(producer: Producer, trackId: number) {
+  /** `wakes` batches the readers' wake-ups; without it a sleeping reader is woken per packet. */
+  constructor(producer: Producer, trackId: number, wakes?: WakeCoalescer) {
     this.producer = producer;
     this.trackId = trackId;
+    this.#wakes = wakes;
     this.#audio = producer.kind === "audio";
   }
 
@@ -56,6 +60,8 @@ export class RingTap {
       }
       if (ring.write(pkt.buf, 0, pkt.length, this.trackId, layer.ssrc, flags, arrival)) {
         this.written++;
+        if (this.#wakes !== undefined) this.#wakes.packetWritten(ring);
+        else ring.wakeReader();
       } else {
         this.shed++;
         counters.packetsDropped[DropReason.queueFull]++;

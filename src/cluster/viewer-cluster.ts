@@ -22,6 +22,7 @@ import { PacketRing } from "./packet-ring.ts";
 import type { FromWorker, PlayResult, ToWorker, TrackInfo } from "./protocol.ts";
 import { RemoteConsumer, RemoteViewer } from "./remote-viewer.ts";
 import { RingTap, SHED_UPPER_LAYERS_AT } from "./ring-tap.ts";
+import { WakeCoalescer } from "./wake-coalescer.ts";
 
 export interface ViewerClusterOptions {
   /** Number of workers (≥ 1). */
@@ -33,6 +34,11 @@ export interface ViewerClusterOptions {
   /** Slots per worker ring (power of two); 4096 slots ≈ 6.6 MB. */
   ringSlots?: number;
   statusIntervalMs?: number;
+  /**
+   * Longest a sleeping worker's wake-up is held back to batch packets (default 1 ms; 0 wakes
+   * per packet). See wake-coalescer.ts for why.
+   */
+  wakeDelayMs?: number;
   /** A worker's viewer ended on its own (the owner updates its tables). */
   onEnded: (viewer: RemoteViewer, reason: EndReason) => void;
 }
@@ -100,12 +106,14 @@ export class ViewerCluster {
   readonly #streams = new Map<string, Producer[]>();
   readonly #pending = new Map<number, PromiseWithResolvers<PlayResult | undefined>>();
   readonly #srSent = new Map<number, number>();
+  readonly #wakes: WakeCoalescer;
   #nextTrack = 1;
   #nextReq = 1;
   #closed = false;
 
   private constructor(options: ViewerClusterOptions) {
     this.#options = options;
+    this.#wakes = new WakeCoalescer(options.wakeDelayMs ?? 1);
   }
 
   /** Starts the workers and waits until each is ready. */
@@ -246,7 +254,7 @@ export class ViewerCluster {
     if (previous) this.#dropTaps(previous);
     const tracks: TrackInfo[] = producers.map((producer) => {
       const trackId = this.#nextTrack++;
-      const tap = new RingTap(producer, trackId);
+      const tap = new RingTap(producer, trackId, this.#wakes);
       this.#taps.set(producer, tap);
       this.#byTrack.set(trackId, producer);
       // The producer's fan-out calls onPacket on each entry; a tap is one such entry.
@@ -418,6 +426,7 @@ export class ViewerCluster {
     this.#closed = true;
     for (const producers of this.#streams.values()) this.#dropTaps(producers);
     this.#streams.clear();
+    this.#wakes.close();
     await Promise.all(this.#slots.map(async (slot) => {
       if (slot.alive) {
         const done = this.#request(slot, { t: "close", req: this.#nextReq++ }).catch(() => {});

@@ -130,15 +130,23 @@ Deno.test("ring: a second view of the buffer sees the same ring", () => {
   assertEquals(writer.fill, 0);
 });
 
-Deno.test("ring: waitForData resolves at once when data is there, and on the next write", async () => {
+Deno.test("ring: waitForData resolves at once when data is there, and on wakeReader", async () => {
   const ring = new PacketRing(4);
   ring.write(packet(1), 0, 100, 0, 0, 0, 0);
   assertEquals(ring.waitForData(), undefined);
+  assertEquals(ring.readerSleeping, false);
   ring.drain(new Collector());
   const wait = ring.waitForData(5_000);
   assert(wait !== undefined);
+  assertEquals(ring.readerSleeping, true);
+  // A write alone does not wake the reader: the writer decides when (coalescing).
   ring.write(packet(2), 0, 100, 0, 0, 0, 0);
+  assertEquals(ring.readerSleeping, true);
+  assertEquals(ring.wakeReader(), true);
+  assertEquals(ring.readerSleeping, false);
+  assertEquals(ring.wakeReader(), false, "a second wake has nobody to wake");
   assertEquals(await wait, "ok");
+  assertEquals(ring.drain(new Collector()), 1);
 });
 
 Deno.test("ring: concurrent writer and reader in two workers, 50,000 packets through 256 slots", async () => {
