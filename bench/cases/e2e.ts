@@ -23,8 +23,8 @@ export interface E2eOptions {
 
 export const E2E_QUICK: E2eOptions = {
   steps: [1, 10, 20, 40],
-  windowMs: 3000,
-  settleMs: 2000,
+  windowMs: 2500,
+  settleMs: 1800,
   overloadMs: 6000,
   recoveryObserveMs: 4000,
 };
@@ -119,9 +119,10 @@ export async function runRamp(
       const failed = await rig.addViewers(step - rig.viewers);
       await sleep(options.settleMs);
       let row = windowRow("e2e", impl, await rig.measure(options.windowMs), 1);
-      if ((row.delivered_ratio ?? 0) < CLEAN_DELIVERY) {
-        // Once more before calling it a limit: on a shared machine one descheduled viewer
-        // process overflows its socket buffer and loses a window's worth of packets.
+      const delivered = row.delivered_ratio ?? 0;
+      if (delivered < CLEAN_DELIVERY && delivered >= 0.9) {
+        // Once more before calling it a limit (a collapse below 90 % needs no second look):
+        // on a shared machine one descheduled viewer process overflows its socket buffer.
         const first = row;
         row = windowRow("e2e", impl, await rig.measure(options.windowMs), 1);
         row.first_window_delivered_ratio = first.delivered_ratio;

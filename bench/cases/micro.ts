@@ -44,7 +44,7 @@ export interface MicroOptions {
 }
 
 export const MICRO_QUICK: MicroOptions = {
-  runMs: 100,
+  runMs: 80,
   fanouts: [1, 10, 100],
   allocPackets: 30_000,
 };

@@ -18,7 +18,7 @@ export interface ScenarioOptions {
   verbose?: boolean;
 }
 
-export const SCENARIO_QUICK: ScenarioOptions = { speakers: 10, listeners: 3, windowMs: 3000 };
+export const SCENARIO_QUICK: ScenarioOptions = { speakers: 10, listeners: 3, windowMs: 2500 };
 export const SCENARIO_FULL: ScenarioOptions = { speakers: 10, listeners: 10, windowMs: 8000 };
 export const SCENARIO_SMOKE: ScenarioOptions = { speakers: 2, listeners: 1, windowMs: 1000 };
 
