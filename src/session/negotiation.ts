@@ -181,6 +181,7 @@ export function planPlay(offer: SessionDescriptionInfo, sources: SourceTrack[]):
       ssrcs: media.ssrcs,
     });
   }
+  dropClashingExtensions(plan.tracks);
   if (plan.tracks.length === 0) {
     throw new UnsupportedOfferError(
       `the offer has no audio or video m-line for this stream (it carries ${
@@ -259,6 +260,24 @@ function acceptedFeedback(media: SdpMedia, codec: SdpCodec): string[] {
     .filter((a) => a.startsWith("rtcp-fb-wildcard "))
     .map((a) => a.slice("rtcp-fb-wildcard ".length));
   return [...new Set([...codec.rtcpFb, ...wildcard])].filter((fb) => ACCEPTED_FEEDBACK.includes(fb));
+}
+
+/**
+ * One ID must name one extension across a BUNDLE group (RFC 8843 §9.2). aiortc 1.4 offers id 2
+ * as abs-send-time on video and audio-level on audio, then parses every packet of the
+ * transport with one map: a 1-byte audio level where it expects 3 bytes stops its receiver.
+ * A viewer gets the first m-line's meaning; later m-lines lose the clashing extension.
+ */
+function dropClashingExtensions(tracks: TrackPlan[]): void {
+  const uriById = new Map<number, string>();
+  for (const track of tracks) {
+    track.extmaps = track.extmaps.filter((e) => {
+      const taken = uriById.get(e.id);
+      if (taken !== undefined && taken !== e.uri) return false;
+      uriById.set(e.id, e.uri);
+      return true;
+    });
+  }
 }
 
 function acceptedExtensions(media: SdpMedia, allowed: Set<string>): SdpExtmap[] {

@@ -148,14 +148,6 @@ for (const codec of CODECS) {
 
 Deno.test({
   name: "aiortc viewer with its stock offer (extmap id 2 on both m-lines) decodes aiortc's stream",
-  // Server gap: aiortc 1.4 offers id 2 as abs-send-time on video and as ssrc-audio-level on
-  // audio, and parses every bundled packet with one map in which abs-send-time wins. Quetzal
-  // answers both (src/session/negotiation.ts acceptedExtensions dedupes ids within an m-line
-  // only) and writes the forwarded 1-byte audio level at id 2 on audio packets, so aiortc's
-  // RtpPacket.parse raises struct.error and its DTLS transport stops receiving for good: no
-  // frame is ever decoded, and the viewer is freed 15 s later as consent_expired.
-  // docs whip-whep.md §4 (aiortc row): drop one clashing extension from the answer.
-  ignore: true,
   async fn() {
     let publisher: ClientProcess | undefined;
     let viewer: ClientProcess | undefined;
