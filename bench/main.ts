@@ -15,7 +15,7 @@
 import { BenchChild, killAllChildren } from "./lib/children.ts";
 import { argValue } from "./lib/child-protocol.ts";
 import { machineHeader } from "./lib/machine.ts";
-import { markdownTable, type Report, roundRow, type Row } from "./lib/report.ts";
+import { markdownTable, type Report, roundRow, type Row, scenarioTable } from "./lib/report.ts";
 import {
   E2E_FULL,
   E2E_QUICK,
@@ -191,6 +191,10 @@ console.log(
     `werift ${header.werift}, libsrtp ${header.libsrtp}\n`,
 );
 console.log(markdownTable(rounded));
+if (rounded.some((r) => r.case.startsWith("scenario-"))) {
+  console.log("\n### Scenarios (LiveKit's row format)\n");
+  console.log(scenarioTable(rounded));
+}
 console.log("\n### Summary\n");
 for (const [key, value] of Object.entries(report.summary)) {
   console.log(`- ${key}: ${JSON.stringify(value)}`);

@@ -114,3 +114,32 @@ export function markdownTable(rows: Row[]): string {
   }
   return lines.join("\n");
 }
+
+const SCENARIO_COLUMNS: Array<[string, string, number]> = [
+  ["scenario", "case", 0],
+  ["impl", "impl", 0],
+  ["publishers", "publishers", 0],
+  ["subscribers", "subscribers", 0],
+  ["Mbit/s in", "mbps_in", 1],
+  ["Mbit/s out", "mbps_out", 1],
+  ["pkt/s in", "packets_in_per_s", 0],
+  ["pkt/s out", "packets_out_per_s", 0],
+  ["CPU %", "cpu_percent", 0],
+  ["delivered", "delivered_ratio", 4],
+];
+
+/** Scenario rows in the columns LiveKit publishes (publishers, subscribers, traffic, CPU). */
+export function scenarioTable(rows: Row[]): string {
+  const picked = rows.filter((r) => r.case.startsWith("scenario-"));
+  const lines = [
+    `| ${SCENARIO_COLUMNS.map((c) => c[0]).join(" | ")} |`,
+    `|${SCENARIO_COLUMNS.map(([, , d]) => (d > 0 ? "---:" : "---")).join("|")}|`,
+  ];
+  for (const row of picked) {
+    const cells = SCENARIO_COLUMNS.map(([, key, digits]) =>
+      key === "case" ? row.case.replace(/^scenario-/, "") : fmt(row[key], digits)
+    );
+    lines.push(`| ${cells.join(" | ")} |`);
+  }
+  return lines.join("\n");
+}
