@@ -98,7 +98,8 @@ export interface CounterDelta {
 }
 
 export type FromWorker =
-  | { t: "ready"; index: number }
+  /** `srtp`: the SRTP backend the worker runs (its own selection, see viewer-worker.ts). */
+  | { t: "ready"; index: number; srtp: string }
   | { t: "reply"; req: number; ok: true; result?: PlayResult }
   | { t: "reply"; req: number; ok: false; error: { name: string; message: string } }
   | { t: "keyframe"; trackId: number; ssrc: number }

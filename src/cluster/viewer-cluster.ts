@@ -99,6 +99,8 @@ export function extmapsOf(map: ExtensionMap): SdpExtmap[] {
 
 export class ViewerCluster {
   readonly viewers: Map<string, RemoteViewer> = new Map();
+  /** The SRTP backend each worker selected (its own `selectSrtpBackend`), by worker index. */
+  readonly workerSrtp: string[] = [];
   readonly #slots: WorkerSlot[] = [];
   readonly #options: ViewerClusterOptions;
   readonly #taps = new Map<Producer, RingTap>();
@@ -137,8 +139,10 @@ export class ViewerCluster {
       const up = Promise.withResolvers<void>();
       ready.push(up.promise);
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
-        if (event.data.t === "ready") up.resolve();
-        else cluster.#onMessage(slot, event.data);
+        if (event.data.t === "ready") {
+          cluster.workerSrtp[index] = event.data.srtp;
+          up.resolve();
+        } else cluster.#onMessage(slot, event.data);
       };
       worker.onerror = (event) => {
         event.preventDefault();
@@ -160,6 +164,14 @@ export class ViewerCluster {
     } catch (error) {
       await cluster.close();
       throw error;
+    }
+    // A worker that fell back to the TypeScript SRTP backend forwards at several times the
+    // CPU per packet (measured 2026-11-23: libsrtp's srtp_init refuses a second call in one
+    // process, so every worker after the main thread fell back); say so instead of being slow.
+    if (options.srtp !== "ts" && cluster.workerSrtp.some((name) => name === "ts")) {
+      options.logger.warn("viewer workers run the TypeScript SRTP backend", {
+        workers: cluster.workerSrtp,
+      });
     }
     return cluster;
   }

@@ -26,10 +26,11 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const msg = event.data;
   switch (msg.t) {
     case "init": {
+      const srtp = selectSrtpBackend(msg.srtp);
       host = new ViewerHost({
         ring: new PacketRing(msg.ring),
         network: msg.network,
-        srtp: selectSrtpBackend(msg.srtp),
+        srtp,
         connectTimeoutMs: msg.connectTimeoutMs,
         events: {
           keyframe: (trackId, ssrc) => post({ t: "keyframe", trackId, ssrc }),
@@ -48,7 +49,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         h.ringPackets = 0;
         h.busyMs = 0;
       }, msg.statusIntervalMs);
-      post({ t: "ready", index: msg.index });
+      post({ t: "ready", index: msg.index, srtp: srtp.name });
       return;
     }
     case "stream":

@@ -32,6 +32,9 @@ Deno.test("workers: 2 — viewers spread over two workers get continuous media, 
     const cluster = server.manager.cluster;
     assert(cluster, "a viewer cluster runs");
     assertEquals(cluster.size, 2);
+    // Each worker reports the SRTP backend it selected for itself.
+    assertEquals(cluster.workerSrtp.length, 2);
+    assert(cluster.workerSrtp.every((name) => name === "ts" || name === "libsrtp"));
     const publisher = await publish(server.url, "live", server.publishToken, { stunUrl: stun.url });
     await publisher.connected;
     const viewers: Viewer[] = [];
