@@ -1,5 +1,5 @@
 /**
- * The main thread's end of the fan-out to workers: sits in a Producer's consumer list and
+ * The main thread's end of the fan-out to workers: a Producer's tap (Producer.addTap) that
  * writes each packet once into the ring of every worker that has viewers of the stream.
  *
  * Shedding under saturation (issue: lowest priority first): as a worker's ring fills, packets
@@ -10,7 +10,7 @@
 import { counters, DropReason } from "../observability/counters.ts";
 import type { InboundPacket } from "../rtp/inbound-packet.ts";
 import type { Layer } from "../sfu/layer.ts";
-import type { Producer } from "../sfu/producer.ts";
+import type { PacketTap, Producer } from "../sfu/producer.ts";
 import { type PacketRing, RingFlag } from "./packet-ring.ts";
 import type { WakeCoalescer } from "./wake-coalescer.ts";
 
@@ -18,7 +18,7 @@ import type { WakeCoalescer } from "./wake-coalescer.ts";
 export const SHED_UPPER_LAYERS_AT = 0.5;
 export const SHED_BASE_LAYER_AT = 0.875;
 
-export class RingTap {
+export class RingTap implements PacketTap {
   readonly producer: Producer;
   readonly trackId: number;
   /** Rings of the workers subscribed to this producer's stream. */
@@ -38,7 +38,7 @@ export class RingTap {
     this.#audio = producer.kind === "audio";
   }
 
-  /** Called by the producer for every packet (the Consumer fan-out signature). */
+  /** Called by the producer for every packet. */
   onPacket(pkt: InboundPacket, layer: Layer, keyframe: boolean): void {
     const rings = this.rings;
     if (rings.length === 0) return;
@@ -68,8 +68,4 @@ export class RingTap {
       }
     }
   }
-
-  // The parts of the Consumer interface the producer and stream may call on a fan-out entry.
-  rebind(): void {}
-  close(): void {}
 }

@@ -15,7 +15,6 @@ import { Ext, type ExtensionMap, ExtensionUri, type ExtKind } from "../rtp/heade
 import type { NetworkOptions } from "../session/peer-transport.ts";
 import type { SdpCodec, SdpExtmap } from "../session/sdp.ts";
 import type { EndReason } from "../session/session-base.ts";
-import type { Consumer } from "../sfu/consumer.ts";
 import type { Producer } from "../sfu/producer.ts";
 import type { SrtpMode } from "../transport/srtp-backend.ts";
 import { PacketRing } from "./packet-ring.ts";
@@ -269,8 +268,7 @@ export class ViewerCluster {
       const tap = new RingTap(producer, trackId, this.#wakes);
       this.#taps.set(producer, tap);
       this.#byTrack.set(trackId, producer);
-      // The producer's fan-out calls onPacket on each entry; a tap is one such entry.
-      producer.addConsumer(tap as unknown as Consumer);
+      producer.addTap(tap);
       return {
         trackId,
         kind: producer.kind,
@@ -308,7 +306,7 @@ export class ViewerCluster {
       this.#byTrack.delete(tap.trackId);
       this.#srSent.delete(tap.trackId);
       tap.rings = [];
-      producer.removeConsumer(tap as unknown as Consumer);
+      producer.removeTap(tap);
     }
   }
 

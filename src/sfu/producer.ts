@@ -35,6 +35,14 @@ export interface ProducerOptions {
 
 const MAX_LAYERS = 4;
 
+/**
+ * Sees every packet of a producer besides its consumers, with the same arguments: the main
+ * thread's end of the viewer workers' rings. Not a Consumer (no layer selection, no viewer).
+ */
+export interface PacketTap {
+  onPacket(pkt: InboundPacket, layer: Layer, keyframe: boolean): void;
+}
+
 export class Producer {
   readonly kind: "audio" | "video";
   readonly kindIndex: 0 | 1;
@@ -50,6 +58,8 @@ export class Producer {
   #lastTickMs = -Infinity;
   /** Consumers, as an array for the fan-out loop. */
   consumers: Consumer[] = [];
+  /** Taps (viewer workers' rings, src/cluster/ring-tap.ts), as an array for the same loop. */
+  taps: PacketTap[] = [];
   readonly #bySsrc = new Map<number, Layer>();
   readonly #requestKeyframe: KeyframeSink;
   readonly #throttleMs: number;
@@ -135,6 +145,9 @@ export class Producer {
         }
       }
     }
+    // Taps first: they hand the packet to other threads, which then work in parallel.
+    const taps = this.taps;
+    for (let i = 0; i < taps.length; i++) taps[i].onPacket(pkt, layer, keyframe);
     const consumers = this.consumers;
     for (let i = 0; i < consumers.length; i++) consumers[i].onPacket(pkt, layer, keyframe);
   }
@@ -179,9 +192,18 @@ export class Producer {
     this.consumers = this.consumers.filter((c) => c !== consumer);
   }
 
+  addTap(tap: PacketTap): void {
+    if (!this.taps.includes(tap)) this.taps = [...this.taps, tap];
+  }
+
+  removeTap(tap: PacketTap): void {
+    this.taps = this.taps.filter((t) => t !== tap);
+  }
+
   close(): void {
     this.#closed = true;
     this.consumers = [];
+    this.taps = [];
     for (const layer of this.layers) layer.cache.clear();
   }
 }

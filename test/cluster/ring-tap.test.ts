@@ -2,9 +2,11 @@ import { assertEquals } from "@std/assert";
 import { PacketRing } from "../../src/cluster/packet-ring.ts";
 import { RingTap } from "../../src/cluster/ring-tap.ts";
 import { counters, DropReason } from "../../src/observability/counters.ts";
-import type { InboundPacket } from "../../src/rtp/inbound-packet.ts";
+import { ExtensionMap } from "../../src/rtp/header-extensions.ts";
+import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
 import type { Layer } from "../../src/sfu/layer.ts";
-import type { Producer } from "../../src/sfu/producer.ts";
+import { Producer } from "../../src/sfu/producer.ts";
+import { buildPacket } from "../support/packets.ts";
 
 const pkt = { buf: new Uint8Array(1600), length: 1200, arrivalMs: 0 } as unknown as InboundPacket;
 const layer = (rank: number) => ({ ssrc: 1000 + rank, state: { rank } }) as unknown as Layer;
@@ -51,4 +53,40 @@ Deno.test("ring tap: one write per packet per subscribed ring, none without ring
   t.onPacket(pkt, layer(0), true);
   assertEquals(rings.map((r) => r.fill), [1, 1]);
   assertEquals(t.written, 2);
+});
+
+Deno.test("ring tap: a producer's tap gets every packet, is no consumer, and leaves on removeTap/close", () => {
+  const extensions = ExtensionMap.fromExtmaps([]);
+  const producer = new Producer({
+    kind: "audio",
+    mid: "0",
+    codecName: "opus",
+    payloadType: 111,
+    clockRate: 48000,
+    rids: [],
+    extensions,
+    requestKeyframe: () => {},
+  });
+  const ring = new PacketRing(8);
+  const t = new RingTap(producer, 7);
+  t.rings = [ring];
+  producer.addTap(t);
+  producer.addTap(t);
+  assertEquals(producer.taps.length, 1, "added once");
+  assertEquals(producer.consumers.length, 0, "a tap is not a consumer");
+  const inbound = new InboundPacket();
+  const send = (seq: number) => {
+    const bytes = buildPacket({ seq, ts: seq * 960, ssrc: 0x1234, payloadType: 111 });
+    inbound.parse(bytes, bytes.length, extensions);
+    producer.onPacket(inbound);
+  };
+  send(1);
+  send(2);
+  assertEquals([ring.fill, t.written], [2, 2]);
+  producer.removeTap(t);
+  send(3);
+  assertEquals(ring.fill, 2);
+  producer.addTap(t);
+  producer.close();
+  assertEquals(producer.taps.length, 0);
 });
