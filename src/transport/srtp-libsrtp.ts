@@ -76,6 +76,8 @@ const Policy = {
 const SsrcType = { anyInbound: 2, anyOutbound: 3 } as const;
 
 /** srtp_err_status_t values we map (srtp2/srtp.h). */
+/** srtp_err_status_bad_param (srtp2/srtp.h). */
+const SRTP_ERR_STATUS_BAD_PARAM = 2;
 const Status = { ok: 0, authFail: 7, replayFail: 9, replayOld: 10 } as const;
 
 /** Replay window, as in the TypeScript backend (libsrtp's default). */
@@ -135,7 +137,9 @@ function tryLoad(): LibsrtpStatus {
       return unavailable(`${name} is ${version}; only libsrtp 2.1–2.x is supported`);
     }
     const status = sym.srtp_init();
-    if (status !== Status.ok) {
+    // The crypto kernel is per process and shared by every Worker: a second srtp_init finds it
+    // initialised and fails only on re-registering its debug module (bad_param, status 2).
+    if (status !== Status.ok && status !== SRTP_ERR_STATUS_BAD_PARAM) {
       lib.close();
       return unavailable(`srtp_init failed with status ${status}`);
     }
