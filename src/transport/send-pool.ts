@@ -4,25 +4,38 @@
  * Deno's `node:dgram` reads the buffer after `send()` returns (measured 2026-11-23: a buffer
  * rewritten right after `send` arrived rewritten in 368 of 368 packets), so a send buffer
  * cannot be reused until its callback runs. One slab of MTU-sized slots with a free list
- * serves all sockets; each socket bounds how many of them it may hold (see UdpLink), which is
- * the per-viewer send queue: when it is full the packet is dropped and counted, never queued
- * without end.
+ * serves all sockets. Each slot has its own completion callback, made once at start: a
+ * completion frees exactly the slot it belongs to, in whatever order completions arrive
+ * (they are not FIFO under load), and no closure is made per packet.
  */
 
 /** Bytes per slot: a 1500-byte MTU datagram plus room for the SRTP/SRTCP trailer. */
 export const SLOT_SIZE = 1536;
+
+/** Who sent a slot; told when its send completes. */
+export interface SlotOwner {
+  onSendComplete(error: Error | null): void;
+}
 
 export class SendPool {
   readonly #slab: Uint8Array;
   readonly #views: Uint8Array[];
   readonly #free: Int32Array;
   #freeCount: number;
+  /** 1 while the socket may still read the slot. */
+  readonly #inFlight: Uint8Array;
+  readonly #owners: (SlotOwner | null)[];
+  readonly #callbacks: ((error: Error | null) => void)[];
 
   constructor(slots = 16384) {
     this.#slab = new Uint8Array(slots * SLOT_SIZE);
     this.#views = [];
+    this.#callbacks = [];
+    this.#owners = new Array(slots).fill(null);
+    this.#inFlight = new Uint8Array(slots);
     for (let i = 0; i < slots; i++) {
       this.#views.push(this.#slab.subarray(i * SLOT_SIZE, (i + 1) * SLOT_SIZE));
+      this.#callbacks.push((error) => this.#complete(i, error));
     }
     this.#free = new Int32Array(slots);
     for (let i = 0; i < slots; i++) this.#free[i] = slots - 1 - i;
@@ -34,8 +47,40 @@ export class SendPool {
     return this.#freeCount === 0 ? -1 : this.#free[--this.#freeCount];
   }
 
+  /** Gives back a slot that was acquired but not sent. */
   release(slot: number): void {
+    this.#inFlight[slot] = 0;
+    this.#owners[slot] = null;
     this.#free[this.#freeCount++] = slot;
+  }
+
+  /** Marks a slot as handed to a socket; returns the callback to pass to `send`. */
+  sending(slot: number, owner: SlotOwner): (error: Error | null) => void {
+    this.#inFlight[slot] = 1;
+    this.#owners[slot] = owner;
+    return this.#callbacks[slot];
+  }
+
+  #complete(slot: number, error: Error | null): void {
+    if (this.#inFlight[slot] === 0) return;
+    const owner = this.#owners[slot];
+    this.release(slot);
+    owner?.onSendComplete(error);
+  }
+
+  /**
+   * Frees every slot still in flight for `owner` (its socket closed and may never call back).
+   * A completion arriving later finds the slot free and does nothing.
+   */
+  abandon(owner: SlotOwner): number {
+    let freed = 0;
+    for (let slot = 0; slot < this.#owners.length; slot++) {
+      if (this.#owners[slot] === owner && this.#inFlight[slot] === 1) {
+        this.release(slot);
+        freed++;
+      }
+    }
+    return freed;
   }
 
   /** The slot's buffer (a stable view; no allocation per call). */

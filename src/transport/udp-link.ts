@@ -2,11 +2,12 @@
  * The UDP 5-tuple werift's ICE agent nominated, used directly for media.
  *
  * werift's `connection.send` returns a promise per packet; its socket's `send` does not need
- * one. Slots from the SendPool are handed to the socket and released in the send callback.
- * Completions arrive in order per socket, so a ring of slot numbers is enough to know which
- * slot a completion frees, and the callback is bound once (no closure per packet).
+ * one. Slots from the SendPool are handed to the socket and come back through the slot's own
+ * completion callback (completions may arrive out of order). A link holds at most
+ * `maxInFlight` slots: its bounded send queue. When it is full the packet is dropped and
+ * counted, so one slow viewer can never exhaust the pool or block the event loop.
  */
-import { type SendPool, sendPool } from "./send-pool.ts";
+import { type SendPool, sendPool, type SlotOwner } from "./send-pool.ts";
 
 /** The parts of a node:dgram socket this module uses. */
 export interface DatagramSocket {
@@ -20,16 +21,14 @@ export interface DatagramSocket {
   ): void;
 }
 
-export class UdpLink {
+export class UdpLink implements SlotOwner {
   readonly #socket: DatagramSocket;
   readonly #port: number;
   readonly #address: string;
   readonly #pool: SendPool;
-  readonly #inFlight: Int32Array;
-  #head = 0;
+  readonly #maxInFlight: number;
   #count = 0;
   #closed = false;
-  readonly #onSent: (error: Error | null) => void;
   /** Packets refused because this link's queue was full. */
   dropped = 0;
   /** Packets the socket reported as failed. */
@@ -48,13 +47,16 @@ export class UdpLink {
     this.#address = address;
     this.#port = port;
     this.#pool = pool;
-    this.#inFlight = new Int32Array(maxInFlight);
-    this.#onSent = (error) => this.#complete(error);
+    this.#maxInFlight = maxInFlight;
   }
 
   /** Takes a buffer to write one datagram into; -1 when this link or the pool is full. */
   acquire(): number {
-    if (this.#closed || this.#count === this.#inFlight.length) return -1;
+    if (this.#closed) return -1;
+    if (this.#count >= this.#maxInFlight) {
+      this.dropped++;
+      return -1;
+    }
     return this.#pool.acquire();
   }
 
@@ -69,17 +71,15 @@ export class UdpLink {
       this.#pool.release(slot);
       return;
     }
-    const capacity = this.#inFlight.length;
-    this.#inFlight[(this.#head + this.#count) % capacity] = slot;
     this.#count++;
     this.packetsSent++;
     this.bytesSent += length;
+    const done = this.#pool.sending(slot, this);
     try {
-      this.#socket.send(this.#pool.view(slot), 0, length, this.#port, this.#address, this.#onSent);
+      this.#socket.send(this.#pool.view(slot), 0, length, this.#port, this.#address, done);
     } catch {
       // A closed socket throws synchronously; its callback never runs.
-      this.#count--;
-      this.#pool.release(slot);
+      done(null);
       this.errors++;
     }
   }
@@ -89,12 +89,8 @@ export class UdpLink {
     this.#pool.release(slot);
   }
 
-  #complete(error: Error | null): void {
-    if (this.#count === 0) return;
-    const slot = this.#inFlight[this.#head];
-    this.#head = (this.#head + 1) % this.#inFlight.length;
+  onSendComplete(error: Error | null): void {
     this.#count--;
-    this.#pool.release(slot);
     if (error) this.errors++;
   }
 
@@ -110,10 +106,7 @@ export class UdpLink {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    while (this.#count > 0) {
-      this.#pool.release(this.#inFlight[this.#head]);
-      this.#head = (this.#head + 1) % this.#inFlight.length;
-      this.#count--;
-    }
+    this.#pool.abandon(this);
+    this.#count = 0;
   }
 }
