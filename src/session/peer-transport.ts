@@ -59,6 +59,11 @@ const NOOP_LISTENER: PeerListener = {
 
 // Minimal shapes of the werift internals this file reaches into (werift 0.25.2).
 interface WeriftIceConnection {
+  protocols: {
+    onRequestReceived: {
+      subscribe(fn: (msg: unknown, addr: [string, number]) => void): { unSubscribe(): void };
+    };
+  }[];
   localUsername: string;
   localPassword: string;
   remoteUsername: string;
@@ -183,8 +188,22 @@ export class PeerTransport {
       remoteKey: new Uint8Array(keys.remoteKey),
       remoteSalt: new Uint8Array(keys.remoteSalt),
     });
-    const sub = dtls.iceTransport.connection.onData.subscribe((data) => this.#receive(data));
-    this.#unsubscribe = () => sub.unSubscribe();
+    const connection = dtls.iceTransport.connection;
+    const sub = connection.onData.subscribe((data) => this.#receive(data));
+    // RFC 7675: consent is STUN. A viewer that sends no RTCP is alive while its consent checks
+    // (from the address media goes to) keep coming.
+    const consent = connection.protocols.map((protocol) =>
+      protocol.onRequestReceived.subscribe((_msg, addr) => {
+        const pair = connection.nominated;
+        if (pair && pair.remoteAddr[0] === addr[0] && pair.remoteAddr[1] === addr[1]) {
+          this.counters.lastReceiveMs = performance.now();
+        }
+      })
+    );
+    this.#unsubscribe = () => {
+      sub.unSubscribe();
+      for (const c of consent) c.unSubscribe();
+    };
   }
 
   /** Routes one datagram from the nominated pair (RFC 7983 demux: DTLS goes to werift). */
@@ -287,7 +306,6 @@ export class PeerTransport {
     connection.remotePassword = remotePwd;
     return { iceUfrag, icePwd };
   }
-
 
   /** Closes the peer, its sockets and timers; idempotent. */
   async close(): Promise<void> {
