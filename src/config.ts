@@ -75,7 +75,9 @@ export const ConfigSchema = z.object({
   /** Allowed CORS origins, or `*`. */
   corsOrigin: z.string().default("*"),
   /** Require If-Match on PATCH (RFC 9725 §4.3.1): missing → 428. Set false for clients that omit it. */
-  strictEtag: z.boolean({ error: "expected true or false (also 1/0, yes/no, on/off)" }).default(true),
+  strictEtag: z.boolean({ error: "expected true or false (also 1/0, yes/no, on/off)" }).default(
+    true,
+  ),
   /** SRTP implementation. */
   srtp: z.enum(["auto", "ts", "libsrtp"]).default("auto"),
   /** Serve /metrics behind this bearer token (unset: open). */
@@ -145,10 +147,14 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     else if (i + 1 < args.length && !args[i + 1].startsWith("--")) value = args[++i];
     else value = name === "strict-etag" ? "true" : undefined;
     // "--port=" would otherwise coerce to 0 (any free port) without a word.
-    if (value === undefined || value.trim() === "") throw new ConfigError(`flag --${name} needs a value`);
+    if (value === undefined || value.trim() === "") {
+      throw new ConfigError(`flag --${name} needs a value`);
+    }
     fromFlags.set(name, [...(fromFlags.get(name) ?? []), value]);
   }
-  for (const [name, values] of fromFlags) raw[OPTIONS[name].key] = parseValue(OPTIONS[name], values);
+  for (const [name, values] of fromFlags) {
+    raw[OPTIONS[name].key] = parseValue(OPTIONS[name], values);
+  }
   return parseConfig(raw);
 }
 

@@ -72,7 +72,9 @@ export function describeStreams(manager: SessionManager): StreamInfo[] {
         };
       }),
       bitrateBps: publisher?.bitrateBps ?? 0,
-      uptimeSeconds: stream.liveSinceMs > 0 ? Math.round((Date.now() - stream.liveSinceMs) / 1000) : 0,
+      uptimeSeconds: stream.liveSinceMs > 0
+        ? Math.round((Date.now() - stream.liveSinceMs) / 1000)
+        : 0,
     });
   }
   return out;

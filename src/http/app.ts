@@ -37,7 +37,11 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   app.use("/whip/*", deps.rateLimiter.middleware);
   app.use("/whep/*", deps.rateLimiter.middleware);
   app.onError(errorHandler(logger));
-  app.notFound((c) => new Problem(404, "not-found", `no route for ${c.req.method} ${c.req.path}`).toResponse(c.req.path));
+  app.notFound((c) =>
+    new Problem(404, "not-found", `no route for ${c.req.method} ${c.req.path}`).toResponse(
+      c.req.path,
+    )
+  );
 
   const extensions = whepExtensions(manager);
   app.route("/whip", endpointRoutes({ role: "whip", manager, config }));
@@ -60,10 +64,10 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   }
   app.route("/api", apiRoutes(manager));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", (c) =>
-    deps.ready()
-      ? c.json({ status: "ready" })
-      : c.json({ status: "draining" }, 503));
+  app.get(
+    "/readyz",
+    (c) => deps.ready() ? c.json({ status: "ready" }) : c.json({ status: "draining" }, 503),
+  );
   app.get("/metrics", async (c) => {
     if (config.metricsToken !== undefined) {
       const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("Authorization") ?? "");
@@ -73,7 +77,9 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
         });
       }
     }
-    return new Response(await metrics.render(), { headers: { "Content-Type": metrics.contentType } });
+    return new Response(await metrics.render(), {
+      headers: { "Content-Type": metrics.contentType },
+    });
   });
   app.route("/", await playerRoutes());
   return app;

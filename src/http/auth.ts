@@ -6,16 +6,23 @@ import type { MiddlewareHandler } from "hono";
 import { Problem } from "./errors.ts";
 
 /** Middleware requiring `Authorization: Bearer <token>` when a token is configured. */
-export function bearerAuth(options: { token: string | undefined; realm: string }): MiddlewareHandler {
+export function bearerAuth(
+  options: { token: string | undefined; realm: string },
+): MiddlewareHandler {
   return async function bearer(c, next) {
     const token = options.token;
     if (token !== undefined && c.req.method !== "OPTIONS") {
       const header = c.req.header("Authorization") ?? "";
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       if (!match) {
-        throw new Problem(401, "unauthorized", `this ${options.realm} endpoint requires a bearer token`, {
-          "WWW-Authenticate": `Bearer realm="${options.realm}"`,
-        });
+        throw new Problem(
+          401,
+          "unauthorized",
+          `this ${options.realm} endpoint requires a bearer token`,
+          {
+            "WWW-Authenticate": `Bearer realm="${options.realm}"`,
+          },
+        );
       }
       if (!timingSafeEqual(match[1], token)) {
         throw new Problem(401, "unauthorized", "the bearer token is not valid", {

@@ -13,7 +13,11 @@ export function cors(origin: string): MiddlewareHandler {
   const allowed = origin.split(",").map((o) => o.trim()).filter(Boolean);
   return async function corsHeaders(c, next) {
     const requestOrigin = c.req.header("Origin");
-    const allowOrigin = allowed.includes("*") ? "*" : requestOrigin && allowed.includes(requestOrigin) ? requestOrigin : undefined;
+    const allowOrigin = allowed.includes("*")
+      ? "*"
+      : requestOrigin && allowed.includes(requestOrigin)
+      ? requestOrigin
+      : undefined;
     if (c.req.method === "OPTIONS" && c.req.header("Access-Control-Request-Method")) {
       const headers = new Headers({
         "Access-Control-Allow-Methods": ALLOW_METHODS,

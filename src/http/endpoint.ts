@@ -50,7 +50,11 @@ export function endpointRoutes(options: EndpointOptions): Hono {
 
   const streamName = (name: string) => {
     if (!STREAM_NAME.test(name)) {
-      throw new Problem(400, "bad-stream-name", "stream names are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
+      throw new Problem(
+        400,
+        "bad-stream-name",
+        "stream names are 1-128 characters of A-Z a-z 0-9 . _ ~ -",
+      );
     }
     return name;
   };
@@ -59,7 +63,11 @@ export function endpointRoutes(options: EndpointOptions): Hono {
     const session = manager.get(id);
     const wanted = role === "whip" ? "publisher" : "viewer";
     if (!session || session.streamName !== name || session.role !== wanted) {
-      throw new Problem(404, "unknown-session", `no ${role.toUpperCase()} session "${id}" on stream "${name}"`);
+      throw new Problem(
+        404,
+        "unknown-session",
+        `no ${role.toUpperCase()} session "${id}" on stream "${name}"`,
+      );
     }
     return session;
   };
@@ -72,7 +80,9 @@ export function endpointRoutes(options: EndpointOptions): Hono {
     config.iceServers.map((url) => {
       const turn = url.startsWith("turn");
       const creds = turn && config.iceUsername !== undefined
-        ? `; username="${config.iceUsername}"; credential="${config.iceCredential ?? ""}"; credential-type="password"`
+        ? `; username="${config.iceUsername}"; credential="${
+          config.iceCredential ?? ""
+        }"; credential-type="password"`
         : "";
       return `<${url}>; rel="ice-server"${creds}`;
     });
@@ -83,7 +93,9 @@ export function endpointRoutes(options: EndpointOptions): Hono {
     const offer = await readBody(c.req.raw, ["application/sdp"], config.maxSdpBytes);
     let created;
     try {
-      created = role === "whip" ? await manager.publish(name, offer) : await manager.play(name, offer);
+      created = role === "whip"
+        ? await manager.publish(name, offer)
+        : await manager.play(name, offer);
     } catch (error) {
       throw toProblem(error);
     }
@@ -118,7 +130,11 @@ export function endpointRoutes(options: EndpointOptions): Hono {
     }
     return new Response(null, {
       status: 200,
-      headers: { "Content-Type": "application/sdp", "Content-Length": "0", "Accept-Post": "application/sdp" },
+      headers: {
+        "Content-Type": "application/sdp",
+        "Content-Length": "0",
+        "Accept-Post": "application/sdp",
+      },
     });
   };
   app.options("/:stream", (c) => endpointInfo(c));
@@ -142,10 +158,18 @@ export function endpointRoutes(options: EndpointOptions): Hono {
     const ifMatch = c.req.header("If-Match");
     if (ifMatch === undefined) {
       if (config.strictEtag) {
-        throw new Problem(428, "if-match-required", 'PATCH needs an If-Match header (the session ETag, or "*")');
+        throw new Problem(
+          428,
+          "if-match-required",
+          'PATCH needs an If-Match header (the session ETag, or "*")',
+        );
       }
     } else if (ifMatch.trim() !== "*" && normaliseEtag(ifMatch) !== normaliseEtag(session.etag)) {
-      throw new Problem(412, "etag-mismatch", "If-Match does not match the current ICE session's ETag");
+      throw new Problem(
+        412,
+        "etag-mismatch",
+        "If-Match does not match the current ICE session's ETag",
+      );
     }
     const fragment = parseFragment(body);
     if (fragment.iceUfrag && fragment.icePwd && fragment.iceUfrag !== session.remoteIceUfrag) {
@@ -175,8 +199,14 @@ export function endpointRoutes(options: EndpointOptions): Hono {
   const notAllowed = (allow: string) => () => {
     throw new Problem(405, "method-not-allowed", `allowed methods: ${allow}`, { Allow: allow });
   };
-  app.options("/:stream/:session", () =>
-    new Response(null, { status: 204, headers: { "Accept-Patch": "application/trickle-ice-sdpfrag" } }));
+  app.options(
+    "/:stream/:session",
+    () =>
+      new Response(null, {
+        status: 204,
+        headers: { "Accept-Patch": "application/trickle-ice-sdpfrag" },
+      }),
+  );
   app.all("/:stream", notAllowed("POST, GET, HEAD, OPTIONS"));
   app.all("/:stream/:session", notAllowed("PATCH, DELETE, GET, HEAD, OPTIONS"));
 
@@ -201,7 +231,9 @@ function parseFragment(
   const lines = body.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (lines.length === 0) throw new Problem(400, "bad-sdpfrag", "the SDP fragment is empty");
   for (const line of lines) {
-    if (!/^[a-z]=/.test(line)) throw new Problem(400, "bad-sdpfrag", `not an SDP line: "${line.slice(0, 40)}"`);
+    if (!/^[a-z]=/.test(line)) {
+      throw new Problem(400, "bad-sdpfrag", `not an SDP line: "${line.slice(0, 40)}"`);
+    }
     if (line.startsWith("a=ice-ufrag:")) out.iceUfrag = line.slice(12);
     else if (line.startsWith("a=ice-pwd:")) out.icePwd = line.slice(10);
     else if (line.startsWith("a=mid:")) out.mids.push(line.slice(6));
@@ -217,7 +249,9 @@ export function toProblem(error: unknown): Problem {
   if (error instanceof SdpParseError || error instanceof InvalidOfferError) {
     return new Problem(400, "bad-sdp", `the offer is not valid SDP: ${error.message}`);
   }
-  if (error instanceof UnsupportedOfferError) return new Problem(422, "unsupported-offer", error.message);
+  if (error instanceof UnsupportedOfferError) {
+    return new Problem(422, "unsupported-offer", error.message);
+  }
   if (error instanceof NoSourceError) {
     return new Problem(409, "no-source", `${error.message}; retry later`, { "Retry-After": "2" });
   }

@@ -57,7 +57,13 @@ const TITLES: Record<number, string> = {
 export function errorHandler(log: Logger) {
   return function onError(error: Error, c: Context): Response {
     if (error instanceof Problem) return error.toResponse(c.req.path);
-    log.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(error?.stack ?? error) });
-    return new Problem(500, "internal", "the server failed to handle this request").toResponse(c.req.path);
+    log.error("unhandled error", {
+      path: c.req.path,
+      method: c.req.method,
+      error: String(error?.stack ?? error),
+    });
+    return new Problem(500, "internal", "the server failed to handle this request").toResponse(
+      c.req.path,
+    );
   };
 }

@@ -31,15 +31,22 @@ export function rateLimit(
         }
         if (++window.count > perMinute) {
           const retry = Math.max(1, Math.ceil((window.startMs + 60_000 - now) / 1000));
-          throw new Problem(429, "rate-limited", `more than ${perMinute} requests a minute from this address`, {
-            "Retry-After": String(retry),
-          });
+          throw new Problem(
+            429,
+            "rate-limited",
+            `more than ${perMinute} requests a minute from this address`,
+            {
+              "Retry-After": String(retry),
+            },
+          );
         }
       }
       await next();
     },
     sweep(nowMs: number) {
-      for (const [key, window] of windows) if (nowMs - window.startMs >= 60_000) windows.delete(key);
+      for (const [key, window] of windows) {
+        if (nowMs - window.startMs >= 60_000) windows.delete(key);
+      }
     },
   };
 }

@@ -30,7 +30,11 @@ export async function readBody(
 export async function readText(req: Request, limitBytes: number): Promise<string> {
   const declared = Number(req.headers.get("Content-Length") ?? "NaN");
   if (declared > limitBytes) {
-    throw new Problem(413, "body-too-large", `the body is ${declared} bytes; the limit is ${limitBytes}`);
+    throw new Problem(
+      413,
+      "body-too-large",
+      `the body is ${declared} bytes; the limit is ${limitBytes}`,
+    );
   }
   if (!req.body) return "";
   const reader = req.body.getReader();
@@ -50,7 +54,11 @@ export async function readText(req: Request, limitBytes: number): Promise<string
     size += value.byteLength;
     if (size > limitBytes) {
       await reader.cancel();
-      throw new Problem(413, "body-too-large", `the body is larger than the limit of ${limitBytes} bytes`);
+      throw new Problem(
+        413,
+        "body-too-large",
+        `the body is larger than the limit of ${limitBytes} bytes`,
+      );
     }
     chunks.push(value);
   }

@@ -87,8 +87,9 @@ export function whepExtensions(manager: SessionManager) {
         unsubscribe = manager.subscribe(viewer.streamName, (event: StreamEvent) => {
           if (event.type === "viewercount") send("viewercount", { viewercount: event.viewers });
           else if (event.type === "layers") send("layers", layersEvent(viewer));
-          else if (event.type === "reconnect") send("reconnect", { url: `/whep/${encodeURIComponent(viewer.streamName)}` });
-          else send(event.type, {});
+          else if (event.type === "reconnect") {
+            send("reconnect", { url: `/whep/${encodeURIComponent(viewer.streamName)}` });
+          } else send(event.type, {});
           if (event.type === "reconnect") {
             cleanup();
             try {
@@ -133,7 +134,11 @@ export function whepExtensions(manager: SessionManager) {
       }
       const unknown = parsed.filter((e) => !(SSE_EVENTS as readonly string[]).includes(e));
       if (unknown.length > 0) {
-        throw new Problem(400, "unsupported-event", `unsupported event types: ${unknown.join(", ")}`);
+        throw new Problem(
+          400,
+          "unsupported-event",
+          `unsupported event types: ${unknown.join(", ")}`,
+        );
       }
       wanted = parsed;
     }
@@ -165,13 +170,17 @@ export function whepExtensions(manager: SessionManager) {
   routes.get("/:stream/:session/sse/:id", (c) => {
     const viewer = viewerOf(c.req.param("stream"), c.req.param("session"));
     const entry = streams.get(c.req.param("id"));
-    if (!entry || entry.viewer !== viewer) throw new Problem(404, "unknown-event-stream", "no such event stream");
+    if (!entry || entry.viewer !== viewer) {
+      throw new Problem(404, "unknown-event-stream", "no such event stream");
+    }
     return eventStream(viewer, entry.events);
   });
 
   routes.delete("/:stream/:session/sse/:id", (c) => {
     viewerOf(c.req.param("stream"), c.req.param("session"));
-    if (!streams.delete(c.req.param("id"))) throw new Problem(404, "unknown-event-stream", "no such event stream");
+    if (!streams.delete(c.req.param("id"))) {
+      throw new Problem(404, "unknown-event-stream", "no such event stream");
+    }
     return new Response(null, { status: 200 });
   });
 
@@ -187,7 +196,11 @@ export function whepExtensions(manager: SessionManager) {
     }
     const parsed = LayerRequest.safeParse(json);
     if (!parsed.success) {
-      throw new Problem(400, "bad-layer-request", parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "));
+      throw new Problem(
+        400,
+        "bad-layer-request",
+        parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; "),
+      );
     }
     const request = parsed.data;
     const video = viewer.consumers.filter((c) => c.kind === "video");
@@ -197,8 +210,12 @@ export function whepExtensions(manager: SessionManager) {
     const consumer = request.mediaId === undefined
       ? video[0]
       : video.find(matches) ?? viewer.consumers.find(matches);
-    if (!consumer) throw new Problem(400, "unknown-media", `no video m-line with mediaId "${request.mediaId}"`);
-    if (consumer.kind !== "video") throw new Problem(400, "not-video", "layer selection applies to video m-lines");
+    if (!consumer) {
+      throw new Problem(400, "unknown-media", `no video m-line with mediaId "${request.mediaId}"`);
+    }
+    if (consumer.kind !== "video") {
+      throw new Problem(400, "not-video", "layer selection applies to video m-lines");
+    }
     const rid = request.rid ?? request.encodingId;
     const now = performance.now();
     if (rid !== undefined) {
@@ -207,7 +224,9 @@ export function whepExtensions(manager: SessionManager) {
       consumer.pin(layer.rid ?? "");
     } else if (request.spatialLayerId !== undefined) {
       const layer = consumer.producer.layerOfRank(request.spatialLayerId);
-      if (!layer) throw new Problem(400, "unknown-layer", `no spatial layer ${request.spatialLayerId}`);
+      if (!layer) {
+        throw new Problem(400, "unknown-layer", `no spatial layer ${request.spatialLayerId}`);
+      }
       consumer.pin(layer.rid ?? "");
     } else {
       consumer.setCaps(request.maxWidth, request.maxHeight, request.maxSpatialLayerId);

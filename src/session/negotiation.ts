@@ -7,7 +7,14 @@
  */
 import { codecFromRtpmap, type CodecName } from "../rtp/codecs/codec.ts";
 import { ExtensionUri } from "../rtp/header-extensions.ts";
-import { parseFmtp, type SdpCodec, type SdpExtmap, type SdpMedia, type SessionDescriptionInfo, simulcastRids } from "./sdp.ts";
+import {
+  parseFmtp,
+  type SdpCodec,
+  type SdpExtmap,
+  type SdpMedia,
+  type SessionDescriptionInfo,
+  simulcastRids,
+} from "./sdp.ts";
 
 /** A request Quetzal understood but will not serve (→ 422). */
 export class UnsupportedOfferError extends Error {
@@ -152,7 +159,9 @@ export function planPlay(offer: SessionDescriptionInfo, sources: SourceTrack[]):
       // Data channels and the like are rejected (port 0, outside BUNDLE: browsers refuse a
       // BUNDLE group naming a rejected m-line, RFC 8843 §7.3.3); a kind the stream lacks
       // stays bundled but inactive, so the player's transceiver survives.
-      const reason = foreign || source || media.port === 0 && !media.bundleOnly ? "rejected" : "no-source";
+      const reason = foreign || source || media.port === 0 && !media.bundleOnly
+        ? "rejected"
+        : "no-source";
       plan.inactive.push({ index, mid, kind: media.kind, reason });
       continue;
     }
@@ -164,7 +173,9 @@ export function planPlay(offer: SessionDescriptionInfo, sources: SourceTrack[]):
     const codec = matchCodec(media, source);
     if (!codec) {
       throw new UnsupportedOfferError(
-        `the stream's ${media.kind} codec is ${describeCodec(source)}, which this player did not offer`,
+        `the stream's ${media.kind} codec is ${
+          describeCodec(source)
+        }, which this player did not offer`,
       );
     }
     used.add(source);
@@ -205,7 +216,9 @@ function uniqueNonAux(name: string, i: number, all: string[]): boolean {
 }
 
 function isAuxiliary(name: string): boolean {
-  return ["rtx", "red", "ulpfec", "flexfec-03", "cn", "telephone-event"].includes(name.toLowerCase());
+  return ["rtx", "red", "ulpfec", "flexfec-03", "cn", "telephone-event"].includes(
+    name.toLowerCase(),
+  );
 }
 
 /** H264 is matched on packetization-mode 1 only: OBS labels High streams 42e01f. */
@@ -259,7 +272,9 @@ function acceptedFeedback(media: SdpMedia, codec: SdpCodec): string[] {
   const wildcard = media.attributes
     .filter((a) => a.startsWith("rtcp-fb-wildcard "))
     .map((a) => a.slice("rtcp-fb-wildcard ".length));
-  return [...new Set([...codec.rtcpFb, ...wildcard])].filter((fb) => ACCEPTED_FEEDBACK.includes(fb));
+  return [...new Set([...codec.rtcpFb, ...wildcard])].filter((fb) =>
+    ACCEPTED_FEEDBACK.includes(fb)
+  );
 }
 
 /**
@@ -326,10 +341,16 @@ export function buildAnswer(
   role: "publish" | "play",
   extras: (track: TrackPlan) => AnswerTrackExtras = () => ({}),
 ): string {
-  const sessionId = BigInt.asUintN(62, BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000)));
+  const sessionId = BigInt.asUintN(
+    62,
+    BigInt(Date.now()) * 1000n + BigInt(Math.floor(Math.random() * 1000)),
+  );
   const bundled = offer.media
     .map((m, i) => ({ m, i }))
-    .filter(({ i }) => plan.tracks.some((t) => t.index === i) || plan.inactive.some((t) => t.index === i && t.reason === "no-source"))
+    .filter(({ i }) =>
+      plan.tracks.some((t) => t.index === i) ||
+      plan.inactive.some((t) => t.index === i && t.reason === "no-source")
+    )
     .map(({ m }) => m.mid!);
   const lines = [
     "v=0",
@@ -345,7 +366,8 @@ export function buildAnswer(
     const inactive = plan.inactive.find((t) => t.index === index);
     const proto = media.protocol;
     if (!track) {
-      const rejected = inactive?.reason === "rejected" || (media.kind !== "audio" && media.kind !== "video");
+      const rejected = inactive?.reason === "rejected" ||
+        (media.kind !== "audio" && media.kind !== "video");
       const fmt = media.formats[0] ?? "0";
       lines.push(`m=${media.kind} ${rejected ? 0 : local.port} ${proto} ${fmt}`);
       lines.push(`c=IN IP4 ${local.address}`);
@@ -353,7 +375,13 @@ export function buildAnswer(
       if (!rejected) {
         pushTransport(lines, local, true);
         const codec = media.codecs.find((c) => String(c.payloadType) === fmt);
-        if (codec) lines.push(`a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ""}`);
+        if (codec) {
+          lines.push(
+            `a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${
+              codec.channels ? `/${codec.channels}` : ""
+            }`,
+          );
+        }
       }
       lines.push("a=inactive");
       continue;
@@ -368,7 +396,9 @@ export function buildAnswer(
     if (plan.rtcpRsize) lines.push("a=rtcp-rsize");
     for (const ext of track.extmaps) lines.push(`a=extmap:${ext.id} ${ext.uri}`);
     lines.push(
-      `a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ""}`,
+      `a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${
+        codec.channels ? `/${codec.channels}` : ""
+      }`,
     );
     const fmtp = [codec.fmtp, extra.fmtpSuffix].filter(Boolean).join(";");
     if (fmtp) lines.push(`a=fmtp:${codec.payloadType} ${fmtp}`);
@@ -420,7 +450,11 @@ export function normaliseOfferForWerift(offer: SessionDescriptionInfo, plan: Off
     lines.push(`a=setup:${media.setup ?? "actpass"}`);
     lines.push(`a=${media.direction}`);
     lines.push("a=rtcp-mux");
-    lines.push(`a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${codec.channels ? `/${codec.channels}` : ""}`);
+    lines.push(
+      `a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${
+        codec.channels ? `/${codec.channels}` : ""
+      }`,
+    );
     if (codec.fmtp) lines.push(`a=fmtp:${codec.payloadType} ${codec.fmtp}`);
   }
   return lines.join("\r\n") + "\r\n";
@@ -432,7 +466,9 @@ export function requireTransport(offer: SessionDescriptionInfo, plan: OfferPlan)
   if (!first.iceUfrag || !first.icePwd) {
     throw new InvalidOfferError("the offer has no a=ice-ufrag/a=ice-pwd");
   }
-  if (!first.fingerprint) throw new InvalidOfferError("the offer has no a=fingerprint (DTLS is required)");
+  if (!first.fingerprint) {
+    throw new InvalidOfferError("the offer has no a=fingerprint (DTLS is required)");
+  }
   if (!/^UDP\/TLS\/RTP\/SAVPF$/i.test(first.protocol)) {
     throw new UnsupportedOfferError(
       `m-line protocol "${first.protocol}" is not supported; use UDP/TLS/RTP/SAVPF`,

@@ -3,7 +3,14 @@ import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { startStunStub } from "../support/stun-stub.ts";
-import { holesOf, play, publish, serverSideConnected, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
+import {
+  holesOf,
+  play,
+  publish,
+  serverSideConnected,
+  settleWeriftTimers,
+  waitFor,
+} from "../support/werift-client.ts";
 
 const quiet = createLogger("silent");
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.

@@ -53,13 +53,18 @@ Deno.test("InboundPacket rejects malformed packets", () => {
     ["too short", good.subarray(0, 11)],
     ["version 1", Uint8Array.from(good, (b, i) => (i === 0 ? (b & 0x3f) | 0x40 : b))],
     ["extension past the end", good.subarray(0, 16)],
-    ["padding longer than the payload", (() => {
-      const b = buildPacket({ seq: 1, ts: 1, ssrc: 1, payload: new Uint8Array(2), padding: 1 });
-      b[b.length - 1] = 200;
-      return b;
-    })()],
+    [
+      "padding longer than the payload",
+      (() => {
+        const b = buildPacket({ seq: 1, ts: 1, ssrc: 1, payload: new Uint8Array(2), padding: 1 });
+        b[b.length - 1] = 200;
+        return b;
+      })(),
+    ],
   ];
-  for (const [name, bytes] of rows) assertEquals(pkt.parse(bytes, bytes.length, publisherMap), false, name);
+  for (const [name, bytes] of rows) {
+    assertEquals(pkt.parse(bytes, bytes.length, publisherMap), false, name);
+  }
 });
 
 Deno.test("PacketRewriter writes the viewer's IDs, drops rid, and changes nothing else", () => {
@@ -70,7 +75,10 @@ Deno.test("PacketRewriter writes the viewer's IDs, drops rid, and changes nothin
       ts: 1000,
       ssrc: 0x11111111,
       payloadType: 96,
-      extensions: [[1, ascii("1")], [2, ascii("f")], [3, new Uint8Array([0, 9])], [4, new Uint8Array([0x85])]],
+      extensions: [[1, ascii("1")], [2, ascii("f")], [3, new Uint8Array([0, 9])], [
+        4,
+        new Uint8Array([0x85]),
+      ]],
       payload,
     }),
     publisherMap,
@@ -99,7 +107,10 @@ Deno.test("PacketRewriter writes the viewer's IDs, drops rid, and changes nothin
 });
 
 Deno.test("PacketRewriter keeps CSRCs and padding and omits the extension block when empty", () => {
-  const src = parse(buildPacket({ seq: 1, ts: 2, ssrc: 3, csrcs: [0xabcdef01], padding: 3 }), publisherMap);
+  const src = parse(
+    buildPacket({ seq: 1, ts: 2, ssrc: 3, csrcs: [0xabcdef01], padding: 3 }),
+    publisherMap,
+  );
   const rewriter = new PacketRewriter(ExtensionMap.fromExtmaps([]), undefined);
   const dst = new Uint8Array(1600);
   const len = rewriter.write(src, dst, 4, 96, 5, 6, false, -1, -1);

@@ -46,12 +46,36 @@ function setup(rids: string[] = []) {
     requestKeyframe: (ssrc) => keyframeRequests.push(ssrc),
   });
   const link = new MemoryLink();
-  const consumer = new Consumer({ producer, link, ssrc: 0xabc, payloadType: 100, mid: "v", extensions: viewerMap });
+  const consumer = new Consumer({
+    producer,
+    link,
+    ssrc: 0xabc,
+    payloadType: 100,
+    mid: "v",
+    extensions: viewerMap,
+  });
   producer.addConsumer(consumer);
   const pkt = new InboundPacket();
-  const feed = (p: { seq: number; ts: number; ssrc: number; key?: boolean; rid?: string; at: number; marker?: boolean }) => {
+  const feed = (
+    p: {
+      seq: number;
+      ts: number;
+      ssrc: number;
+      key?: boolean;
+      rid?: string;
+      at: number;
+      marker?: boolean;
+    },
+  ) => {
     const ext: [number, Uint8Array][] = p.rid ? [[2, ascii(p.rid)]] : [];
-    const bytes = buildPacket({ seq: p.seq, ts: p.ts, ssrc: p.ssrc, marker: p.marker ?? true, extensions: ext, payload: vp8(!!p.key) });
+    const bytes = buildPacket({
+      seq: p.seq,
+      ts: p.ts,
+      ssrc: p.ssrc,
+      marker: p.marker ?? true,
+      extensions: ext,
+      payload: vp8(!!p.key),
+    });
     pkt.parse(bytes, bytes.length, publisherMap);
     pkt.arrivalMs = p.at;
     producer.onPacket(pkt);
@@ -65,7 +89,9 @@ Deno.test("a viewer starts at a key frame; output has one SSRC, the viewer's PT 
   consumer.select(1);
   assertEquals(keyframeRequests, [1], "key frame requested on join");
   assertEquals(link.sent.length, 0, "nothing before a key frame");
-  for (let i = 1; i <= 20; i++) feed({ seq: 65530 + i, ts: i * 3000, ssrc: 1, key: i === 1, at: i * 33 });
+  for (let i = 1; i <= 20; i++) {
+    feed({ seq: 65530 + i, ts: i * 3000, ssrc: 1, key: i === 1, at: i * 33 });
+  }
   assertEquals(link.sent.length, 20);
   const first = link.sent[0].sequenceNumber;
   link.sent.forEach((p, i) => {
@@ -124,7 +150,9 @@ Deno.test("a viewer NACK is answered from the source layer's cache with the same
 
 Deno.test("publisher replaced: the consumer keeps its SSRC and sequence space on the new producer", () => {
   const { producer, consumer, link, feed } = setup();
-  for (let i = 0; i < 5; i++) feed({ seq: 10 + i, ts: i * 3000, ssrc: 1, key: i === 0, at: i * 33 });
+  for (let i = 0; i < 5; i++) {
+    feed({ seq: 10 + i, ts: i * 3000, ssrc: 1, key: i === 0, at: i * 33 });
+  }
   const next = new Producer({
     kind: "video",
     mid: "1",
@@ -139,7 +167,13 @@ Deno.test("publisher replaced: the consumer keeps its SSRC and sequence space on
   consumer.rebind(next);
   const pkt = new InboundPacket();
   for (let i = 0; i < 5; i++) {
-    const bytes = buildPacket({ seq: 60000 + i, ts: 999 + i * 3000, ssrc: 2, marker: true, payload: vp8(i === 0) });
+    const bytes = buildPacket({
+      seq: 60000 + i,
+      ts: 999 + i * 3000,
+      ssrc: 2,
+      marker: true,
+      payload: vp8(i === 0),
+    });
     pkt.parse(bytes, bytes.length, publisherMap);
     pkt.arrivalMs = 500 + i * 33;
     next.onPacket(pkt);
