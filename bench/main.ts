@@ -26,8 +26,8 @@ import {
   runRamp,
 } from "./cases/e2e.ts";
 import {
-  meetingPendingRow,
   oneToManyRow,
+  runMeetingScenario,
   runVoiceChat,
   SCENARIO_FULL,
   SCENARIO_QUICK,
@@ -142,7 +142,7 @@ async function scenarios(): Promise<void> {
   log("case 3: voice chat");
   rows.push(await runVoiceChat("quetzal", scenarioOptions, log));
   rows.push(await runVoiceChat("werift-sfu", scenarioOptions, log));
-  rows.push(meetingPendingRow());
+  rows.push(...await runMeetingScenario(scenarioOptions, log));
 }
 
 let failed = false;

@@ -33,8 +33,9 @@ export interface MeetingOptions {
   verbose?: boolean;
 }
 
+/** 4×4: 90 werift viewer handshakes alone take about two minutes on a two-core machine. */
 export const MEETING_QUICK: MeetingOptions = {
-  participants: 10,
+  participants: 4,
   windowMs: 2500,
   settleMs: 2500,
   viewersPerProcess: 20,

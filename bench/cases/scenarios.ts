@@ -4,23 +4,48 @@
  * - one stream to many viewers at 2.5 Mbit/s: taken from the e2e ramp's largest step (the same
  *   topology, not run twice);
  * - voice chat: 10 speakers (10 audio-only streams), listeners subscribed to every speaker;
- * - 10×10 meeting with three-layer simulcast: pending (the bench's werift publisher cannot
- *   send simulcast: werift's RTCRtpSender has no simulcast send).
+ * - N×N meeting with three-layer simulcast (meeting.ts): 4×4 in quick mode, 10×10 in full mode
+ *   (90 werift viewer handshakes take about two minutes on a two-core machine); the werift-only
+ *   baseline has no layer selection and gets an unmeasured row.
  */
-import { emptyRow, type Row } from "../lib/report.ts";
+import type { Row } from "../lib/report.ts";
 import { Rig, type SfuImpl, sleep } from "../lib/rig.ts";
 import { type E2eOptions, windowRow } from "./e2e.ts";
+import {
+  MEETING_FULL,
+  MEETING_QUICK,
+  MEETING_SMOKE,
+  meetingBaselineRow,
+  type MeetingOptions,
+  runMeeting,
+} from "./meeting.ts";
 
 export interface ScenarioOptions {
   speakers: number;
   listeners: number;
   windowMs: number;
+  meeting: MeetingOptions;
   verbose?: boolean;
 }
 
-export const SCENARIO_QUICK: ScenarioOptions = { speakers: 10, listeners: 3, windowMs: 2500 };
-export const SCENARIO_FULL: ScenarioOptions = { speakers: 10, listeners: 10, windowMs: 8000 };
-export const SCENARIO_SMOKE: ScenarioOptions = { speakers: 2, listeners: 1, windowMs: 1000 };
+export const SCENARIO_QUICK: ScenarioOptions = {
+  speakers: 10,
+  listeners: 3,
+  windowMs: 2500,
+  meeting: MEETING_QUICK,
+};
+export const SCENARIO_FULL: ScenarioOptions = {
+  speakers: 10,
+  listeners: 10,
+  windowMs: 8000,
+  meeting: MEETING_FULL,
+};
+export const SCENARIO_SMOKE: ScenarioOptions = {
+  speakers: 2,
+  listeners: 1,
+  windowMs: 1000,
+  meeting: MEETING_SMOKE,
+};
 
 /** The one-to-many row, from the ramp's largest measured step. */
 export function oneToManyRow(rampRows: Row[]): Row | undefined {
@@ -65,13 +90,17 @@ export async function runVoiceChat(
   }
 }
 
-/** The simulcast meeting, marked pending. */
-export function meetingPendingRow(): Row {
-  const row = emptyRow("scenario-meeting-10x10-simulcast", "quetzal");
-  row.publishers = 10;
-  row.subscribers = 10;
-  row.note = "pending: simulcast (werift cannot send simulcast for the load generator)";
-  return row;
+/** The simulcast meeting: Quetzal measured, the werift-only baseline marked n/a. */
+export async function runMeetingScenario(
+  options: ScenarioOptions,
+  log: (s: string) => void,
+): Promise<Row[]> {
+  const meeting = { ...options.meeting, verbose: options.verbose };
+  log(`case 3: meeting ${meeting.participants}×${meeting.participants} with simulcast`);
+  return [
+    await runMeeting(meeting, log),
+    meetingBaselineRow(meeting.participants),
+  ];
 }
 
 export type { E2eOptions };

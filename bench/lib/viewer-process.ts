@@ -8,7 +8,11 @@
  * Each viewer sends an RTCP receiver report every second, as browsers do: Quetzal ends a
  * session that sends no SRTP/SRTCP for 15 s (DEAD_PEER_MS in src/session/session-base.ts).
  *
- * Commands: add { url, stream, count, kinds }, window { }, report { fromMs, toMs },
+ * A viewer added with a `rid` pins its video to that simulcast layer through the WHEP layer
+ * extension (POST `{mediaId, rid}` to the session's `/layer` URL, the server's
+ * `urn:ietf:params:whep:ext:core:layer` Link) once connected.
+ *
+ * Commands: add { url, stream, count, kinds, rid? }, window { }, report { fromMs, toMs },
  * remove { count }, series { fromMs, toMs }.
  */
 import { RTCPeerConnection } from "werift";
@@ -138,7 +142,12 @@ const closed = new WeakSet<Viewer>();
 let windowFromMs = Infinity;
 
 /** Connects one viewer; werift's DTLS sometimes fails under load: retry a few times. */
-async function addViewer(url: string, kinds: string[], attempts = 6): Promise<void> {
+async function addViewer(
+  url: string,
+  kinds: string[],
+  rid?: string,
+  attempts = 6,
+): Promise<void> {
   for (let attempt = 1;; attempt++) {
     const viewer = new Viewer();
     try {
@@ -147,6 +156,7 @@ async function addViewer(url: string, kinds: string[], attempts = 6): Promise<vo
       }
       viewer.resource = await negotiate(viewer.pc, url, undefined, () => viewer.hook());
       await Promise.all([connected(viewer.pc), viewer.ready.promise]);
+      if (rid !== undefined) await pinLayer(viewer.resource, kinds.indexOf("video"), rid);
       viewers.push(viewer);
       return;
     } catch (error) {
@@ -157,6 +167,17 @@ async function addViewer(url: string, kinds: string[], attempts = 6): Promise<vo
       await new Promise((r) => setTimeout(r, 200 * attempt));
     }
   }
+}
+
+/** Pins the video m-line to simulcast layer `rid` (WHEP layer extension). */
+async function pinLayer(resource: string, mediaIndex: number, rid: string): Promise<void> {
+  const response = await fetch(`${resource}/layer`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ mediaId: String(mediaIndex), rid }),
+  });
+  const body = await response.text();
+  if (!response.ok) throw new Error(`layer ${rid} → ${response.status}: ${body}`);
 }
 
 async function handle(command: Command): Promise<Record<string, unknown>> {
@@ -170,7 +191,10 @@ async function handle(command: Command): Promise<Record<string, unknown>> {
       // Two handshakes at a time: werift's pure-JS DTLS fails under large bursts.
       for (let i = 0; i < count; i += 2) {
         const results = await Promise.allSettled(
-          Array.from({ length: Math.min(2, count - i) }, () => addViewer(url, kinds)),
+          Array.from(
+            { length: Math.min(2, count - i) },
+            () => addViewer(url, kinds, command.rid as string | undefined),
+          ),
         );
         for (const r of results) {
           if (r.status === "rejected") {
