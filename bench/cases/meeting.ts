@@ -117,7 +117,15 @@ export async function runMeeting(
     await sleep(options.settleMs);
 
     await stats(server, "lag-reset");
-    await Promise.all(groups.flatMap((g) => g.children.map((c) => c.request("window"))));
+    const viewerChildren = groups.flatMap((g) => g.children);
+    await Promise.all(viewerChildren.map((c) => c.request("window")));
+    // SRTP failures are cumulative in the viewers: keep those of the connect phase apart.
+    let srtpErrorsBefore = 0;
+    for (const child of viewerChildren) {
+      srtpErrorsBefore += Number(
+        (await child.request("report", { fromMs: 0, toMs: 0 })).srtpErrors,
+      );
+    }
     rss.resetPeak();
     const s0 = await stats(server, "stats");
     const cpu0 = cpuSeconds(server.pid);
@@ -180,6 +188,7 @@ export async function runMeeting(
     row.sessions = viewers + n;
     row.viewer_sessions = viewers;
     row.connect_failures = speakers.failed + gallery.failed;
+    row.srtp_errors_in_window = srtpErrors - srtpErrorsBefore;
     row.delivered_speaker = perLayer[SPEAKER_RID];
     row.delivered_gallery = perLayer[GALLERY_RID];
     row.note = `${n} publishers × 3 layers; ${n} participants × ${n - 1} streams ` +
