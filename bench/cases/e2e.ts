@@ -197,7 +197,9 @@ export async function runOverload(
   const failed = await rig.addViewers(base); // 2× the clean load
   await sleep(options.settleMs);
   const overloadStart = performance.now();
+  const heap = sampleHeap(rig);
   const w = await rig.measure(options.overloadMs);
+  const heapMb = await heap.stop();
   const samples = rig.rss.samples.filter((s) => s.tMs >= overloadStart);
   const half = samples.slice(Math.floor(samples.length / 2));
   const slopeMbPerS = half.length >= 2
@@ -224,13 +226,47 @@ export async function runOverload(
   row.rss_before_mb = rssBefore;
   row.rss_after_mb = rssAfter;
   row.rss_slope_mb_per_s = slopeMbPerS;
+  // V8 heap in use beside RSS: a heap that stays flat while RSS climbs points outside the
+  // JavaScript heap (ArrayBuffer backing stores, Deno's I/O, the allocator).
+  row.heap_used_peak_mb = heapMb.length ? Math.max(...heapMb) : null;
+  row.heap_used_end_mb = heapMb.length ? heapMb[heapMb.length - 1] : null;
   row.memory_bounded = slopeMbPerS < 1;
   row.recovery_ms = recovered ? (lastBad + 1) * BUCKET_MS + (from - dropMs) : null;
   row.note = `2× clean (${base}→${w.viewers}) for ${options.overloadMs / 1000} s; RSS ${
     slopeMbPerS < 1 ? "bounded" : "growing"
-  } (${slopeMbPerS.toFixed(2)} MB/s); recovery ${
+  } (${slopeMbPerS.toFixed(2)} MB/s; heap used ≤ ${
+    heapMb.length ? Math.round(Math.max(...heapMb)) : "?"
+  } MB); recovery ${
     recovered ? `${Math.round(Number(row.recovery_ms))} ms` : "not within the observation"
   }`;
   log(`overload ${rig.impl}: ${row.note}`);
   return row;
+}
+
+/**
+ * Samples the server's V8 heap in use every 500 ms until stopped. An overloaded server may not
+ * answer its pipe in time; such samples are skipped rather than waited for.
+ */
+function sampleHeap(rig: Rig): { stop(): Promise<number[]> } {
+  const samples: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      try {
+        const r = await rig.server.request("stats", {}, 1000);
+        const mb = Number(r.heapMb);
+        if (Number.isFinite(mb)) samples.push(mb);
+      } catch {
+        // Unanswered: skip this sample.
+      }
+      await sleep(500);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return samples;
+    },
+  };
 }

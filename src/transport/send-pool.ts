@@ -12,6 +12,21 @@
 /** Bytes per slot: a 1500-byte MTU datagram plus room for the SRTP/SRTCP trailer. */
 export const SLOT_SIZE = 1536;
 
+/**
+ * Slots in the process-wide pool: every datagram handed to the socket and not yet completed.
+ *
+ * This is the server's whole send queue, so it bounds memory under overload. Deno's
+ * `node:dgram` copies each datagram into a fresh buffer and keeps it, with a promise, until
+ * its I/O thread has sent it; with 16384 slots an overloaded server (twice its clean load,
+ * measured 2026-11-23 on 2 cores) kept the pool exhausted, so 16384 copies waited in Deno's
+ * queue (about 0.7 s of sending), outlived young-generation GCs and piled up as external
+ * memory until a full GC: RSS peaked at 450 MB. With 2048 slots the same load peaked at
+ * 362 MB with the same delivery. At a clean load the pool never held more than a few dozen
+ * slots at the 250 ms samples; 4096 leaves room for a key frame fanned out to every viewer
+ * (about 90 packets × 40 viewers) while keeping the queue, and its copies, a few MB.
+ */
+export const DEFAULT_SLOTS = 4096;
+
 /** Who sent a slot; told when its send completes. */
 export interface SlotOwner {
   onSendComplete(error: Error | null): void;
@@ -27,7 +42,7 @@ export class SendPool {
   readonly #owners: (SlotOwner | null)[];
   readonly #callbacks: ((error: Error | null) => void)[];
 
-  constructor(slots = 16384) {
+  constructor(slots = DEFAULT_SLOTS) {
     this.#slab = new Uint8Array(slots * SLOT_SIZE);
     this.#views = [];
     this.#callbacks = [];
