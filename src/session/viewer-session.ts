@@ -18,7 +18,7 @@ import {
 } from "../rtp/rtcp-reader.ts";
 import { writeSdesCname, writeSenderReport } from "../rtp/rtcp-writer.ts";
 import { readTwccFeedback, TwccFeedback } from "../rtp/twcc-reader.ts";
-import { BandwidthEstimator, EstimateMode } from "../sfu/bandwidth-estimator.ts";
+import { BandwidthEstimator, BandwidthUsage, EstimateMode } from "../sfu/bandwidth-estimator.ts";
 import { SendHistory } from "../sfu/send-history.ts";
 import { Consumer, type ViewerLink } from "../sfu/consumer.ts";
 import type { Producer } from "../sfu/producer.ts";
@@ -93,9 +93,9 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
   }
 
   // ViewerLink
-  sendRtp(buf: Uint8Array, len: number, twccSeq: number): boolean {
+  sendRtp(buf: Uint8Array, len: number, twccSeq: number, isProbe = false): boolean {
     if (!this.peer.sendRtp(buf, len)) return false;
-    if (twccSeq >= 0) this.#history.onSent(twccSeq, performance.now() * 1000, len, false);
+    if (twccSeq >= 0) this.#history.onSent(twccSeq, performance.now() * 1000, len, isProbe);
     return true;
   }
 
@@ -126,7 +126,9 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
       const type = reader.type;
       if (type === RtcpType.RTPFB && reader.fmt === RtpfbFmt.TWCC) {
         if (readTwccFeedback(buf, reader.offset, reader.length, this.#feedback) > 0) {
-          this.bandwidth.onTwccFeedback(this.#feedback, performance.now());
+          const now = performance.now();
+          this.bandwidth.onTwccFeedback(this.#feedback, now);
+          this.#onProbeFeedback(now);
         }
       } else if (type === RtcpType.RTPFB && reader.fmt === RtpfbFmt.NACK) {
         const consumer = this.#consumerBySsrc(reader.mediaSsrc);
@@ -158,6 +160,15 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
       } else if (type === RtcpType.RR || type === RtcpType.SR) {
         this.#onReportBlocks(buf, reader.offset, reader.length, type === RtcpType.SR ? 28 : 8);
       }
+    }
+  }
+
+  /** Probe clusters covered by this feedback: a success lifts the estimate (simulcast.md §3.2). */
+  #onProbeFeedback(nowMs: number): void {
+    const overusing = this.bandwidth.usage === BandwidthUsage.overusing;
+    for (const consumer of this.consumers) {
+      const bps = consumer.onProbeFeedback(this.#feedback, this.#history, overusing, nowMs);
+      if (bps > 0) this.bandwidth.onProbeResult(bps, nowMs);
     }
   }
 
@@ -208,7 +219,8 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
         ? this.bandwidth.estimateAt(nowMs)
         : Infinity;
       for (const consumer of this.consumers) {
-        consumer.select(nowMs, estimate, this.bandwidth.lossFraction);
+        // Probes only where TWCC feedback can tell whether they arrived.
+        consumer.select(nowMs, estimate, this.bandwidth.lossFraction, mode === EstimateMode.twcc);
       }
     }
     if (nowMs - this.#lastSrMs >= SR_INTERVAL_MS) {

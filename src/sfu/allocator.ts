@@ -113,7 +113,7 @@ export interface LayerAllocatorOptions {
  * }
  */
 export class LayerAllocator {
-  readonly #probing: boolean;
+  #probing: boolean;
   readonly #margin: number;
   readonly #downDelayMs: number;
   readonly #upHoldMs: number;
@@ -200,6 +200,21 @@ export class LayerAllocator {
   /** Rank the pending probe is for, -1 if none. */
   get probeRank(): number {
     return this.#probeRank;
+  }
+
+  /** Whether a probe was asked for and has not answered yet (a prober should run one). */
+  get probePending(): boolean {
+    return this.#probeRank >= 0 && !this.#probeOk;
+  }
+
+  /**
+   * Turns probing on or off, e.g. while the viewer's TWCC feedback flows: without feedback a
+   * probe can never succeed, and upgrades fall back to the estimate holding for `upHoldMs`.
+   */
+  setProbing(enabled: boolean): void {
+    if (enabled === this.#probing) return;
+    this.#probing = enabled;
+    if (!enabled) this.#clearProbe();
   }
 
   /** Pins a layer by rid (preferred) or spatial id (= rank). Caps are cleared. */

@@ -6,7 +6,6 @@
  * Switches happen only at a key frame of the target layer; until it arrives the current layer
  * keeps flowing. A viewer that joins waits for a key frame (requested on join).
  */
-import type { ExtensionMap } from "../rtp/header-extensions.ts";
 import { InboundPacket } from "../rtp/inbound-packet.ts";
 import { absSendTime, PacketRewriter } from "../rtp/packet-rewriter.ts";
 import { counters, DropReason, histograms, SWITCH_REASONS } from "../observability/counters.ts";
@@ -16,14 +15,20 @@ import { alignTimestamp, TsAlignInput, TsAlignResult } from "./timestamp-aligner
 import type { Layer } from "./layer.ts";
 import { Munger, MungeResult } from "./munger.ts";
 import type { Producer } from "./producer.ts";
+import { ProbeOutcome, Prober, ProbeState } from "./prober.ts";
+import type { SendHistory } from "./send-history.ts";
+import type { TwccFeedback } from "../rtp/twcc-reader.ts";
+import { isSeqNewer, seqDiff } from "../rtp/seq.ts";
+import { ExtensionMap } from "../rtp/header-extensions.ts";
 
 /** What a consumer needs from its viewer's transport. */
 export interface ViewerLink {
   /**
    * Protects and sends; false when the packet could not be queued. `twccSeq` ≥ 0 is the
-   * transport-wide sequence number written in the packet (recorded for bandwidth estimation).
+   * transport-wide sequence number written in the packet (recorded for bandwidth estimation);
+   * `isProbe` marks padding sent to probe the path.
    */
-  sendRtp(buf: Uint8Array, len: number, twccSeq: number): boolean;
+  sendRtp(buf: Uint8Array, len: number, twccSeq: number, isProbe?: boolean): boolean;
   /** The next transport-wide sequence number of this viewer transport. */
   nextTransportSequence(): number;
   /** True once the transport can carry media (ICE and DTLS up). */
@@ -37,6 +42,10 @@ const HISTORY = 2048;
 /** Opus at up to 96 kbit/s plus overhead: reserved before video (audio is never starved). */
 const AUDIO_RESERVE_BPS = 128_000;
 const HISTORY_MASK = HISTORY - 1;
+/** Padding bytes per probe packet: the most one padding-length octet can say (RFC 3550 §5.1). */
+const PROBE_PADDING_BYTES = 255;
+/** Output sequence numbers after which an insertion point no longer matters for reordering. */
+const SHIFT_HORIZON = 1024;
 
 export interface ConsumerOptions {
   producer: Producer;
@@ -68,6 +77,8 @@ export class Consumer {
   bytesSent = 0;
   retransmitted = 0;
   waitingSinceMs = -1;
+  /** Padding-only probe packets sent (not in `packetsSent`: they carry no media). */
+  probePacketsSent = 0;
   readonly #link: ViewerLink;
   readonly #rewriter: PacketRewriter;
   readonly #munger: Munger;
@@ -87,6 +98,21 @@ export class Consumer {
   #rtxTokens = 0;
   #rtxRefillMs = 0;
   #switchReason: SwitchReason = "bandwidth";
+  /** Probes before upgrades; video with transport-wide-cc only (success is read from TWCC). */
+  readonly #prober: Prober | null;
+  /** A padding-only packet (P bit, no payload), parsed once; the rewriter copies its body. */
+  readonly #padding = new InboundPacket();
+  /**
+   * Probe packets added to the output sequence: added to every munged sequence number newer
+   * than the insertion point `#shiftBase` (munger space); older, reordered packets get the
+   * shift before it. -1 = no insertion point.
+   */
+  #seqShift = 0;
+  #shiftBase = -1;
+  #prevShift = 0;
+  #prevBase = -1;
+  /** The newest packet sent ended a frame: padding may follow without splitting a frame. */
+  #atFrameEnd = false;
   #closed = false;
 
   constructor(options: ConsumerOptions) {
@@ -100,6 +126,12 @@ export class Consumer {
     this.#rewriter = new PacketRewriter(options.extensions, options.mid);
     this.#munger = new Munger(options.producer.clockRate);
     this.#vp8 = options.producer.codecName === "vp8" ? new Vp8Munger() : null;
+    const probing = this.kind === "video" && this.#rewriter.hasTransportWideCc;
+    this.#prober = probing ? new Prober({ packetBytes: 12 + 24 + PROBE_PADDING_BYTES }) : null;
+    const padding = new Uint8Array(12 + PROBE_PADDING_BYTES);
+    padding[0] = 0xa0; // V=2, P=1
+    padding[padding.length - 1] = PROBE_PADDING_BYTES;
+    this.#padding.parse(padding, padding.length, new ExtensionMap());
   }
 
   get munger(): Munger {
@@ -139,16 +171,122 @@ export class Consumer {
       counters.packetsDropped[DropReason.duplicate]++;
       return;
     }
-    const outSeq = this.#munger.outSeq;
+    const mungedSeq = this.#munger.outSeq;
+    const shift = this.#shiftFor(mungedSeq);
+    if (shift < 0) {
+      counters.packetsDropped[DropReason.duplicate]++;
+      return;
+    }
+    const outSeq = (mungedSeq + shift) & 0xffff;
     const outTs = this.#munger.outTs;
+    const newest = mungedSeq === this.#munger.lastOutSeq;
     if (this.#send(pkt, outSeq, outTs)) {
+      if (newest) this.#atFrameEnd = pkt.marker;
       const slot = outSeq & HISTORY_MASK;
       this.#histSeq[slot] = outSeq;
       this.#histInSeq[slot] = pkt.sequenceNumber;
       this.#histSsrc[slot] = layer.ssrc;
       this.#histTs[slot] = outTs;
       this.#histResentMs[slot] = -Infinity;
+      if (newest && pkt.marker && this.#prober?.state === ProbeState.sending) {
+        this.#sendProbe(pkt.arrivalMs);
+      }
     }
+  }
+
+  /** Sequence shift for a munged sequence number; -1 if it lies before two insertion points. */
+  #shiftFor(mungedSeq: number): number {
+    const base = this.#shiftBase;
+    if (base < 0) return this.#seqShift;
+    if (seqDiff(mungedSeq, base) > SHIFT_HORIZON) {
+      // Long past the last probe: forget the insertion points before 16-bit comparisons wrap.
+      this.#shiftBase = -1;
+      this.#prevBase = -1;
+      return this.#seqShift;
+    }
+    if (isSeqNewer(mungedSeq, base)) return this.#seqShift;
+    if (this.#prevBase < 0 || isSeqNewer(mungedSeq, this.#prevBase)) return this.#prevShift;
+    return -1;
+  }
+
+  /**
+   * Sends the padding the prober asks for now, right after a frame's last packet: padding-only
+   * packets with the next output sequence numbers and the last output timestamp (receivers
+   * drop them after depacketization). They are not in the NACK history, so never resent.
+   */
+  #sendProbe(nowMs: number): void {
+    const prober = this.#prober;
+    if (prober === null || !this.#atFrameEnd || !this.#munger.started) return;
+    let n = prober.due(nowMs);
+    if (n === 0) return;
+    const munger = this.#munger;
+    const base = munger.lastOutSeq;
+    if (base !== this.#shiftBase) {
+      this.#prevBase = this.#shiftBase;
+      this.#prevShift = this.#seqShift;
+      this.#shiftBase = base;
+    }
+    const ts = munger.lastOutTs;
+    const abs = absSendTime(nowMs);
+    const kind = this.producer.kindIndex;
+    for (; n > 0; n--) {
+      const seq = (base + this.#seqShift + 1) & 0xffff;
+      const twccSeq = this.#link.nextTransportSequence();
+      const len = this.#rewriter.write(
+        this.#padding,
+        this.#scratch,
+        this.ssrc,
+        this.payloadType,
+        seq,
+        ts,
+        false,
+        twccSeq,
+        abs,
+      );
+      // The sequence number is spent even if the queue refused it: the viewer sees a loss.
+      this.#seqShift = (this.#seqShift + 1) & 0xffff;
+      if (!this.#link.sendRtp(this.#scratch, len, twccSeq, true)) {
+        counters.packetsDropped[DropReason.queueFull]++;
+        break;
+      }
+      prober.onSent(twccSeq, nowMs);
+      counters.rtpPacketsOut[kind]++;
+      counters.rtpBytesOut[kind] += len;
+      this.probePacketsSent++;
+    }
+  }
+
+  /**
+   * Starts a probe cluster reaching `targetBps` in total (media + padding), if none is under
+   * way and the viewer has transport-wide-cc; padding goes out after the next frame ends.
+   * Normally started by {@link select} when the allocator asks for one.
+   */
+  startProbe(targetBps: number, mediaBps: number, nowMs: number): boolean {
+    return this.#prober !== null && this.#prober.start(targetBps, mediaBps, nowMs);
+  }
+
+  /** State of the probe under way ({@link ProbeState}). */
+  get probeState(): number {
+    return this.#prober === null ? ProbeState.idle : this.#prober.state;
+  }
+
+  /**
+   * Reads one TWCC feedback for the probe under way. Returns the measured rate (bit/s) when a
+   * cluster succeeded, 0 when it failed, -1 while pending; the allocator is told either way.
+   */
+  onProbeFeedback(
+    fb: TwccFeedback,
+    history: SendHistory,
+    overusing: boolean,
+    nowMs: number,
+  ): number {
+    const prober = this.#prober;
+    if (prober === null || prober.state === ProbeState.idle) return -1;
+    const outcome = prober.onFeedback(fb, history, overusing, nowMs);
+    if (outcome === ProbeOutcome.pending) return -1;
+    const ok = outcome === ProbeOutcome.success;
+    this.#allocator.onProbeResult(ok, nowMs);
+    return ok ? prober.resultBps : 0;
   }
 
   #start(pkt: InboundPacket, layer: Layer): void {
@@ -295,13 +433,16 @@ export class Consumer {
    * Picks the target layer (allocator: estimate, caps, pin, layer loss, hysteresis) and asks
    * for its key frame while waiting. Runs on the viewer's tick, not per packet.
    * `estimateBps` is Infinity for a viewer that gives no bandwidth feedback (caps only).
+   * `probing`: TWCC feedback flows, so upgrades wait for a successful probe.
    */
-  select(nowMs: number, estimateBps = Infinity, lossFraction = 0): void {
+  select(nowMs: number, estimateBps = Infinity, lossFraction = 0, probing = false): void {
     if (this.kind === "audio" || this.#closed) return;
     const producer = this.producer;
     if (producer.layers.length === 0) return;
     const allocator = this.#allocator;
+    allocator.setProbing(probing && this.#prober !== null);
     allocator.update(estimateBps, lossFraction, AUDIO_RESERVE_BPS, producer.tracker.layers, nowMs);
+    this.#driveProbe(nowMs);
     // Paused (rank −1) or unknown: keep the lowest live layer (LiveKit AllowPause: false).
     const target = producer.layerOfRank(allocator.targetRank) ?? producer.rankedLayers()[0] ??
       producer.layers[0];
@@ -314,6 +455,26 @@ export class Consumer {
       if (this.waitingSinceMs < 0) this.waitingSinceMs = nowMs;
       producer.requestKeyframe(target, nowMs);
     }
+  }
+
+  /** Starts, paces, times out or cancels the probe the allocator asks for (viewer tick). */
+  #driveProbe(nowMs: number): void {
+    const prober = this.#prober;
+    if (prober === null) return;
+    const allocator = this.#allocator;
+    if (!allocator.probePending) {
+      if (prober.state !== ProbeState.idle) prober.cancel();
+      return;
+    }
+    if (prober.state === ProbeState.idle) {
+      let mediaBps = 0;
+      for (const l of this.producer.tracker.layers) {
+        if (l.rank === allocator.targetRank) mediaBps = l.meanBitrateBps;
+      }
+      prober.start(allocator.probeBitrateBps, mediaBps, nowMs);
+    }
+    if (prober.poll(nowMs) === ProbeOutcome.failure) allocator.onProbeResult(false, nowMs);
+    else if (prober.state === ProbeState.sending) this.#sendProbe(nowMs);
   }
 
   /** The publisher was replaced: keep the output stream, wait for the new source's key frame. */

@@ -2,7 +2,7 @@
  * Producer → Consumer with synthetic packets and an in-memory viewer link: the byte-level
  * properties of what a viewer receives, without sockets.
  */
-import { assertEquals, assertGreater } from "@std/assert";
+import { assert, assertEquals, assertGreater } from "@std/assert";
 import { Ext, ExtensionMap, ExtensionUri } from "../../src/rtp/header-extensions.ts";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
 import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
@@ -20,12 +20,17 @@ const viewerMap = ExtensionMap.fromExtmaps([
 
 class MemoryLink implements ViewerLink {
   sent: InboundPacket[] = [];
+  /** Per sent packet: the transport-wide seq and whether it was sent as a probe. */
+  twccSeqs: number[] = [];
+  probes: boolean[] = [];
   ready = true;
   #twcc = 0;
-  sendRtp(buf: Uint8Array, len: number, _twccSeq: number): boolean {
+  sendRtp(buf: Uint8Array, len: number, twccSeq: number, isProbe = false): boolean {
     const pkt = new InboundPacket();
     pkt.parse(buf.slice(0, len), len, viewerMap);
     this.sent.push(pkt);
+    this.twccSeqs.push(twccSeq);
+    this.probes.push(isProbe);
     return true;
   }
   nextTransportSequence(): number {
@@ -186,4 +191,94 @@ Deno.test("publisher replaced: the consumer keeps its SSRC and sequence space on
     const d = (link.sent[i].timestamp - link.sent[i - 1].timestamp) | 0;
     assertGreater(d, 0, "timestamps never go backwards");
   }
+});
+
+Deno.test("probe padding: after a frame's last packet, continuing the output sequence with the P bit and the last timestamp", () => {
+  const { consumer, link, feed } = setup();
+  // Two packets per frame; the second ends the frame.
+  const frame = (n: number, at: number, order: number[] = [0, 1]) => {
+    for (const k of order) {
+      feed({
+        seq: 100 + 2 * n + k,
+        ts: n * 3000,
+        ssrc: 1,
+        key: n === 0,
+        marker: k === 1,
+        at: at + k,
+      });
+    }
+  };
+  frame(0, 0);
+  assert(consumer.startProbe(2_000_000, 0, 10));
+  frame(1, 40);
+  frame(2, 80);
+  // The last packet of frame 3 arrives before its first: padding follows it, the late one
+  // still gets its own slot before the padding.
+  frame(3, 120, [1, 0]);
+  frame(4, 160);
+  const probes = link.sent.filter((p) => p.payloadLength === 0);
+  assertGreater(probes.length, 24);
+  assertEquals(consumer.probePacketsSent, probes.length);
+  assertEquals(consumer.packetsSent, 10, "media counted apart from padding");
+
+  for (let i = 0; i < link.sent.length; i++) {
+    const p = link.sent[i];
+    if (p.payloadLength !== 0) continue;
+    assert(link.probes[i], "recorded as a probe");
+    assertEquals(p.buf[0] & 0x20, 0x20, "P bit");
+    assertEquals(p.paddingLength, 255);
+    assertEquals(p.marker, false);
+    assertEquals(p.ssrc, 0xabc);
+    assertEquals(p.payloadType, 100);
+    // The packet before it in send order is the media packet that ended a frame, or padding.
+    let j = i - 1;
+    while (link.sent[j].payloadLength === 0) j--;
+    assert(link.sent[j].marker, "padding only at a frame boundary");
+    assertEquals(p.timestamp, link.sent[j].timestamp, "the last output timestamp");
+  }
+  for (let i = 0; i < link.sent.length; i++) {
+    if (!link.probes[i]) assertEquals(link.sent[i].payloadLength > 0, true);
+  }
+  // Transport-wide sequence numbers: one per packet, in send order.
+  link.twccSeqs.forEach((t, i) => assertEquals(t, i));
+
+  // All output sequence numbers: one contiguous range, each once.
+  const first = link.sent[0].sequenceNumber;
+  const offsets = link.sent.map((p) => (p.sequenceNumber - first) & 0xffff).sort((a, b) => a - b);
+  offsets.forEach((o, i) => assertEquals(o, i));
+  // The late first packet of frame 3 sits right before its frame's last packet.
+  const media = link.sent.filter((p) => p.payloadLength > 0);
+  const f3last = media.find((p) => p.timestamp === media[0].timestamp + 9000 && p.marker)!;
+  const f3first = media.find((p) => p.timestamp === f3last.timestamp && !p.marker)!;
+  assertEquals((f3last.sequenceNumber - f3first.sequenceNumber) & 0xffff, 1);
+  // Media of one frame stays contiguous; frames in order.
+  for (let i = 1; i < media.length; i++) {
+    if (media[i].timestamp === media[i - 1].timestamp) continue;
+    assertGreater((media[i].sequenceNumber - media[i - 1].sequenceNumber) & 0xffff, 0);
+  }
+
+  // Padding is never resent: a NACK for it finds nothing.
+  assertEquals(consumer.retransmit([probes[0].sequenceNumber, probes[5].sequenceNumber], 2), 0);
+});
+
+Deno.test("probe padding: none without transport-wide-cc", () => {
+  const producer = new Producer({
+    kind: "video",
+    mid: "1",
+    codecName: "vp8",
+    payloadType: 96,
+    clockRate: 90000,
+    rids: [],
+    extensions: publisherMap,
+    requestKeyframe: () => {},
+  });
+  const consumer = new Consumer({
+    producer,
+    link: new MemoryLink(),
+    ssrc: 1,
+    payloadType: 100,
+    mid: "v",
+    extensions: ExtensionMap.fromExtmaps([{ id: 3, uri: ExtensionUri.mid }]),
+  });
+  assertEquals(consumer.startProbe(2_000_000, 0, 0), false);
 });
