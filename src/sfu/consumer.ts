@@ -127,7 +127,7 @@ export class Consumer {
     this.#munger = new Munger(options.producer.clockRate);
     this.#vp8 = options.producer.codecName === "vp8" ? new Vp8Munger() : null;
     const probing = this.kind === "video" && this.#rewriter.hasTransportWideCc;
-    this.#prober = probing ? new Prober({ packetBytes: 12 + 24 + PROBE_PADDING_BYTES }) : null;
+    this.#prober = probing ? new Prober({ packetBytes: 12 + 16 + PROBE_PADDING_BYTES }) : null;
     const padding = new Uint8Array(12 + PROBE_PADDING_BYTES);
     padding[0] = 0xa0; // V=2, P=1
     padding[padding.length - 1] = PROBE_PADDING_BYTES;

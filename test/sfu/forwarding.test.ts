@@ -7,6 +7,9 @@ import { Ext, ExtensionMap, ExtensionUri } from "../../src/rtp/header-extensions
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
 import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
 import { Producer } from "../../src/sfu/producer.ts";
+import { SendHistory } from "../../src/sfu/send-history.ts";
+import { TwccFeedback } from "../../src/rtp/twcc-reader.ts";
+import { TwccStatus } from "../../src/rtp/twcc-writer.ts";
 import { ascii, buildPacket, vp8 } from "../support/packets.ts";
 
 const publisherMap = ExtensionMap.fromExtmaps([
@@ -281,4 +284,67 @@ Deno.test("probe padding: none without transport-wide-cc", () => {
     extensions: ExtensionMap.fromExtmaps([{ id: 3, uri: ExtensionUri.mid }]),
   });
   assertEquals(consumer.startProbe(2_000_000, 0, 0), false);
+});
+
+Deno.test("probe before an upgrade: the allocator's probe runs, TWCC feedback confirms it, then the upgrade follows", () => {
+  const { producer, consumer, link, feed } = setup(["f", "q"]);
+  const history = new SendHistory();
+  let now = 0;
+  const send = link.sendRtp.bind(link);
+  link.sendRtp = (buf, len, twccSeq, isProbe = false) => {
+    history.onSent(twccSeq, now * 1000, len, isProbe);
+    return send(buf, len, twccSeq, isProbe);
+  };
+  const fb = new TwccFeedback(4096);
+  let acked = 0;
+  let probeBps = -1;
+  let probeAtMs = -1;
+  let upgradeAtMs = -1;
+  let prevRid: string | undefined;
+  for (let frame = 0; now < 16_000; frame++, now += 33) {
+    const key = frame % 30 === 0;
+    // q: one packet per frame (~53 kbit/s); f: two (~107 kbit/s).
+    feed({ seq: 1000 + frame, ts: frame * 3000, ssrc: 10, rid: "q", key, at: now });
+    feed({
+      seq: 5000 + 2 * frame,
+      ts: frame * 3000,
+      ssrc: 30,
+      rid: "f",
+      key,
+      marker: false,
+      at: now,
+    });
+    feed({ seq: 5001 + 2 * frame, ts: frame * 3000, ssrc: 30, rid: "f", at: now });
+    if (frame % 3 !== 0) continue;
+    producer.tick(now);
+    // A clean path: every packet arrives 20 ms after it was sent; feedback every 100 ms.
+    const sent = link.twccSeqs.length;
+    if (sent > acked) {
+      fb.baseSeq = acked & 0xffff;
+      fb.count = sent - acked;
+      for (let i = 0; i < fb.count; i++) {
+        fb.status[i] = TwccStatus.smallDelta;
+        fb.arrivalUs[i] = history.sendUs(history.find(acked + i)) + 20_000;
+      }
+      acked = sent;
+      const bps = consumer.onProbeFeedback(fb, history, false, now);
+      if (bps >= 0 && probeAtMs < 0) {
+        probeBps = bps;
+        probeAtMs = now;
+      }
+    }
+    consumer.select(now, now < 3000 ? 200_000 : 2_000_000, 0, true);
+    // Starts on f (no rates known yet), drops to q at 200 kbit/s, and comes back up.
+    if (consumer.target?.rid === "f" && prevRid === "q") upgradeAtMs = now;
+    prevRid = consumer.target?.rid;
+  }
+  assertGreater(consumer.probePacketsSent, 5);
+  assertGreater(probeAtMs, 0, "a probe cluster was measured");
+  // Target: 120 % of f's ~107 kbit/s.
+  assertGreater(probeBps, 0.9 * 1.2 * 107_000);
+  // Same tick: feedback confirms the probe, then selection upgrades.
+  assertEquals(upgradeAtMs, probeAtMs, "the upgrade waited for the probe");
+  assertEquals(consumer.current?.rid, "f");
+  const seqs = link.sent.map((p) => p.sequenceNumber);
+  for (let i = 1; i < seqs.length; i++) assertEquals((seqs[i] - seqs[i - 1]) & 0xffff, 1);
 });
