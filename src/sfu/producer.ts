@@ -12,6 +12,7 @@ import type { InboundPacket } from "../rtp/inbound-packet.ts";
 import { NackPush } from "../rtp/nack-generator.ts";
 import { counters, DropReason } from "../observability/counters.ts";
 import type { Consumer } from "./consumer.ts";
+import { KeyframeRequester } from "./keyframe-requester.ts";
 import { Layer } from "./layer.ts";
 import { LayerChange, LayerTracker } from "./layer-tracker.ts";
 
@@ -61,9 +62,8 @@ export class Producer {
   /** Taps (viewer workers' rings, src/cluster/ring-tap.ts), as an array for the same loop. */
   taps: PacketTap[] = [];
   readonly #bySsrc = new Map<number, Layer>();
-  readonly #requestKeyframe: KeyframeSink;
-  readonly #throttleMs: number;
-  readonly #lastRequestMs = new Map<number, number>();
+  /** Shared, throttled key-frame requests: any number of viewers asking → one PLI. */
+  readonly #keyframes: KeyframeRequester;
   readonly #frame: VideoFrameInfo = { keyframe: false, width: 0, height: 0 };
   #closed = false;
   /** Called when a layer is first seen or its resolution changes (for SSE `layers`). */
@@ -78,8 +78,12 @@ export class Producer {
     this.clockRate = options.clockRate;
     this.rids = options.rids;
     this.extensions = options.extensions;
-    this.#requestKeyframe = options.requestKeyframe;
-    this.#throttleMs = options.keyframeThrottleMs ?? 500;
+    const throttleMs = options.keyframeThrottleMs ?? 500;
+    const sink = options.requestKeyframe;
+    this.#keyframes = new KeyframeRequester((ssrc) => sink(ssrc), {
+      lowestIntervalMs: throttleMs,
+      otherIntervalMs: throttleMs,
+    });
   }
 
   get simulcast(): boolean {
@@ -99,7 +103,10 @@ export class Producer {
     } else if (this.layers.length > 0) {
       // A single-encoding track whose SSRC changed (e.g. encoder restart): follow it.
       this.#bySsrc.clear();
-      for (const old of this.layers) this.tracker.removeLayer(old.state);
+      for (const old of this.layers) {
+        this.tracker.removeLayer(old.state);
+        this.#keyframes.removeLayer(old.ssrc);
+      }
       this.layers.length = 0;
     }
     const state = this.tracker.addLayer(pkt.ssrc, rid ?? "");
@@ -140,6 +147,7 @@ export class Producer {
         inspectVideoPayload(this.codecName, pkt.buf, pkt.payloadOffset, pkt.payloadLength, frame)
       ) {
         keyframe = frame.keyframe;
+        if (keyframe) this.#keyframes.onKeyFrame(layer.ssrc);
         if (keyframe || frame.width > 0) {
           this.tracker.onKeyFrame(layer.state, frame.width, frame.height, nowMs);
         }
@@ -154,10 +162,7 @@ export class Producer {
 
   /** Asks the publisher for a key frame on one layer, at most once per throttle interval. */
   requestKeyframe(layer: Layer, nowMs: number): void {
-    const last = this.#lastRequestMs.get(layer.ssrc) ?? -Infinity;
-    if (nowMs - last < this.#throttleMs) return;
-    this.#lastRequestMs.set(layer.ssrc, nowMs);
-    this.#requestKeyframe(layer.ssrc);
+    this.#keyframes.request(layer.ssrc, nowMs);
   }
 
   /** Rolls layer windows and ranks; reports changes (SSE `layers`). Every ~100 ms. */
