@@ -10,7 +10,7 @@ import { metricsMiddleware } from "../observability/metrics-middleware.ts";
 import { httpSpanMiddleware } from "../observability/tracing.ts";
 import type { SessionManager } from "../session/session-manager.ts";
 import { apiRoutes } from "./api.ts";
-import { timingSafeEqual } from "./auth.ts";
+import { bearerAuth } from "./auth.ts";
 import { cors } from "./cors.ts";
 import { endpointRoutes } from "./endpoint.ts";
 import { errorHandler, Problem } from "./errors.ts";
@@ -50,33 +50,19 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     "/whep",
     endpointRoutes({ role: "whep", manager, config, extensionLinks: extensions.links }),
   );
-  if (config.viewerToken !== undefined) {
-    // Stream names are not public when watching needs a token.
-    app.use("/api/*", async (c, next) => {
-      const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("Authorization") ?? "");
-      if (!match || !timingSafeEqual(match[1], config.viewerToken!)) {
-        throw new Problem(401, "unauthorized", "/api requires the viewer bearer token", {
-          "WWW-Authenticate": 'Bearer realm="watch"',
-        });
-      }
-      await next();
-    });
-  }
+  // Stream names are not public when watching needs a token.
+  app.use("/api/*", bearerAuth({ token: config.viewerToken, realm: "watch", what: "/api" }));
   app.route("/api", apiRoutes(manager));
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get(
     "/readyz",
     (c) => deps.ready() ? c.json({ status: "ready" }) : c.json({ status: "draining" }, 503),
   );
-  app.get("/metrics", async (c) => {
-    if (config.metricsToken !== undefined) {
-      const match = /^Bearer\s+(\S+)$/i.exec(c.req.header("Authorization") ?? "");
-      if (!match || !timingSafeEqual(match[1], config.metricsToken)) {
-        throw new Problem(401, "unauthorized", "/metrics requires the metrics bearer token", {
-          "WWW-Authenticate": 'Bearer realm="metrics"',
-        });
-      }
-    }
+  app.use(
+    "/metrics",
+    bearerAuth({ token: config.metricsToken, realm: "metrics", what: "/metrics" }),
+  );
+  app.get("/metrics", async () => {
     return new Response(await metrics.render(), {
       headers: { "Content-Type": metrics.contentType },
     });

@@ -5,30 +5,37 @@
 import type { MiddlewareHandler } from "hono";
 import { Problem } from "./errors.ts";
 
-/** Middleware requiring `Authorization: Bearer <token>` when a token is configured. */
+/**
+ * Throws a 401 Problem unless `req` carries `Authorization: Bearer <token>`; does nothing when
+ * no token is configured. `what` names the protected thing in the message.
+ */
+export function requireBearer(
+  req: Request,
+  token: string | undefined,
+  realm: string,
+  what: string,
+): void {
+  if (token === undefined) return;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.get("Authorization") ?? "");
+  if (!match) {
+    throw new Problem(401, "unauthorized", `${what} requires a bearer token`, {
+      "WWW-Authenticate": `Bearer realm="${realm}"`,
+    });
+  }
+  if (!timingSafeEqual(match[1], token)) {
+    throw new Problem(401, "unauthorized", "the bearer token is not valid", {
+      "WWW-Authenticate": `Bearer realm="${realm}", error="invalid_token"`,
+    });
+  }
+}
+
+/** Middleware form of {@link requireBearer}; preflights (OPTIONS) pass. */
 export function bearerAuth(
-  options: { token: string | undefined; realm: string },
+  options: { token: string | undefined; realm: string; what: string },
 ): MiddlewareHandler {
   return async function bearer(c, next) {
-    const token = options.token;
-    if (token !== undefined && c.req.method !== "OPTIONS") {
-      const header = c.req.header("Authorization") ?? "";
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!match) {
-        throw new Problem(
-          401,
-          "unauthorized",
-          `this ${options.realm} endpoint requires a bearer token`,
-          {
-            "WWW-Authenticate": `Bearer realm="${options.realm}"`,
-          },
-        );
-      }
-      if (!timingSafeEqual(match[1], token)) {
-        throw new Problem(401, "unauthorized", "the bearer token is not valid", {
-          "WWW-Authenticate": `Bearer realm="${options.realm}", error="invalid_token"`,
-        });
-      }
+    if (c.req.method !== "OPTIONS") {
+      requireBearer(c.req.raw, options.token, options.realm, options.what);
     }
     await next();
   };

@@ -12,7 +12,7 @@ import type { Config } from "../config.ts";
 import { SdpParseError } from "../session/sdp.ts";
 import { InvalidOfferError, UnsupportedOfferError } from "../session/negotiation.ts";
 import { CapacityError, NoSourceError, type SessionManager } from "../session/session-manager.ts";
-import { timingSafeEqual } from "./auth.ts";
+import { requireBearer } from "./auth.ts";
 import { Problem } from "./errors.ts";
 import { readBody } from "./sdp-body.ts";
 
@@ -33,20 +33,7 @@ export function endpointRoutes(options: EndpointOptions): Hono {
   const token = role === "whip" ? config.publishToken : config.viewerToken;
   const realm = role === "whip" ? "publish" : "watch";
 
-  const requireToken = (req: Request) => {
-    if (token === undefined) return;
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.get("Authorization") ?? "");
-    if (!match) {
-      throw new Problem(401, "unauthorized", `${role.toUpperCase()} requires a bearer token`, {
-        "WWW-Authenticate": `Bearer realm="${realm}"`,
-      });
-    }
-    if (!timingSafeEqual(match[1], token)) {
-      throw new Problem(401, "unauthorized", "the bearer token is not valid", {
-        "WWW-Authenticate": `Bearer realm="${realm}", error="invalid_token"`,
-      });
-    }
-  };
+  const requireToken = (req: Request) => requireBearer(req, token, realm, role.toUpperCase());
 
   const streamName = (name: string) => {
     if (!STREAM_NAME.test(name)) {
