@@ -80,6 +80,8 @@ export const ConfigSchema = z.object({
   ),
   /** SRTP implementation. */
   srtp: z.enum(["auto", "ts", "libsrtp"]).default("auto"),
+  /** How media is sent: `syscall` (sendto over FFI, Linux), `dgram` (node:dgram), or `auto`. */
+  sendPath: z.enum(["auto", "syscall", "dgram"]).default("auto"),
   /** Serve /metrics behind this bearer token (unset: open). */
   metricsToken: z.string().min(1).optional(),
   /** Viewer worker threads (Deno Workers); 0 or 1 forwards on the main thread. */
@@ -115,6 +117,7 @@ const OPTIONS: Record<string, { key: keyof Config; env: string; list?: boolean }
   "cors-origin": { key: "corsOrigin", env: "QUETZAL_CORS_ORIGIN" },
   "strict-etag": { key: "strictEtag", env: "QUETZAL_STRICT_ETAG" },
   "srtp": { key: "srtp", env: "QUETZAL_SRTP" },
+  "send-path": { key: "sendPath", env: "QUETZAL_SEND_PATH" },
   "metrics-token": { key: "metricsToken", env: "QUETZAL_METRICS_TOKEN" },
   "workers": { key: "workers", env: "QUETZAL_WORKERS" },
   "max-forward-pps": { key: "maxForwardPps", env: "QUETZAL_MAX_FORWARD_PPS" },

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "./observability/log.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { SessionManager } from "./session/session-manager.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
+import { selectSendPath } from "./transport/send-path.ts";
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 */
@@ -50,8 +51,15 @@ export async function startServer(
   const announcedIps = config.publicIps.length > 0 ? config.publicIps : hostIpv4Addresses();
   if (announcedIps.length === 0) announcedIps.push("127.0.0.1");
   const srtp = selectSrtpBackend(config.srtp);
+  // Resolved here so that "syscall" on a machine without it fails at start, not per session.
+  const sendPath = selectSendPath(config.sendPath);
   const manager = new SessionManager({
-    network: { announcedIps, bindIp: config.rtcBindIp, portRange: config.rtcPorts },
+    network: {
+      announcedIps,
+      bindIp: config.rtcBindIp,
+      portRange: config.rtcPorts,
+      sendPath: sendPath.name,
+    },
     srtp,
     maxSessions: config.maxSessions,
     maxViewersPerStream: config.maxViewersPerStream,
@@ -108,6 +116,7 @@ export async function startServer(
   logger.info("quetzal listening", {
     url,
     srtp: srtp.name,
+    sendPath: sendPath.name,
     announcedIps,
     workers: manager.cluster?.size ?? 1,
   });

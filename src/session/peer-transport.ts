@@ -11,7 +11,13 @@
 import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
 import type { SrtpBackend, SrtpProfileId, SrtpSession } from "../transport/srtp.ts";
 import { SRTCP_MAX_TRAILER } from "../transport/srtp.ts";
-import { type DatagramSocket, UdpLink } from "../transport/udp-link.ts";
+import type { DatagramLink } from "../transport/datagram-link.ts";
+import {
+  type BoundSocket,
+  selectSendPath,
+  type SendPath,
+  type SendPathMode,
+} from "../transport/send-path.ts";
 import { type LocalTransport, normaliseOfferForWerift, type OfferPlan } from "./negotiation.ts";
 import { parseSdp, type SessionDescriptionInfo } from "./sdp.ts";
 
@@ -23,6 +29,8 @@ export interface NetworkOptions {
   bindIp?: string;
   /** UDP port range. */
   portRange?: [number, number];
+  /** How media datagrams are sent (default auto: syscall when available). */
+  sendPath?: SendPathMode;
 }
 
 /** Receives what a transport delivers. Set once; called per packet. */
@@ -92,8 +100,9 @@ interface WeriftDtlsTransport {
 export class PeerTransport {
   readonly #pc: RTCPeerConnection;
   readonly #srtpBackend: SrtpBackend;
+  readonly #sendPath: SendPath;
   #srtp: SrtpSession | undefined;
-  #link: UdpLink | undefined;
+  #link: DatagramLink | undefined;
   #linkPair: unknown;
   #listener: PeerListener = NOOP_LISTENER;
   #closed = false;
@@ -106,9 +115,10 @@ export class PeerTransport {
   /** The negotiated SRTP profile, once connected. */
   srtpProfile: SrtpProfileId | undefined;
 
-  private constructor(pc: RTCPeerConnection, srtp: SrtpBackend) {
+  private constructor(pc: RTCPeerConnection, srtp: SrtpBackend, sendPath: SendPath) {
     this.#pc = pc;
     this.#srtpBackend = srtp;
+    this.#sendPath = sendPath;
   }
 
   /**
@@ -136,7 +146,7 @@ export class PeerTransport {
       codecs: { audio: AUDIO_CODECS, video: VIDEO_CODECS },
       headerExtensions: { audio: [], video: [] },
     });
-    const peer = new PeerTransport(pc, srtp);
+    const peer = new PeerTransport(pc, srtp, selectSendPath(network.sendPath ?? "auto"));
     try {
       await pc.setRemoteDescription({ type: "offer", sdp: normaliseOfferForWerift(offer, plan) });
       for (const transceiver of pc.getTransceivers()) {
@@ -234,15 +244,15 @@ export class PeerTransport {
     return this.#connected && !this.#closed;
   }
 
-  #currentLink(): UdpLink | undefined {
+  #currentLink(): DatagramLink | undefined {
     const dtls = this.#pc.dtlsTransports[0] as unknown as WeriftDtlsTransport | undefined;
     const pair = dtls?.iceTransport.connection.nominated;
     if (!pair) return undefined;
     if (pair !== this.#linkPair) {
-      const socket = pair.protocol.transport?.socket as DatagramSocket | undefined;
+      const socket = pair.protocol.transport?.socket as BoundSocket | undefined;
       if (!socket) return undefined;
       this.#link?.close();
-      this.#link = new UdpLink(socket, pair.remoteAddr[0], pair.remoteAddr[1]);
+      this.#link = this.#sendPath.link(socket, pair.remoteAddr[0], pair.remoteAddr[1]);
       this.#linkPair = pair;
     }
     return this.#link;

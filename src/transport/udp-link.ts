@@ -8,6 +8,7 @@
  * counted, so one slow viewer can never exhaust the pool or block the event loop. 128 slots
  * hold a key frame burst (~50 packets at 2.5 Mbit/s) twice over, and are 1/32 of the pool.
  */
+import type { DatagramLink } from "./datagram-link.ts";
 import { type SendPool, sendPool, type SlotOwner } from "./send-pool.ts";
 
 /** The parts of a node:dgram socket this module uses. */
@@ -22,7 +23,7 @@ export interface DatagramSocket {
   ): void;
 }
 
-export class UdpLink implements SlotOwner {
+export class UdpLink implements SlotOwner, DatagramLink {
   readonly #socket: DatagramSocket;
   readonly #port: number;
   readonly #address: string;
