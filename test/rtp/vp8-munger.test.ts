@@ -172,3 +172,33 @@ Deno.test("vp8 munger: no extension, truncated input, first source kept as is", 
   m2.process(p, 0, p.length);
   assertEquals(read(p), { pid: 4321, tl0: 77, tid: 0, keyIdx: 9, key: true });
 });
+
+Deno.test("vp8 munger: temporal drops across the 15-bit wrap, then a switch after a picture cut off mid-way", () => {
+  const m = new Vp8Munger();
+  const src = layer(32760, 255, 4, 15);
+  const out: Out[] = [];
+  for (let i = 0; i < 24; i++) {
+    const f = src.next().value!;
+    const p = packet(f, true);
+    if (f.tid > 0) { // a TL0-only viewer
+      assertEquals(m.drop(p, 0, p.length), Vp8MungeCode.ok);
+      continue;
+    }
+    m.process(p, 0, p.length);
+    out.push(read(p));
+  }
+  // The next TL0 picture loses its second packet (the layer stops); only the first was sent.
+  const cut = src.next().value!;
+  const first = packet(cut, true);
+  m.process(first, 0, first.length);
+  out.push(read(first));
+  const other = layer(100, 3, 20, 15);
+  m.switchSource();
+  const key = packet(other.next().value!, true);
+  m.process(key, 0, key.length);
+  out.push(read(key));
+  assertContinuous(out, 15);
+  assertEquals(out.length, 8);
+  assertEquals(out[0].pid, 32760);
+  assertEquals(out[7].pid, (32760 + 7) & 0x7fff, "PictureID +1 per sent picture, wrapped");
+});

@@ -58,6 +58,16 @@ export interface VideoFrameInfo {
    * (H.265), or the same as `keyframe` for the other codecs. Informational: switch on `keyframe`.
    */
   idr?: boolean;
+  /**
+   * Temporal layer id (VP8 TID, VP9 TID) of the frame this packet belongs to; -1 when the
+   * payload carries none (H.264, H.265, AV1, or no temporal layering signalled).
+   */
+  tid?: number;
+  /**
+   * A receiver can move up to this frame's temporal layer here: VP8 Y bit, VP9 U bit (set on
+   * frames that reference only lower temporal layers).
+   */
+  layerSync?: boolean;
 }
 
 /**
@@ -74,6 +84,8 @@ export function inspectVideoPayload(
   len: number,
   out: VideoFrameInfo,
 ): boolean {
+  out.tid = -1;
+  out.layerSync = false;
   switch (codec) {
     case "vp8":
       return inspectVp8(buf, off, len, out);

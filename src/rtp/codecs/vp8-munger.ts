@@ -15,9 +15,10 @@
  * @module
  */
 
+import type { PayloadMunger } from "./payload-munger.ts";
 import { readVp8Descriptor, Vp8Descriptor } from "./vp8.ts";
 
-/** Results of {@link Vp8Munger.process} and {@link Vp8Munger.drop}. */
+/** Results of {@link Vp8Munger.process} and {@link Vp8Munger.drop} (= `PayloadMungeCode`). */
 export const Vp8MungeCode = {
   ok: 0,
   /** The descriptor is truncated: forward nothing. */
@@ -40,8 +41,8 @@ function diff(a: number, b: number, bits: number): number {
  * m.switchSource();                       // before the new layer's key frame
  * if (m.process(buf, payloadOff, payloadLen) < 0) dropPacket();
  */
-export class Vp8Munger {
-  /** The descriptor of the last packet processed or dropped (tid, layerSync for filtering). */
+export class Vp8Munger implements PayloadMunger {
+  /** The descriptor of the last packet inspected, processed or dropped. */
   readonly descriptor = new Vp8Descriptor();
 
   #rebase = true;
@@ -60,6 +61,21 @@ export class Vp8Munger {
   #newestInPid = -1;
   #lastDroppedPid = -1;
   #lastDroppedTl0 = -1;
+
+  /** TID of the last payload read, -1 without a T bit. */
+  get tid(): number {
+    return this.descriptor.tid;
+  }
+
+  /** Y bit of the last payload read: it depends only on TL0 frames. */
+  get layerSync(): boolean {
+    return this.descriptor.layerSync;
+  }
+
+  /** Reads the descriptor (for {@link tid} and {@link layerSync}) without rewriting it. */
+  inspect(buf: Uint8Array, off: number, len: number): boolean {
+    return readVp8Descriptor(buf, off, len, this.descriptor);
+  }
 
   /** Last PictureID written, -1 before the first. */
   get lastPictureId(): number {

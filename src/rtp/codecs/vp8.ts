@@ -126,8 +126,12 @@ export function inspectVp8(
   out.idr = false;
   out.width = 0;
   out.height = 0;
+  out.tid = -1;
+  out.layerSync = false;
   const d = scratch;
   if (!readVp8Descriptor(buf, off, len, d)) return false;
+  out.tid = d.tid;
+  out.layerSync = d.layerSync;
   if (!d.startOfPartition || d.partitionIndex !== 0) return true;
   const p = off + d.headerLength;
   const n = len - d.headerLength;

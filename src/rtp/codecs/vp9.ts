@@ -149,8 +149,12 @@ export function inspectVp9(
   out.idr = false;
   out.width = 0;
   out.height = 0;
+  out.tid = -1;
+  out.layerSync = false;
   const d = scratch;
   if (!readVp9Descriptor(buf, off, len, d)) return false;
+  out.tid = d.tid;
+  out.layerSync = d.switchingUp;
   if (d.startOfFrame && !d.interPicture && !d.interLayer) {
     out.keyframe = true;
     out.idr = true;
