@@ -4,7 +4,7 @@
  *
  *   deno task bench                 quick mode (under 3 minutes on 2 cores)
  *   deno task bench --full          longer windows, more load steps
- *   deno task bench --only=micro,metrics,e2e,scenarios,overload,workers
+ *   deno task bench --only=micro,fanout,metrics,e2e,scenarios,overload,workers
  *   deno task bench --out=DIR       where the JSON goes (default bench/results)
  *   deno task bench --smoke         a few seconds, for the test suite
  *   deno task bench --verbose       child processes' stderr on the console
@@ -41,9 +41,9 @@ const args = Deno.args;
 const mode = args.includes("--full") ? "full" : args.includes("--smoke") ? "smoke" : "quick";
 /** Worker scaling (issue 6) runs in full mode, or on request: it needs --workers support. */
 const DEFAULT_CASES: Record<string, string> = {
-  quick: "micro,metrics,e2e,overload,scenarios",
-  full: "micro,metrics,e2e,overload,scenarios,workers",
-  smoke: "micro,metrics,e2e,overload,scenarios",
+  quick: "micro,fanout,metrics,e2e,overload,scenarios",
+  full: "micro,fanout,metrics,e2e,overload,scenarios,workers",
+  smoke: "micro,fanout,metrics,e2e,overload,scenarios",
 };
 const only = new Set(
   (argValue(args, "only") ?? DEFAULT_CASES[mode]).split(",").map((s) => s.trim()),
@@ -96,6 +96,19 @@ async function micro(): Promise<void> {
   rows.push(...(result.rows as Row[]));
 }
 
+async function fanout(): Promise<void> {
+  log("case 1b: data-plane scaling over 1 and 2 forwarding workers (child process)");
+  const child = new BenchChild(
+    "fanout",
+    new URL("./cases/fanout-workers.ts", import.meta.url).pathname,
+    [`--mode=${mode}`],
+    { denoFlags: ["--unstable-net"], verbose: true },
+  );
+  const result = await child.waitFor((m) => Array.isArray(m.rows), 300_000);
+  await child.stop();
+  rows.push(...(result.rows as Row[]));
+}
+
 async function e2e(): Promise<void> {
   log("case 2: end to end over loopback, Quetzal");
   const quetzal = await runRamp("quetzal", e2eOptions, log);
@@ -116,6 +129,13 @@ async function e2e(): Promise<void> {
     }
   } finally {
     await quetzal.rig.stop();
+  }
+  if (Deno.build.os === "linux") {
+    // The send path's before/after in the same run: node:dgram instead of sendto over FFI.
+    log("case 2: end to end over loopback, Quetzal with --send-path=dgram");
+    const dgramRamp = await runRamp("quetzal", e2eOptions, log, "dgram");
+    await dgramRamp.rig.stop();
+    rows.push(...dgramRamp.rows);
   }
   log("case 2: end to end over loopback, werift-only SFU (baseline)");
   const werift = await runRamp("werift-sfu", e2eOptions, log);
@@ -162,6 +182,7 @@ async function run(name: string, fn: () => Promise<void>): Promise<void> {
 }
 try {
   await run("micro", micro);
+  await run("fanout", fanout);
   await run("metrics", async () => {
     log("metrics scrape");
     rows.push(await runMetricsScrape(mode === "smoke" ? 20 : 200));

@@ -108,8 +108,10 @@ export async function runRamp(
   impl: SfuImpl,
   options: E2eOptions,
   log: (s: string) => void,
+  sendPath?: "dgram",
 ): Promise<RampResult> {
-  const rig = await Rig.start({ impl, verbose: options.verbose });
+  const rig = await Rig.start({ impl, verbose: options.verbose, sendPath });
+  const label = sendPath ? `${impl}-${sendPath}` : impl;
   const rows: Row[] = [];
   let cleanViewers = 0;
   let deliveryCleanViewers = 0;
@@ -118,13 +120,13 @@ export async function runRamp(
     for (const step of options.steps) {
       const failed = await rig.addViewers(step - rig.viewers);
       await sleep(options.settleMs);
-      let row = windowRow("e2e", impl, await rig.measure(options.windowMs), 1);
+      let row = windowRow("e2e", label, await rig.measure(options.windowMs), 1);
       const delivered = row.delivered_ratio ?? 0;
       if (delivered < CLEAN_DELIVERY && delivered >= 0.9) {
         // Once more before calling it a limit (a collapse below 90 % needs no second look):
         // on a shared machine one descheduled viewer process overflows its socket buffer.
         const first = row;
-        row = windowRow("e2e", impl, await rig.measure(options.windowMs), 1);
+        row = windowRow("e2e", label, await rig.measure(options.windowMs), 1);
         row.first_window_delivered_ratio = first.delivered_ratio;
       }
       row.clean = isClean(row);
@@ -132,7 +134,7 @@ export async function runRamp(
       if (failed > 0) row.note += `; ${failed} viewer(s) failed to connect`;
       rows.push(row);
       log(
-        `e2e ${impl} N=${step}: fwd ${row.forwarded_pps?.toFixed(0)} pkt/s, delivered ${
+        `e2e ${label} N=${step}: fwd ${row.forwarded_pps?.toFixed(0)} pkt/s, delivered ${
           ((row.delivered_ratio ?? 0) * 100).toFixed(2)
         } %, p99 ${row.latency_p99_ms?.toFixed(2)} ms, ${
           row.us_per_packet?.toFixed(1)

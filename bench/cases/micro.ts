@@ -8,7 +8,9 @@
  *
  * Sinks: "null" (protect into a buffer, no send) separates the send cost; "udp" sends to a
  * loopback socket that is bound but never read (the kernel drops what overflows, so no
- * receiver competes for the CPU). Stage costs come from cumulative pipelines timed in the same
+ * receiver competes for the CPU) the way the server does (Quetzal: the send path `auto`
+ * picks, sendto over FFI on Linux; werift: node:dgram); "udp-dgram" is Quetzal through
+ * node:dgram, the fallback path, for the before/after in one run. Stage costs come from cumulative pipelines timed in the same
  * run: parse only, + route and rewrite, + encrypt, + send.
  *
  * Run as a child (`deno run -A --unstable-net --v8-flags=--expose-gc bench/cases/micro.ts
@@ -18,7 +20,7 @@ import dgram from "node:dgram";
 import process from "node:process";
 import { Buffer } from "node:buffer";
 import { RtpHeader, RtpPacket, SrtpSession as WeriftSrtpSession } from "werift";
-import { ExtensionMap, ExtensionUri } from "../../src/rtp/header-extensions.ts";
+import { ExtensionMap } from "../../src/rtp/header-extensions.ts";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
 import { Producer } from "../../src/sfu/producer.ts";
 import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
@@ -31,8 +33,16 @@ import {
 import { tsSrtpBackend } from "../../src/transport/srtp-ts.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { sendPool } from "../../src/transport/send-pool.ts";
-import { UdpLink } from "../../src/transport/udp-link.ts";
+import type { DatagramLink } from "../../src/transport/datagram-link.ts";
+import { selectSendPath, type SendPath } from "../../src/transport/send-path.ts";
 import { emptyRow, type Row } from "../lib/report.ts";
+import {
+  EXTMAPS,
+  PACKET_LENGTH,
+  srtpKeys,
+  stampPacket,
+  vp8Packet,
+} from "../lib/synthetic-media.ts";
 import { percentile } from "../lib/latency-histogram.ts";
 
 export interface MicroOptions {
@@ -55,47 +65,14 @@ export const MICRO_FULL: MicroOptions = {
 };
 export const MICRO_SMOKE: MicroOptions = { runMs: 30, fanouts: [1, 10], allocPackets: 2048 };
 
-const PACKET_LENGTH = 1200;
 /** Inbound packets per allocation-measuring chunk (× fan-out 10 outbound). */
 const ALLOC_CHUNK = 256;
 const PROFILES: Array<[string, SrtpProfileId]> = [
   ["AES_CM_128_HMAC_SHA1_80", SrtpProfile.AES_CM_128_HMAC_SHA1_80],
   ["AEAD_AES_128_GCM", SrtpProfile.AEAD_AES_128_GCM],
 ];
-/** The publisher's and the viewers' extension IDs (werift's defaults: mid 1, abs 2, twcc 3). */
-const EXTMAPS = [
-  { id: 1, uri: ExtensionUri.mid },
-  { id: 2, uri: ExtensionUri.absSendTime },
-  { id: 3, uri: ExtensionUri.transportWideCc },
-];
-
 /** Which part of the path a run includes. */
-type Stage = "parse" | "rewrite" | "encrypt" | "send";
-
-function keys(profile: SrtpProfileId, seed: number) {
-  const saltLength = profile === SrtpProfile.AEAD_AES_128_GCM ? 12 : 14;
-  const key = new Uint8Array(16).map((_, i) => (i * 17 + seed) & 0xff);
-  const salt = new Uint8Array(saltLength).map((_, i) => (i * 5 + seed) & 0xff);
-  return { profile, localKey: key, localSalt: salt, remoteKey: key, remoteSalt: salt };
-}
-
-/** A publisher's VP8 packet of PACKET_LENGTH bytes with mid, abs-send-time and twcc. */
-function inboundPacket(keyframe: boolean): Uint8Array {
-  const b = new Uint8Array(PACKET_LENGTH);
-  b.set([0x90, 96, 0, 0, 0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44, 0xbe, 0xde, 0, 3]);
-  // mid "0" (id 1), abs-send-time (id 2, 3 bytes), twcc (id 3, 2 bytes), padding to 12 bytes.
-  b.set([0x10, 0x30, 0x22, 0x01, 0x02, 0x03, 0x31, 0x00, 0x07, 0, 0, 0], 16);
-  const payload = 28;
-  b[payload] = 0x10;
-  if (keyframe) {
-    b[payload + 1] = 0x00;
-    b.set([0x9d, 0x01, 0x2a, 640 & 0xff, 640 >> 8, 480 & 0xff, 480 >> 8], payload + 4);
-  } else {
-    b[payload + 1] = 0x01;
-  }
-  for (let i = payload + 12; i < PACKET_LENGTH; i++) b[i] = (i * 31) & 0xff;
-  return b;
-}
+type Stage = "parse" | "rewrite" | "encrypt" | "send" | "send-dgram";
 
 /** A loopback UDP address that accepts datagrams and never reads them. */
 interface Sink {
@@ -194,6 +171,7 @@ function quetzalPipeline(
   stage: Stage,
   sinkPort: number,
   socket: dgram.Socket | undefined,
+  sendPath: SendPath,
 ): Pipeline {
   const extensions = ExtensionMap.fromExtmaps(EXTMAPS);
   const producer = new Producer({
@@ -207,7 +185,7 @@ function quetzalPipeline(
     requestKeyframe: () => {},
   });
   const sessions: SrtpSession[] = [];
-  const links: UdpLink[] = [];
+  const links: DatagramLink[] = [];
   const out = new Uint8Array(1600);
   let dropped = 0;
   for (let c = 0; c < fanout; c++) {
@@ -217,7 +195,7 @@ function quetzalPipeline(
     if (stage === "parse" || stage === "rewrite") {
       link = { sendRtp: () => true, nextTransportSequence: next, ready: true };
     } else {
-      const srtp = backend.createSession(keys(profile, c + 1));
+      const srtp = backend.createSession(srtpKeys(profile, c + 1));
       sessions.push(srtp);
       if (stage === "encrypt") {
         link = {
@@ -227,7 +205,8 @@ function quetzalPipeline(
         };
       } else {
         // PeerTransport.sendRtp without werift: slot, protect in place into it, send.
-        const udp = new UdpLink(socket!, "127.0.0.1", sinkPort);
+        const path = stage === "send" ? sendPath : selectSendPath("dgram");
+        const udp = path.link(socket!, "127.0.0.1", sinkPort);
         links.push(udp);
         link = {
           sendRtp(buf, len) {
@@ -260,8 +239,8 @@ function quetzalPipeline(
     producer.addConsumer(consumer);
   }
   const pkt = new InboundPacket();
-  const key = inboundPacket(true);
-  const delta = inboundPacket(false);
+  const key = vp8Packet(true);
+  const delta = vp8Packet(false);
   // The first packet is a key frame so every consumer starts forwarding.
   pkt.parse(key, PACKET_LENGTH, extensions);
   pkt.arrivalMs = performance.now();
@@ -269,15 +248,7 @@ function quetzalPipeline(
   return {
     fanout: stage === "parse" ? 1 : fanout,
     forward(i: number) {
-      const seq = (i + 1) & 0xffff;
-      const ts = Math.floor((i + 1) / 8) * 3000;
-      delta[2] = seq >> 8;
-      delta[3] = seq & 0xff;
-      delta[4] = ts >>> 24;
-      delta[5] = (ts >>> 16) & 0xff;
-      delta[6] = (ts >>> 8) & 0xff;
-      delta[7] = ts & 0xff;
-      delta[1] = (i & 7) === 7 ? 0xe0 : 0x60;
+      stampPacket(delta, i);
       pkt.parse(delta, PACKET_LENGTH, extensions);
       if (stage === "parse") return;
       pkt.arrivalMs = performance.now();
@@ -303,7 +274,7 @@ function weriftPipeline(
 ): Pipeline {
   const sessions: WeriftSrtpSession[] = [];
   for (let c = 0; c < fanout; c++) {
-    const k = keys(profile, c + 1);
+    const k = srtpKeys(profile, c + 1);
     sessions.push(
       new WeriftSrtpSession({
         keys: {
@@ -316,7 +287,7 @@ function weriftPipeline(
       }),
     );
   }
-  const delta = Buffer.from(inboundPacket(false));
+  const delta = Buffer.from(vp8Packet(false));
   const mid = Buffer.from("0");
   const seqs = new Uint16Array(fanout);
   let inFlight = 0;
@@ -348,7 +319,7 @@ function weriftPipeline(
           continue;
         }
         const encrypted = sessions[c].encrypt(out.payload, h);
-        if (stage === "send") {
+        if (stage === "send" || stage === "send-dgram") {
           inFlight++;
           socket!.send(encrypted, sinkPort, "127.0.0.1", onSent);
         }
@@ -376,6 +347,8 @@ export async function runMicro(
   if (libsrtp.available) impls.push({ name: "quetzal-libsrtp", backend: libsrtp.backend });
   else log(`libsrtp unavailable (${libsrtp.reason}): libsrtp rows skipped`);
   impls.push({ name: "werift-stock" });
+  const sendPath = selectSendPath("auto");
+  log(`send path: ${sendPath.name}`);
   const sink = openSink();
   const socket = dgram.createSocket("udp4");
   await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
@@ -386,13 +359,15 @@ export async function runMicro(
         for (const impl of impls) {
           const make = (stage: Stage) =>
             impl.backend
-              ? quetzalPipeline(impl.backend, profile, fanout, stage, sink.port, socket)
+              ? quetzalPipeline(impl.backend, profile, fanout, stage, sink.port, socket, sendPath)
               : weriftPipeline(profile, fanout, stage, sink.port, socket);
           const batch = Math.max(1, Math.min(256, Math.floor(4096 / fanout)));
           const results = {} as Record<Stage, Measurement>;
-          for (const stage of ["parse", "rewrite", "encrypt", "send"] as Stage[]) {
+          const stages: Stage[] = ["parse", "rewrite", "encrypt", "send"];
+          if (impl.backend && sendPath.name !== "dgram") stages.push("send-dgram");
+          for (const stage of stages) {
             const p = make(stage);
-            results[stage] = await measure(p, options.runMs, batch, stage === "send");
+            results[stage] = await measure(p, options.runMs, batch, stage.startsWith("send"));
             p.close();
           }
           // Cumulative pipelines → per-stage cost per outbound packet (parse is per inbound,
@@ -401,8 +376,15 @@ export async function runMicro(
           const rewrite = perPacketUs(results.rewrite);
           const encrypt = perPacketUs(results.encrypt);
           const send = perPacketUs(results.send);
-          for (const sinkName of ["null", "udp"] as const) {
-            const m = sinkName === "null" ? results.encrypt : results.send;
+          const sinks = results["send-dgram"]
+            ? (["null", "udp", "udp-dgram"] as const)
+            : (["null", "udp"] as const);
+          for (const sinkName of sinks) {
+            const m = sinkName === "null"
+              ? results.encrypt
+              : sinkName === "udp"
+              ? results.send
+              : results["send-dgram"];
             const row = emptyRow("micro", impl.name);
             row.subscribers = fanout;
             row.profile = profileName;
@@ -417,23 +399,30 @@ export async function runMicro(
               parse,
               route_rewrite: Math.max(0, rewrite - parse),
               encrypt: Math.max(0, encrypt - rewrite),
-              send: sinkName === "udp" ? Math.max(0, send - encrypt) : 0,
+              send: sinkName === "null" ? 0 : Math.max(0, perPacketUs(m) - encrypt),
             };
             row.rss_peak_mb = Deno.memoryUsage().rss / 1048576;
-            row.note = `${profileName === "AEAD_AES_128_GCM" ? "GCM" : "CM"} ${sinkName} sink`;
+            const via = sinkName === "udp" && impl.backend ? ` (${sendPath.name})` : "";
+            row.note = `${
+              profileName === "AEAD_AES_128_GCM" ? "GCM" : "CM"
+            } ${sinkName} sink${via}`;
             rows.push(row);
           }
+          const dgramUs = results["send-dgram"] ? perPacketUs(results["send-dgram"]) : NaN;
           log(
             `micro ${impl.name} ${profileName} ×${fanout}: null ${encrypt.toFixed(2)} µs, udp ${
               send.toFixed(2)
-            } µs/pkt`,
+            } µs/pkt${Number.isNaN(dgramUs) ? "" : `, udp-dgram ${dgramUs.toFixed(2)} µs/pkt`}`,
           );
         }
         // Ratios against werift in the same run (same profile, fan-out and sink).
-        for (const row of rows.slice(-impls.length * 2)) {
+        for (
+          const row of rows.filter((r) => r.subscribers === fanout && r.profile === profileName)
+        ) {
+          const sink = row.sink === "udp-dgram" ? "udp" : row.sink;
           const base = rows.find((r) =>
             r.impl === "werift-stock" && r.subscribers === fanout && r.profile === profileName &&
-            r.sink === row.sink
+            r.sink === sink
           );
           if (base && row.us_per_packet && base.us_per_packet) {
             row.ratio_vs_werift = base.us_per_packet / row.us_per_packet;
@@ -441,7 +430,7 @@ export async function runMicro(
         }
       }
     }
-    rows.push(...await allocationRows(impls, options));
+    rows.push(...await allocationRows(impls, options, { sendPath, socket, sinkPort: sink.port }));
   } finally {
     socket.close();
     sink.close();
@@ -458,6 +447,7 @@ export async function runMicro(
 async function allocationRows(
   impls: Array<{ name: string; backend?: SrtpBackend }>,
   options: MicroOptions,
+  send: { sendPath: SendPath; socket: dgram.Socket; sinkPort: number },
 ): Promise<Row[]> {
   const gc = (globalThis as { gc?: () => void }).gc;
   const rows: Row[] = [];
@@ -472,6 +462,11 @@ async function allocationRows(
     { name: "quetzal-route-rewrite", backend: tsSrtpBackend, stage: "rewrite" },
     ...impls.map((i) => ({ ...i, stage: "encrypt" as Stage })),
   ];
+  // The whole path including the send, where sending is synchronous (nothing to wait for).
+  const fastest = impls.filter((i) => i.backend).at(-1);
+  if (send.sendPath.name === "syscall" && fastest) {
+    variants.push({ name: `${fastest.name}+sendto`, backend: fastest.backend, stage: "send" });
+  }
   for (const impl of variants) {
     const p = impl.backend
       ? quetzalPipeline(
@@ -479,8 +474,9 @@ async function allocationRows(
         SrtpProfile.AEAD_AES_128_GCM,
         fanout,
         impl.stage,
-        0,
-        undefined,
+        send.sinkPort,
+        send.socket,
+        send.sendPath,
       )
       : weriftPipeline(SrtpProfile.AEAD_AES_128_GCM, fanout, impl.stage, 0, undefined);
     // Warm up until optimised code runs: unoptimised code boxes every double it touches, an
@@ -532,7 +528,7 @@ async function allocationRows(
     const row = emptyRow("micro-alloc", impl.name);
     row.subscribers = fanout;
     row.profile = "AEAD_AES_128_GCM";
-    row.sink = "null";
+    row.sink = impl.stage === "send" ? "udp" : "null";
     row.alloc_bytes_per_packet = allocated / outbound;
     row.gc_per_million_packets = (collections * 1e6) / outbound;
     row.heap_growth_mb_per_million = gc ? (retained / 1048576) * (1e6 / outbound) : null;

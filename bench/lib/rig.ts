@@ -50,6 +50,8 @@ export interface RigOptions {
   srtp?: "auto" | "ts" | "libsrtp";
   /** Quetzal's viewer workers (`--workers`); unset: the server's default. */
   workers?: number;
+  /** Quetzal's send path (`--send-path`); unset: auto. */
+  sendPath?: "auto" | "syscall" | "dgram";
   /** Viewer sessions per viewer process. */
   viewersPerProcess?: number;
   verbose?: boolean;
@@ -80,6 +82,7 @@ export class Rig {
     const script = options.impl === "quetzal" ? "server-process.ts" : "werift-sfu-process.ts";
     const args = [`--srtp=${options.srtp ?? "auto"}`];
     if (options.workers !== undefined) args.push(`--workers=${options.workers}`);
+    if (options.sendPath !== undefined) args.push(`--send-path=${options.sendPath}`);
     this.server = new BenchChild(options.impl, HERE + script, args, { verbose: this.#verbose });
     this.rss = new RssSampler(this.server.pid);
   }

@@ -3,7 +3,8 @@
  * port, announcing 127.0.0.1 only. Prints `{ event: "listening", url, publishToken }`, then
  * answers the orchestrator's commands (event-loop lag, packet counters) until stdin closes.
  *
- * Args: --srtp=auto|ts|libsrtp, --workers=N (viewer workers; default: the server's default)
+ * Args: --srtp=auto|ts|libsrtp, --workers=N (viewer workers; default: the server's default),
+ * --send-path=auto|syscall|dgram
  */
 import { startServer } from "../../src/server.ts";
 import { counters } from "../../src/observability/counters.ts";
@@ -13,12 +14,14 @@ import { LagSampler } from "./lag-sampler.ts";
 
 const srtp = (argValue(Deno.args, "srtp") ?? "auto") as "auto" | "ts" | "libsrtp";
 const workers = argValue(Deno.args, "workers");
+const sendPath = (argValue(Deno.args, "send-path") ?? "auto") as "auto" | "syscall" | "dgram";
 const server = await startServer({
   port: 0,
   host: "127.0.0.1",
   publicIps: ["127.0.0.1"],
   logLevel: "silent",
   srtp,
+  sendPath,
   maxSessions: 10_000,
   maxViewersPerStream: 10_000,
   rateLimitPerMinute: 1_000_000,

@@ -60,6 +60,18 @@ export function summarise(rows: Row[]): Record<string, unknown> {
     );
   }
 
+  // Data-plane scaling over forwarding workers, in process.
+  const fan = rows.filter((r) => r.case === "fanout-workers");
+  const w2 = fan.find((r) => r.impl === "quetzal-w2");
+  const w1 = fan.find((r) => r.impl === "quetzal-w1");
+  if (w1 && w2 && typeof w2.scaling_vs_w1 === "number") {
+    targets.scaling_1_to_2_workers = `${w2.scaling_vs_w1 >= 1.7 ? "met" : "not met"}: ×${
+      w2.scaling_vs_w1.toFixed(2)
+    } (${Math.round(w1.forwarded_pps ?? 0)} → ${
+      Math.round(w2.forwarded_pps ?? 0)
+    } pkt/s, in-process data plane, ${w2.subscribers} consumers)`;
+  }
+
   // End to end: per-busy-core rates and the ratio at each load both ramps measured.
   const e2e = rows.filter((r) => r.case === "e2e");
   const q = e2e.filter((r) => r.impl === "quetzal");
@@ -73,6 +85,16 @@ export function summarise(rows: Row[]): Record<string, unknown> {
       }
     }
     out.e2e_cpu_ratio_werift_over_quetzal = ratios;
+    // The send path's effect, same run: node:dgram CPU per packet over sendto's.
+    const d = e2e.filter((r) => r.impl === "quetzal-dgram");
+    const sendPath: Record<string, number | null> = {};
+    for (const row of q) {
+      const base = d.find((b) => b.subscribers === row.subscribers);
+      if (base?.us_per_packet && row.us_per_packet) {
+        sendPath[`N=${row.subscribers}`] = r1(base.us_per_packet / row.us_per_packet);
+      }
+    }
+    if (d.length > 0) out.e2e_cpu_ratio_dgram_over_sendto = sendPath;
     const top = q[q.length - 1];
     out.e2e_quetzal_largest_step = {
       subscribers: top.subscribers,

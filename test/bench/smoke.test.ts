@@ -24,7 +24,14 @@ Deno.test("bench smoke run writes a report with the documented rows", async () =
   try {
     const main = new URL("../../bench/main.ts", import.meta.url).pathname;
     const result = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", main, "--smoke", "--only=micro,metrics,e2e", `--out=${out}`],
+      args: [
+        "run",
+        "--allow-all",
+        main,
+        "--smoke",
+        "--only=micro,fanout,metrics,e2e",
+        `--out=${out}`,
+      ],
       stdout: "piped",
       stderr: "piped",
     }).output();
@@ -51,15 +58,18 @@ Deno.test("bench smoke run writes a report with the documented rows", async () =
       for (const key of REQUIRED) assert(key in row, `row ${row.case}/${row.impl} lacks ${key}`);
     }
     const cases = new Set(report.rows.map((r: { case: string }) => r.case));
-    for (const name of ["micro", "micro-alloc", "metrics-scrape", "e2e"]) {
+    for (const name of ["micro", "micro-alloc", "fanout-workers", "metrics-scrape", "e2e"]) {
       assert(cases.has(name), `no ${name} rows`);
     }
     // Both sides of every comparison are measured in the same run.
     const impls = new Set(report.rows.map((r: { impl: string }) => r.impl));
-    for (const name of ["quetzal-ts", "werift-stock", "quetzal", "werift-sfu"]) {
+    for (const name of ["quetzal-ts", "werift-stock", "quetzal", "werift-sfu", "quetzal-w2"]) {
       assert(impls.has(name), `no ${name} rows`);
     }
-    // The end-to-end rows carry real traffic: something was forwarded and delivered.
+    // The forwarding workers and the end-to-end rows carry real traffic.
+    for (const row of report.rows.filter((r: { case: string }) => r.case === "fanout-workers")) {
+      assertGreater(row.forwarded_pps, 0, `${row.impl} forwarded nothing`);
+    }
     for (const row of report.rows.filter((r: { case: string }) => r.case === "e2e")) {
       assertGreater(row.forwarded_pps, 0, `${row.impl} forwarded nothing`);
       assertGreater(row.delivered_ratio, 0);
