@@ -13,7 +13,12 @@
  *   last change, and only after a successful probe when probing is on, else after the
  *   estimate has allowed it for 2 s.
  * Manual: a pinned rid/spatial layer ignores the estimate; caps (maxWidth, maxHeight,
- * maxSpatial) bound automatic mode. Layer loss falls back at once (the tracker marks a silent
+ * maxSpatial) bound automatic mode.
+ * Temporal (VP8/VP9 layers that carry TIDs): a pinned temporal layer is forwarded whatever the
+ * estimate; otherwise, in automatic mode, the target layer's temporal layers are trimmed to
+ * fit the budget before any spatial step (LiveKit tries lower temporal layers of the same
+ * spatial layer first): down after the budget stays short 500 ms, up after it allows the
+ * next temporal layer with headroom for 2 s; a new spatial target takes its fit at once. Layer loss falls back at once (the tracker marks a silent
  * layer stalled after max(250 ms, 3 frames)) and restores after the layer is stable 2 s.
  *
  * Runs off the packet path (on feedback, layer changes, or a timer); time is injected.
@@ -58,6 +63,10 @@ export interface AllocatorLayer {
   readonly height: number;
   /** How long the layer has been continuously live at `nowMs`. */
   stableForMs(nowMs: number): number;
+  /** Highest temporal layer id (VP8/VP9 TID); -1 or absent when packets carry none. */
+  readonly maxTemporalId?: number;
+  /** Mean bitrate of temporal layers 0..tid together; absent without temporal layers. */
+  temporalBitrateBps?(tid: number): number;
 }
 
 /** Caps for automatic mode (WHEP layer extension `maxWidth`, `maxHeight`, `maxSpatialLayerId`). */
@@ -137,6 +146,16 @@ export class LayerAllocator {
   #maxSpatial = Infinity;
 
   #target = -1;
+  /** Temporal pin (-1: none) and cap for automatic mode. */
+  #pinTemporal = -1;
+  #maxTemporal = Infinity;
+  /** Target temporal layer, -1 = all of them. */
+  #temporal = -1;
+  #temporalRank = -1;
+  #temporalDownSinceMs = -1;
+  #temporalUpSinceMs = -1;
+  /** Budget of the last automatic update (Infinity in manual mode or without feedback). */
+  #budget = Infinity;
   #reason: AllocationReasonValue = AllocationReason.none;
   #paused = false;
   #pausedAtMs = -Infinity;
@@ -180,6 +199,21 @@ export class LayerAllocator {
   /** Rank to forward; -1 before the first allocation or while paused. */
   get targetRank(): number {
     return this.#paused ? -1 : this.#target;
+  }
+
+  /** Highest temporal layer to forward; -1 = all of them. */
+  get targetTemporal(): number {
+    return this.#temporal;
+  }
+
+  /**
+   * Temporal layers: `pinned` ≥ 0 forwards layers 0..pinned whatever the estimate (-1: none),
+   * `max` caps automatic trimming. Independent of spatial pins and caps.
+   */
+  setTemporal(pinned = -1, max = Infinity): void {
+    this.#pinTemporal = pinned;
+    this.#maxTemporal = max;
+    this.#temporalRank = -1; // re-fit at the next update, without hysteresis
   }
 
   /** Reason of the last change ({@link AllocationReason}). */
@@ -262,9 +296,65 @@ export class LayerAllocator {
     nowMs: number,
   ): boolean {
     const before = this.targetRank;
-    if (this.manual) this.#updateManual(layers, nowMs);
-    else this.#updateAuto(estimateBps, lossFraction, audioReserveBps, layers, nowMs);
+    if (this.manual) {
+      this.#budget = Infinity;
+      this.#updateManual(layers, nowMs);
+    } else {
+      this.#updateAuto(estimateBps, lossFraction, audioReserveBps, layers, nowMs);
+    }
+    this.#updateTemporal(layers, nowMs);
     return this.targetRank !== before;
+  }
+
+  #updateTemporal(layers: readonly AllocatorLayer[], nowMs: number): void {
+    const rank = this.targetRank;
+    let layer: AllocatorLayer | undefined;
+    for (const l of layers) if (l.rank === rank) layer = l;
+    const top = layer?.maxTemporalId ?? -1;
+    const cap = this.#pinTemporal >= 0 ? this.#pinTemporal : this.#maxTemporal;
+    const all = (t: number) => (top >= 0 && t >= top) || !Number.isFinite(t) ? -1 : t;
+    if (
+      layer === undefined || top <= 0 || layer.temporalBitrateBps === undefined ||
+      this.#pinTemporal >= 0 || this.manual || !Number.isFinite(this.#budget)
+    ) {
+      this.#temporal = all(cap);
+      this.#temporalRank = rank;
+      this.#temporalDownSinceMs = -1;
+      this.#temporalUpSinceMs = -1;
+      return;
+    }
+    const budget = this.#budget;
+    const max = Math.min(top, cap);
+    let fit = max;
+    while (fit > 0 && layer.temporalBitrateBps(fit) > budget) fit--;
+    let fitUp = max;
+    while (fitUp > 0 && layer.temporalBitrateBps(fitUp) * this.#upHeadroom > budget) fitUp--;
+    if (rank !== this.#temporalRank) {
+      this.#temporalRank = rank;
+      this.#temporal = all(fit);
+      this.#temporalDownSinceMs = -1;
+      this.#temporalUpSinceMs = -1;
+      return;
+    }
+    const current = this.#temporal < 0 ? top : Math.min(this.#temporal, top);
+    if (fit < current) {
+      this.#temporalUpSinceMs = -1;
+      if (this.#temporalDownSinceMs < 0) this.#temporalDownSinceMs = nowMs;
+      if (nowMs - this.#temporalDownSinceMs >= this.#downDelayMs) {
+        this.#temporal = all(fit);
+        this.#temporalDownSinceMs = -1;
+      }
+    } else if (fitUp > current) {
+      this.#temporalDownSinceMs = -1;
+      if (this.#temporalUpSinceMs < 0) this.#temporalUpSinceMs = nowMs;
+      if (nowMs - this.#temporalUpSinceMs >= this.#upHoldMs) {
+        this.#temporal = all(fitUp);
+        this.#temporalUpSinceMs = -1;
+      }
+    } else {
+      this.#temporalDownSinceMs = -1;
+      this.#temporalUpSinceMs = -1;
+    }
   }
 
   #updateManual(layers: readonly AllocatorLayer[], nowMs: number): void {
@@ -322,6 +412,7 @@ export class LayerAllocator {
     }
     this.#allocEstimateAtMs = nowMs;
     const budget = this.#allocEstimate * (1 - this.#margin) - audioReserveBps;
+    this.#budget = budget;
 
     // Highest live layer within caps that fits; else the lowest live within caps; else any.
     let fit: AllocatorLayer | undefined;

@@ -4,12 +4,15 @@
  * the viewer's NACKs from the producer's per-layer caches.
  *
  * Switches happen only at a key frame of the target layer; until it arrives the current layer
- * keeps flowing. A viewer that joins waits for a key frame (requested on join).
+ * keeps flowing. A viewer that joins waits for a key frame (requested on join). Within the
+ * forwarded layer, a TemporalFilter drops pictures above the viewer's temporal target (VP8,
+ * VP9); the Munger closes the sequence numbers up behind them and the PayloadMunger keeps
+ * PictureID/TL0PICIDX valid.
  */
 import { InboundPacket } from "../rtp/inbound-packet.ts";
 import { absSendTime, PacketRewriter } from "../rtp/packet-rewriter.ts";
 import { counters, DropReason, histograms, SWITCH_REASONS } from "../observability/counters.ts";
-import { Vp8Munger } from "../rtp/codecs/vp8-munger.ts";
+import { type PayloadMunger, payloadMungerFor } from "../rtp/codecs/payload-munger.ts";
 import { ALLOCATION_REASON_LABELS, LayerAllocator } from "./allocator.ts";
 import { alignTimestamp, TsAlignInput, TsAlignResult } from "./timestamp-aligner.ts";
 import type { Layer } from "./layer.ts";
@@ -20,6 +23,7 @@ import type { SendHistory } from "./send-history.ts";
 import type { TwccFeedback } from "../rtp/twcc-reader.ts";
 import { isSeqNewer, seqDiff } from "../rtp/seq.ts";
 import { ExtensionMap } from "../rtp/header-extensions.ts";
+import { ALL_TEMPORAL_LAYERS, TemporalFilter } from "./temporal-filter.ts";
 
 /** What a consumer needs from its viewer's transport. */
 export interface ViewerLink {
@@ -71,6 +75,8 @@ export class Consumer {
   target: Layer | null = null;
   /** A manual choice (WHEP layer extension), by rid; null = automatic. */
   pinnedRid: string | null = null;
+  /** A manual temporal layer (WHEP `temporalLayerId`); null = automatic. */
+  pinnedTemporal: number | null = null;
   lastSwitchReason: SwitchReason | null = null;
   layerSwitches = 0;
   packetsSent = 0;
@@ -79,6 +85,10 @@ export class Consumer {
   waitingSinceMs = -1;
   /** Padding-only probe packets sent (not in `packetsSent`: they carry no media). */
   probePacketsSent = 0;
+  /** Packets of pictures above the temporal target, not sent (no sequence gap left). */
+  temporalDropped = 0;
+  /** Padding packets sent into the slot of a dropped packet that arrived late. */
+  gapsFilled = 0;
   readonly #link: ViewerLink;
   readonly #rewriter: PacketRewriter;
   readonly #munger: Munger;
@@ -88,8 +98,10 @@ export class Consumer {
   readonly #allocator = new LayerAllocator();
   readonly #alignIn = new TsAlignInput();
   readonly #alignOut = new TsAlignResult();
-  /** PictureID/TL0PICIDX/KEYIDX continuity across sources (VP8 only). */
-  readonly #vp8: Vp8Munger | null;
+  /** Descriptor numbering across sources and filtered pictures (VP8, VP9; a no-op for others). */
+  readonly #payload: PayloadMunger;
+  /** Which temporal layers of the forwarded layer go out. */
+  readonly #temporal = new TemporalFilter();
   readonly #histSeq = new Int32Array(HISTORY).fill(-1);
   readonly #histInSeq = new Uint16Array(HISTORY);
   readonly #histSsrc = new Uint32Array(HISTORY);
@@ -125,7 +137,7 @@ export class Consumer {
     this.#link = options.link;
     this.#rewriter = new PacketRewriter(options.extensions, options.mid);
     this.#munger = new Munger(options.producer.clockRate);
-    this.#vp8 = options.producer.codecName === "vp8" ? new Vp8Munger() : null;
+    this.#payload = payloadMungerFor(options.producer.codecName);
     const probing = this.kind === "video" && this.#rewriter.hasTransportWideCc;
     this.#prober = probing ? new Prober({ packetBytes: 12 + 16 + PROBE_PADDING_BYTES }) : null;
     const padding = new Uint8Array(12 + PROBE_PADDING_BYTES);
@@ -160,9 +172,23 @@ export class Consumer {
     }
     if (pkt.payloadLength === 0) {
       // Padding-only (bandwidth probe): consumed here, without a sequence gap.
-      this.#munger.skip(pkt.sequenceNumber);
+      this.#drop(pkt);
       counters.packetsDropped[DropReason.padding]++;
       return;
+    }
+    if (this.#temporal.active) {
+      const payload = this.#payload;
+      const off = pkt.payloadOffset;
+      const len = pkt.payloadLength;
+      if (
+        payload.inspect(pkt.buf, off, len) &&
+        !this.#temporal.accept(pkt.timestamp, payload.tid, payload.layerSync, keyframe)
+      ) {
+        payload.drop(pkt.buf, off, len);
+        this.#drop(pkt);
+        this.temporalDropped++;
+        return;
+      }
     }
     if (
       this.#munger.map(pkt.sequenceNumber, pkt.timestamp, pkt.marker, pkt.arrivalMs) !==
@@ -192,6 +218,39 @@ export class Consumer {
         this.#sendProbe(pkt.arrivalMs);
       }
     }
+  }
+
+  /**
+   * Consumes a packet of the current layer without forwarding it. The munger closes the
+   * sequence up behind the newest; a late one left a slot among packets already sent, which
+   * gets a padding-only packet so the viewer sees no loss (receivers discard padding after
+   * noting its sequence number: libwebrtc's packet buffer `InsertPadding`).
+   */
+  #drop(pkt: InboundPacket): void {
+    const munger = this.#munger;
+    if (munger.drop(pkt.sequenceNumber, pkt.timestamp) !== MungeResult.gap) return;
+    const shift = this.#shiftFor(munger.outSeq);
+    if (shift < 0) return;
+    const seq = (munger.outSeq + shift) & 0xffff;
+    const twccSeq = this.#rewriter.hasTransportWideCc ? this.#link.nextTransportSequence() : -1;
+    const len = this.#rewriter.write(
+      this.#padding,
+      this.#scratch,
+      this.ssrc,
+      this.payloadType,
+      seq,
+      munger.outTs,
+      false,
+      twccSeq,
+      absSendTime(pkt.arrivalMs),
+    );
+    if (!this.#link.sendRtp(this.#scratch, len, twccSeq)) {
+      counters.packetsDropped[DropReason.queueFull]++;
+      return;
+    }
+    this.gapsFilled++;
+    counters.rtpPacketsOut[this.producer.kindIndex]++;
+    counters.rtpBytesOut[this.producer.kindIndex] += len;
   }
 
   /** Sequence shift for a munged sequence number; -1 if it lies before two insertion points. */
@@ -302,7 +361,8 @@ export class Consumer {
       pkt.arrivalMs,
       this.#alignedOffset(pkt, previous, layer),
     );
-    this.#vp8?.switchSource();
+    this.#payload.switchSource();
+    this.#temporal.reset();
   }
 
   #send(pkt: InboundPacket, outSeq: number, outTs: number): boolean {
@@ -319,9 +379,9 @@ export class Consumer {
       absSendTime(pkt.arrivalMs),
     );
     // The descriptor is rewritten in the viewer's copy, never in the shared inbound packet.
-    if (this.#vp8 !== null && pkt.payloadLength > 0) {
+    if (pkt.payloadLength > 0) {
       const payloadOffset = len - (pkt.length - pkt.payloadOffset);
-      if (this.#vp8.process(this.#scratch, payloadOffset, pkt.payloadLength) < 0) {
+      if (this.#payload.process(this.#scratch, payloadOffset, pkt.payloadLength) < 0) {
         counters.packetsDropped[DropReason.malformed]++;
         return false;
       }
@@ -423,6 +483,30 @@ export class Consumer {
     else this.#allocator.pin(rid);
   }
 
+  /**
+   * Temporal layers (WHEP `temporalLayerId`, `maxTemporalLayerId`): `pinned` ≥ 0 forwards
+   * temporal layers 0..pinned whatever the bandwidth; null leaves the choice to the allocator,
+   * at most `max`. Kept across spatial pins and caps until the next call.
+   */
+  setTemporal(pinned: number | null, max?: number): void {
+    this.pinnedTemporal = pinned;
+    this.#allocator.setTemporal(pinned ?? -1, max ?? Infinity);
+    // A pin acts from the next picture, before the next selection round.
+    if (pinned !== null) this.#temporal.target = Math.min(pinned, ALL_TEMPORAL_LAYERS);
+  }
+
+  /** Highest temporal layer the viewer should get now (-1: all of them). */
+  get temporalTarget(): number {
+    const t = this.#temporal.target;
+    return t >= ALL_TEMPORAL_LAYERS ? -1 : t;
+  }
+
+  /** Highest temporal layer being forwarded (-1: all of them). */
+  get temporalCurrent(): number {
+    const t = this.#temporal.current;
+    return t >= ALL_TEMPORAL_LAYERS ? -1 : t;
+  }
+
   /** Caps for automatic selection (WHEP `maxWidth`, `maxHeight`, `maxSpatialLayerId`). */
   setCaps(maxWidth?: number, maxHeight?: number, maxSpatial?: number): void {
     this.pinnedRid = null;
@@ -442,6 +526,8 @@ export class Consumer {
     const allocator = this.#allocator;
     allocator.setProbing(probing && this.#prober !== null);
     allocator.update(estimateBps, lossFraction, AUDIO_RESERVE_BPS, producer.tracker.layers, nowMs);
+    const tid = allocator.targetTemporal;
+    this.#temporal.target = tid < 0 ? ALL_TEMPORAL_LAYERS : tid;
     this.#driveProbe(nowMs);
     // Paused (rank −1) or unknown: keep the lowest live layer (LiveKit AllowPause: false).
     const target = producer.layerOfRank(allocator.targetRank) ?? producer.rankedLayers()[0] ??

@@ -15,6 +15,9 @@
  * @module
  */
 
+/** Temporal layers tracked per layer (TIDs above are counted as the top one). */
+export const MAX_TEMPORAL_LAYERS = 4;
+
 /** Bits returned by {@link LayerTracker.takeChanges}. */
 export const LayerChange = {
   /** A layer's rank changed (or a layer was added or removed). */
@@ -23,6 +26,8 @@ export const LayerChange = {
   activity: 2,
   /** A layer's resolution changed. */
   resolution: 4,
+  /** A layer's highest temporal layer changed. */
+  temporal: 8,
 } as const;
 
 /** Options of {@link LayerTracker}. */
@@ -68,8 +73,19 @@ export class LayerState {
   frameIntervalMs = 0;
   packets = 0;
   bytes = 0;
+  /** Highest temporal layer id (VP8/VP9 TID) in the last window; -1 when packets carry none. */
+  maxTemporalId = -1;
+  /**
+   * Share of the layer's bytes in temporal layers 0..t, by t (smoothed over windows); 1 for
+   * t ≥ {@link maxTemporalId}. Multiply by the bitrate for what a viewer capped at t receives.
+   */
+  readonly temporalShare = new Float64Array(MAX_TEMPORAL_LAYERS).fill(1);
+  /** Frames per second of each temporal layer alone in the last window, by t. */
+  readonly temporalFps = new Float64Array(MAX_TEMPORAL_LAYERS);
 
   /** @internal */ windowBytes = 0;
+  /** @internal */ readonly tidBytes = new Float64Array(MAX_TEMPORAL_LAYERS);
+  /** @internal */ readonly tidFrames = new Float64Array(MAX_TEMPORAL_LAYERS);
   /** @internal */ lastRtpTs = -1;
   /** @internal */ lastFrameMs = -1;
   /** @internal */ readonly windows: Float64Array;
@@ -90,6 +106,20 @@ export class LayerState {
   /** Whether a key frame has been seen, so the layer can be a switch target. */
   get hasKeyFrame(): boolean {
     return this.lastKeyFrameMs >= 0;
+  }
+
+  /** Mean bitrate a viewer capped at temporal layer `tid` receives, bit/s (allocation). */
+  temporalBitrateBps(tid: number): number {
+    if (tid < 0 || this.maxTemporalId < 0 || tid >= this.maxTemporalId) return this.meanBitrateBps;
+    return this.meanBitrateBps * this.temporalShare[Math.min(tid, MAX_TEMPORAL_LAYERS - 1)];
+  }
+
+  /** Frame rate a viewer capped at temporal layer `tid` receives, 0 when unknown. */
+  temporalFrameRate(tid: number): number {
+    let fps = 0;
+    const top = this.maxTemporalId < 0 ? 0 : Math.min(tid, MAX_TEMPORAL_LAYERS - 1);
+    for (let t = 0; t <= top; t++) fps += this.temporalFps[t];
+    return fps;
   }
 
   /** Milliseconds the layer has been continuously active at `nowMs` (0 if inactive). */
@@ -179,12 +209,17 @@ export class LayerTracker {
     this.#changes |= LayerChange.ranks;
   }
 
-  /** Counts one packet of `layer`. `rtpTs` detects frame boundaries for the frame interval. */
-  onPacket(layer: LayerState, sizeBytes: number, rtpTs: number, nowMs: number): void {
+  /**
+   * Counts one packet of `layer`. `rtpTs` detects frame boundaries for the frame interval;
+   * `tid` is the packet's temporal layer id (-1: none).
+   */
+  onPacket(layer: LayerState, sizeBytes: number, rtpTs: number, nowMs: number, tid = -1): void {
     layer.packets++;
     layer.bytes += sizeBytes;
     layer.windowBytes += sizeBytes;
     layer.lastPacketMs = nowMs;
+    const t = tid < MAX_TEMPORAL_LAYERS ? tid : MAX_TEMPORAL_LAYERS - 1;
+    if (t >= 0) layer.tidBytes[t] += sizeBytes;
     if (rtpTs !== layer.lastRtpTs) {
       // Only a newer timestamp starts a frame (RFC 3550 §A.1 style signed difference).
       if (layer.lastRtpTs < 0 || ((rtpTs - layer.lastRtpTs) | 0) > 0) {
@@ -196,6 +231,7 @@ export class LayerTracker {
         }
         layer.lastFrameMs = nowMs;
         layer.lastRtpTs = rtpTs;
+        if (t >= 0) layer.tidFrames[t]++;
       }
     }
     if (!layer.active || layer.stalled) {
@@ -233,6 +269,7 @@ export class LayerTracker {
         let sum = 0;
         for (let k = 0; k < l.windowCount; k++) sum += l.windows[k];
         l.meanBitrateBps = sum / l.windowCount;
+        this.#rollTemporal(l, elapsed);
       }
       if (!l.active) continue;
       const silentMs = nowMs - l.lastPacketMs;
@@ -251,6 +288,38 @@ export class LayerTracker {
     if (roll) {
       this.#windowStartMs = nowMs;
       this.#rank();
+    }
+  }
+
+  /** Temporal layers of the window just ended: top TID, byte shares, frame rates. */
+  #rollTemporal(l: LayerState, elapsedMs: number): void {
+    let top = -1;
+    let total = 0;
+    for (let t = 0; t < MAX_TEMPORAL_LAYERS; t++) {
+      if (l.tidBytes[t] > 0) top = t;
+      total += l.tidBytes[t];
+    }
+    if (total > 0) {
+      let below = 0;
+      for (let t = 0; t < MAX_TEMPORAL_LAYERS; t++) {
+        below += l.tidBytes[t];
+        // Half old, half new: a key frame (TID 0) in one window does not swing the shares.
+        l.temporalShare[t] = t >= top ? 1 : 0.5 * l.temporalShare[t] + 0.5 * (below / total);
+        l.temporalFps[t] = (l.tidFrames[t] * 1000) / elapsedMs;
+        l.tidBytes[t] = 0;
+        l.tidFrames[t] = 0;
+      }
+    }
+    // A silent window keeps what was known; packets without temporal ids reset it.
+    if (total > 0 || l.bitrateBps > 0) {
+      if (top !== l.maxTemporalId) {
+        if (total === 0) {
+          l.temporalShare.fill(1);
+          l.temporalFps.fill(0);
+        }
+        l.maxTemporalId = top;
+        this.#changes |= LayerChange.temporal;
+      }
     }
   }
 

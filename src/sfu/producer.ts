@@ -64,7 +64,13 @@ export class Producer {
   readonly #bySsrc = new Map<number, Layer>();
   /** Shared, throttled key-frame requests: any number of viewers asking → one PLI. */
   readonly #keyframes: KeyframeRequester;
-  readonly #frame: VideoFrameInfo = { keyframe: false, width: 0, height: 0 };
+  readonly #frame: VideoFrameInfo = {
+    keyframe: false,
+    width: 0,
+    height: 0,
+    tid: -1,
+    layerSync: false,
+  };
   #closed = false;
   /** Called when a layer is first seen or its resolution changes (for SSE `layers`). */
   onLayersChanged: () => void = () => {};
@@ -128,7 +134,15 @@ export class Producer {
     const nowMs = pkt.arrivalMs;
     counters.rtpPacketsIn[this.kindIndex]++;
     counters.rtpBytesIn[this.kindIndex] += pkt.length;
-    this.tracker.onPacket(layer.state, pkt.length, pkt.timestamp, nowMs);
+    // Inspected first: the tracker books bytes and frames by temporal layer.
+    const frame = this.#frame;
+    frame.keyframe = false;
+    frame.width = 0;
+    frame.height = 0;
+    frame.tid = -1;
+    const inspected = this.kind === "video" && pkt.payloadLength > 0 &&
+      inspectVideoPayload(this.codecName, pkt.buf, pkt.payloadOffset, pkt.payloadLength, frame);
+    this.tracker.onPacket(layer.state, pkt.length, pkt.timestamp, nowMs, frame.tid ?? -1);
     const pushed = layer.nack.push(pkt.sequenceNumber, nowMs);
     if (pushed === NackPush.duplicate) {
       counters.packetsDropped[DropReason.duplicate]++;
@@ -138,19 +152,11 @@ export class Producer {
     layer.stats.update(pkt.sequenceNumber, pkt.timestamp, nowMs);
     layer.cache.put(pkt.sequenceNumber, pkt.buf, pkt.length, 0, nowMs);
     let keyframe = false;
-    if (this.kind === "video" && pkt.payloadLength > 0) {
-      const frame = this.#frame;
-      frame.keyframe = false;
-      frame.width = 0;
-      frame.height = 0;
-      if (
-        inspectVideoPayload(this.codecName, pkt.buf, pkt.payloadOffset, pkt.payloadLength, frame)
-      ) {
-        keyframe = frame.keyframe;
-        if (keyframe) this.#keyframes.onKeyFrame(layer.ssrc);
-        if (keyframe || frame.width > 0) {
-          this.tracker.onKeyFrame(layer.state, frame.width, frame.height, nowMs);
-        }
+    if (inspected) {
+      keyframe = frame.keyframe;
+      if (keyframe) this.#keyframes.onKeyFrame(layer.ssrc);
+      if (keyframe || frame.width > 0) {
+        this.tracker.onKeyFrame(layer.state, frame.width, frame.height, nowMs);
       }
     }
     // Taps first: they hand the packet to other threads, which then work in parallel.
@@ -172,7 +178,7 @@ export class Producer {
     this.tracker.tick(nowMs);
     if (
       this.tracker.takeChanges() &
-      (LayerChange.ranks | LayerChange.activity | LayerChange.resolution)
+      (LayerChange.ranks | LayerChange.activity | LayerChange.resolution | LayerChange.temporal)
     ) {
       this.onLayersChanged();
     }
