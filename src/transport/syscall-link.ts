@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { counters, DropReason } from "../observability/counters.ts";
 import type { DatagramLink } from "./datagram-link.ts";
 import { EAGAIN, ENOBUFS, type Libc, type SocketAddress } from "./libc.ts";
 import { SLOT_SIZE } from "./send-pool.ts";
@@ -56,9 +57,11 @@ export class SyscallLink implements DatagramLink {
       this.bytesSent += length;
     } else if (n === -EAGAIN || n === -ENOBUFS) {
       this.dropped++;
+      counters.packetsDropped[DropReason.queueFull]++;
     } else {
       this.errors++;
       this.lastError = -n;
+      counters.packetsDropped[DropReason.sendError]++;
     }
   }
 

@@ -8,6 +8,7 @@
  * counted, so one slow viewer can never exhaust the pool or block the event loop. 128 slots
  * hold a key frame burst (~50 packets at 2.5 Mbit/s) twice over, and are 1/32 of the pool.
  */
+import { counters, DropReason } from "../observability/counters.ts";
 import type { DatagramLink } from "./datagram-link.ts";
 import { type SendPool, sendPool, type SlotOwner } from "./send-pool.ts";
 
@@ -81,8 +82,7 @@ export class UdpLink implements SlotOwner, DatagramLink {
       this.#socket.send(this.#pool.view(slot), 0, length, this.#port, this.#address, done);
     } catch {
       // A closed socket throws synchronously; its callback never runs.
-      done(null);
-      this.errors++;
+      done(new Error("socket closed"));
     }
   }
 
@@ -93,7 +93,10 @@ export class UdpLink implements SlotOwner, DatagramLink {
 
   onSendComplete(error: Error | null): void {
     this.#count--;
-    if (error) this.errors++;
+    if (error) {
+      this.errors++;
+      counters.packetsDropped[DropReason.sendError]++;
+    }
   }
 
   /** Sends in flight. */

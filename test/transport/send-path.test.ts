@@ -1,6 +1,7 @@
 import dgram from "node:dgram";
 import { assert, assertEquals } from "@std/assert";
 import { selectSendPath } from "../../src/transport/send-path.ts";
+import { counters, DropReason } from "../../src/observability/counters.ts";
 import { loadLibc, socketAddress } from "../../src/transport/libc.ts";
 import { SyscallLink } from "../../src/transport/syscall-link.ts";
 import { UdpLink } from "../../src/transport/udp-link.ts";
@@ -112,6 +113,22 @@ Deno.test({
     link.close();
     await close(socket);
     await close(receiver);
+  },
+});
+
+Deno.test({
+  name: "send path: a datagram the kernel refuses is counted as send_error, not sent",
+  ignore: !onLinux,
+  fn: async () => {
+    const socket = await boundSocket();
+    const link = selectSendPath("syscall").link(socket, "127.0.0.1", 0); // port 0: EINVAL
+    const before = counters.packetsDropped[DropReason.sendError];
+    link.send(link.acquire(), 20);
+    assertEquals(link.packetsSent, 0);
+    assertEquals(link.errors, 1);
+    assertEquals(counters.packetsDropped[DropReason.sendError], before + 1);
+    link.close();
+    await close(socket);
   },
 });
 
