@@ -52,6 +52,8 @@ export type ToWorker =
     icePwd: string;
   }
   | { t: "pin"; id: string; mid: string; rid: string | null }
+  /** WHEP temporal pin (null: automatic) and cap. */
+  | { t: "temporal"; id: string; mid: string; pinned: number | null; max?: number }
   | {
     t: "caps";
     id: string;
@@ -82,6 +84,9 @@ export interface ViewerStatus {
     targetSsrc: number;
     reason: SwitchReason | null;
     packetsSent: number;
+    /** Temporal layer target and the one forwarded (-1: all). */
+    temporalTarget: number;
+    temporalCurrent: number;
   }[];
 }
 

@@ -26,6 +26,10 @@ export class RemoteConsumer {
   pinnedRid: string | null = null;
   lastSwitchReason: SwitchReason | null = null;
   packetsSent = 0;
+  pinnedTemporal: number | null = null;
+  /** As of the worker's latest status report (-1: all temporal layers). */
+  temporalTarget = -1;
+  temporalCurrent = -1;
   readonly #viewer: RemoteViewer;
 
   constructor(
@@ -46,6 +50,12 @@ export class RemoteConsumer {
   pin(rid: string | null): void {
     this.pinnedRid = rid;
     this.#viewer.post({ t: "pin", id: this.#viewer.id, mid: this.mid, rid });
+  }
+
+  /** Temporal pin (null: automatic) and cap; applied in the worker. */
+  setTemporal(pinned: number | null, max?: number): void {
+    this.pinnedTemporal = pinned;
+    this.#viewer.post({ t: "temporal", id: this.#viewer.id, mid: this.mid, pinned, max });
   }
 
   setCaps(maxWidth?: number, maxHeight?: number, maxSpatial?: number): void {
@@ -70,6 +80,8 @@ export class RemoteConsumer {
     this.target = row.targetSsrc >= 0 ? layerOf(row.targetSsrc) : null;
     this.lastSwitchReason = row.reason;
     this.packetsSent = row.packetsSent;
+    this.temporalTarget = row.temporalTarget;
+    this.temporalCurrent = row.temporalCurrent;
   }
 }
 

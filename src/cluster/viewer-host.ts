@@ -245,6 +245,14 @@ export class ViewerHost implements RingSink {
     consumer.select(performance.now());
   }
 
+  /** WHEP layer extension: temporal pin (null: automatic) and cap on the consumer of `mid`. */
+  temporal(id: string, mid: string, pinned: number | null, max?: number): void {
+    const consumer = this.sessions.get(id)?.consumers.find((c) => c.mid === mid);
+    if (!consumer) return;
+    consumer.setTemporal(pinned, max);
+    consumer.select(performance.now());
+  }
+
   caps(id: string, mid: string, maxWidth?: number, maxHeight?: number, maxSpatial?: number): void {
     const consumer = this.sessions.get(id)?.consumers.find((c) => c.mid === mid);
     if (!consumer) return;
@@ -296,6 +304,8 @@ export class ViewerHost implements RingSink {
           targetSsrc: c.target?.ssrc ?? -1,
           reason: c.lastSwitchReason,
           packetsSent: c.packetsSent,
+          temporalTarget: c.temporalTarget,
+          temporalCurrent: c.temporalCurrent,
         })),
       });
     }

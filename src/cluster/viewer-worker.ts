@@ -80,6 +80,9 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "pin":
       host?.pin(msg.id, msg.mid, msg.rid);
       return;
+    case "temporal":
+      host?.temporal(msg.id, msg.mid, msg.pinned, msg.max);
+      return;
     case "caps":
       host?.caps(msg.id, msg.mid, msg.maxWidth, msg.maxHeight, msg.maxSpatial);
       return;

@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import type { SessionManager } from "../session/session-manager.ts";
+import { temporalLayers } from "./whep-extensions.ts";
 import { Problem } from "./errors.ts";
 
 /** The JSON shape of one stream in `GET /api/streams`. */
@@ -21,6 +22,10 @@ export interface StreamInfo {
       bitrateBps: number;
       width: number;
       height: number;
+      /** Highest temporal layer id (VP8/VP9 TID), 0 without temporal layers. */
+      temporalLayerId: number;
+      /** Bitrate and frame rate of temporal layers 0..t together, per t. */
+      temporalLayers: { temporalLayerId: number; bitrate: number; framerate: number }[];
     }[];
   }[];
   viewers: number;
@@ -30,6 +35,9 @@ export interface StreamInfo {
     target: string | null;
     reason: string | null;
     estimateBps: number;
+    /** Highest temporal layer forwarded and wanted; null = all of them. */
+    temporalLayer: number | null;
+    temporalTarget: number | null;
   }[];
   bitrateBps: number;
   uptimeSeconds: number;
@@ -56,6 +64,8 @@ export function describeStreams(manager: SessionManager): StreamInfo[] {
           bitrateBps: l.bitrateBps,
           width: l.width,
           height: l.height,
+          temporalLayerId: Math.max(0, l.state.maxTemporalId),
+          temporalLayers: p.kind === "video" ? temporalLayers(l, l.isActive(now)) : [],
         })),
       })),
       viewers: viewers.length,
@@ -69,6 +79,8 @@ export function describeStreams(manager: SessionManager): StreamInfo[] {
           target: name(video?.target),
           reason: video?.lastSwitchReason ?? null,
           estimateBps: Math.round(v.bandwidth.estimateAt(now)),
+          temporalLayer: video && video.temporalCurrent >= 0 ? video.temporalCurrent : null,
+          temporalTarget: video && video.temporalTarget >= 0 ? video.temporalTarget : null,
         };
       }),
       bitrateBps: publisher?.bitrateBps ?? 0,

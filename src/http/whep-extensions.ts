@@ -4,12 +4,14 @@
  *   POST /whep/:stream/:session/sse     JSON array of event types → 201 + Location of the stream
  *   GET  /whep/:stream/:session/sse     also accepted directly (Broadcast Box players)
  *   GET  /whep/:stream/:session/sse/:id text/event-stream
- *   POST /whep/:stream/:session/layer   {mediaId, rid|encodingId, spatialLayerId, maxWidth, maxHeight}
+ *   POST /whep/:stream/:session/layer   {mediaId, rid|encodingId, spatialLayerId, temporalLayerId,
+ *                                        maxSpatialLayerId, maxTemporalLayerId, maxWidth, maxHeight}
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import type { SessionManager, StreamEvent } from "../session/session-manager.ts";
 import type { ViewerSession } from "../session/viewer-session.ts";
+import type { Layer } from "../sfu/layer.ts";
 import { Problem } from "./errors.ts";
 import { readText } from "./sdp-body.ts";
 
@@ -32,6 +34,32 @@ const LayerRequest = z.object({
   maxHeight: z.number().int().positive().optional(),
 }).strict();
 
+/**
+ * What a viewer capped at each temporal layer of `layer` receives: bitrate and frame rate of
+ * temporal layers 0..t together (one entry for a layer without temporal ids).
+ */
+export function temporalLayers(
+  layer: Layer,
+  live: boolean,
+): { temporalLayerId: number; bitrate: number; framerate: number }[] {
+  const state = layer.state;
+  const top = Math.max(0, state.maxTemporalId);
+  const fps = (t: number) =>
+    state.maxTemporalId < 0
+      ? (state.frameIntervalMs > 0 ? 1000 / state.frameIntervalMs : 0)
+      : state.temporalFrameRate(t);
+  const out = [];
+  for (let t = 0; t <= top; t++) {
+    const share = t >= top ? 1 : state.temporalShare[t];
+    out.push({
+      temporalLayerId: t,
+      bitrate: live ? Math.round(layer.bitrateBps * share) : 0,
+      framerate: live ? Math.round(fps(t) * 10) / 10 : 0,
+    });
+  }
+  return out;
+}
+
 export function whepExtensions(manager: SessionManager) {
   const routes = new Hono();
   const streams = new Map<string, { viewer: ViewerSession; events: Set<string> }>();
@@ -49,15 +77,29 @@ export function whepExtensions(manager: SessionManager) {
     const data: Record<string, unknown[]> = {};
     for (const consumer of viewer.consumers) {
       if (consumer.kind !== "video") continue;
-      data[String(consumer.mlineIndex)] = consumer.producer.layers.map((layer) => ({
-        rid: layer.rid ?? String(layer.ssrc),
-        spatialLayerId: Math.max(0, layer.state.rank),
-        temporalLayerId: 0,
-        bitrate: layer.isActive(now) ? layer.bitrateBps : 0,
-        width: layer.width,
-        height: layer.height,
-        active: consumer.current === layer,
-      }));
+      data[String(consumer.mlineIndex)] = consumer.producer.layers.map((layer) => {
+        const active = consumer.current === layer;
+        const live = layer.isActive(now);
+        const top = Math.max(0, layer.state.maxTemporalId);
+        return {
+          rid: layer.rid ?? String(layer.ssrc),
+          spatialLayerId: Math.max(0, layer.state.rank),
+          // The layer's highest temporal layer; its lower ones are listed in temporalLayers.
+          temporalLayerId: top,
+          bitrate: live ? layer.bitrateBps : 0,
+          width: layer.width,
+          height: layer.height,
+          active,
+          temporalLayers: temporalLayers(layer, live),
+          ...(active
+            ? {
+              forwardedTemporalLayerId: consumer.temporalCurrent < 0
+                ? top
+                : Math.min(consumer.temporalCurrent, top),
+            }
+            : {}),
+        };
+      });
     }
     return data;
   };
@@ -231,6 +273,8 @@ export function whepExtensions(manager: SessionManager) {
     } else {
       consumer.setCaps(request.maxWidth, request.maxHeight, request.maxSpatialLayerId);
     }
+    // Temporal layers (VP8/VP9): a pin or a cap; a request without them returns to automatic.
+    consumer.setTemporal(request.temporalLayerId ?? null, request.maxTemporalLayerId);
     consumer.select(now);
     return new Response(null, { status: 200 });
   });

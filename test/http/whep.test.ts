@@ -333,6 +333,36 @@ Deno.test("layer selection: bad bodies â†’ 400 with a reason; {mediaId} alone â†
   });
 });
 
+Deno.test("layer selection: temporalLayerId pins a temporal layer, maxTemporalLayerId caps it, a request without them clears them", async () => {
+  await withServer({}, async (server) => {
+    await publishFixture(server, "live");
+    const { location } = await playFixture(server, "live");
+    const layer = (body: string) =>
+      fetch(server.url + location + "/layer", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body,
+      });
+    const id = location.split("/").pop()!;
+    const viewer = server.manager.get(id);
+    assert(viewer && viewer.role === "viewer");
+    const video = viewer.consumers.find((c) => c.kind === "video")!;
+    const rows: [string, number | null][] = [
+      ['{"temporalLayerId":0}', 0],
+      ['{"mediaId":"1","temporalLayerId":1,"maxHeight":360}', 1],
+      ["{}", null],
+      ['{"maxTemporalLayerId":0}', null],
+    ];
+    for (const [body, pinned] of rows) {
+      const res = await layer(body);
+      assertEquals(res.status, 200, `${body}: ${await res.text()}`);
+      assertEquals(video.pinnedTemporal, pinned, body);
+    }
+    await problem(await layer('{"temporalLayerId":-1}'), 400);
+    await problem(await layer('{"temporalLayerId":"base"}'), 400);
+  });
+});
+
 Deno.test("SSE and layer bodies are capped; a viewer keeps at most a few event streams", async () => {
   await withServer({}, async (server) => {
     await publishFixture(server, "live");
