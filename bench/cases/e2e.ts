@@ -70,6 +70,7 @@ export function windowRow(caseName: string, impl: string, w: Window, publishers:
   row.latency_p50_ms = w.latency.quantile(0.5);
   row.latency_p99_ms = w.latency.quantile(0.99);
   row.event_loop_lag_p99_ms = w.lagP99Ms;
+  row.server_forward_p99_ms = Number.isFinite(w.serverForwardP99Ms) ? w.serverForwardP99Ms : null;
   row.rss_peak_mb = w.rssPeakMb;
   row.cpu_percent = (w.serverCpuS / w.seconds) * 100;
   row.packets_in_per_s = w.serverPacketsIn / w.seconds;

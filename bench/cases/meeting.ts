@@ -18,7 +18,7 @@ import { LatencyHistogram } from "../lib/latency-histogram.ts";
 import { epochMs } from "../lib/media-clock.ts";
 import { cpuSeconds, RssSampler } from "../lib/proc-stats.ts";
 import { emptyRow, type Row } from "../lib/report.ts";
-import { type SfuImpl, sleep, type Window } from "../lib/rig.ts";
+import { bucketQuantile, type SfuImpl, sleep, type Window } from "../lib/rig.ts";
 import { windowRow } from "./e2e.ts";
 
 const LIB = new URL("../lib/", import.meta.url).pathname;
@@ -179,6 +179,7 @@ export async function runMeeting(
       serverPacketsOut: d("packetsOut"),
       serverBytesOut: d("bytesOut"),
       lagP99Ms: Number(s1.p99Ms),
+      serverForwardP99Ms: bucketQuantile(s0, s1, 0.99),
       rssPeakMb: rss.peakMb,
       srtpErrors,
       srtpErrorsByCode,

@@ -38,6 +38,11 @@ export interface Window {
   serverPacketsOut: number;
   serverBytesOut: number;
   lagP99Ms: number;
+  /**
+   * p99 of the server's receive → send time in the window (the upper bound of its histogram
+   * bucket), NaN when the server did not say.
+   */
+  serverForwardP99Ms: number;
   rssPeakMb: number;
   srtpErrors: number;
   /** Viewer-side SRTP failures by SrtpError code, cumulative since the viewers started. */
@@ -55,6 +60,27 @@ export interface RigOptions {
   /** Viewer sessions per viewer process. */
   viewersPerProcess?: number;
   verbose?: boolean;
+}
+
+/** A quantile of the difference between two snapshots of a bucketed histogram, in ms. */
+export function bucketQuantile(
+  s0: Record<string, unknown>,
+  s1: Record<string, unknown>,
+  q: number,
+): number {
+  const bounds = s1.forwardBounds as number[] | undefined;
+  const c0 = s0.forwardCounts as number[] | undefined;
+  const c1 = s1.forwardCounts as number[] | undefined;
+  if (!bounds || !c0 || !c1) return NaN;
+  const diff = c1.map((c, i) => c - (c0[i] ?? 0));
+  const total = diff.reduce((a, b) => a + b, 0);
+  if (total <= 0) return NaN;
+  let running = 0;
+  for (let i = 0; i < diff.length; i++) {
+    running += diff[i];
+    if (running >= q * total) return i < bounds.length ? bounds[i] * 1000 : Infinity;
+  }
+  return Infinity;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -224,6 +250,7 @@ export class Rig {
       serverPacketsOut: n("packetsOut"),
       serverBytesOut: n("bytesOut"),
       lagP99Ms: Number(s1.p99Ms),
+      serverForwardP99Ms: bucketQuantile(s0, s1, 0.99),
       rssPeakMb,
       srtpErrors,
       srtpErrorsByCode,

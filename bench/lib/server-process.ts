@@ -7,7 +7,7 @@
  * --send-path=auto|syscall|dgram
  */
 import { startServer } from "../../src/server.ts";
-import { counters } from "../../src/observability/counters.ts";
+import { counters, histograms } from "../../src/observability/counters.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { argValue, emit, serveCommands } from "./child-protocol.ts";
 import { LagSampler } from "./lag-sampler.ts";
@@ -56,6 +56,10 @@ await serveCommands((command) => {
         ...totals(),
         ...lag.summary(),
         sessions: server.manager.sessions.size,
+        // Receive → send inside the server (per bucket, not cumulative): the server's own
+        // share of the latency, without the viewers' receive queues.
+        forwardBounds: [...histograms.forwardLatencySeconds.upperBounds],
+        forwardCounts: [...histograms.forwardLatencySeconds.counts],
         heapMb: Deno.memoryUsage().heapUsed / 1048576,
       };
     default:

@@ -110,11 +110,13 @@ export function summarise(rows: Row[]): Record<string, unknown> {
   }
   const at80 = rows.find((r) => r.case === "e2e-80pct");
   if (at80) {
-    targets.p99_under_5ms_at_80pct = `${
-      (at80.latency_p99_ms ?? Infinity) < 5 ? "met" : "not met"
-    }: p99 ${at80.latency_p99_ms?.toFixed(2)} ms at N=${at80.subscribers}; event-loop lag p99 ${
-      at80.event_loop_lag_p99_ms?.toFixed(1)
-    } ms`;
+    targets.p99_under_5ms_at_80pct =
+      `${(at80.latency_p99_ms ?? Infinity) < 5 ? "met" : "not met"}: p99 ${
+        at80.latency_p99_ms?.toFixed(2)
+      } ms at N=${at80.subscribers} (publisher to viewer, ` +
+      `including the viewer processes' receive queues); inside the server (receive → send) p99 ≤ ${
+        (at80.server_forward_p99_ms as number | null)?.toFixed(2)
+      } ms; event-loop lag p99 ${at80.event_loop_lag_p99_ms?.toFixed(1)} ms`;
   }
   const overload = rows.find((r) => r.case === "overload");
   if (overload) {
