@@ -100,6 +100,8 @@ export interface CounterDelta {
   pliIn: number;
   firIn: number;
   layerSwitches: number[];
+  /** The worker's histograms since the previous status: per-bucket counts and sum, by name. */
+  histograms: Record<string, { counts: number[]; sum: number }>;
 }
 
 export type FromWorker =

@@ -9,7 +9,7 @@
  * the worker decided (dead peer, failures), and a status report every `statusIntervalMs`
  * (viewers' layers and estimates, counter increments, ring packets and busy time).
  */
-import { counters } from "../observability/counters.ts";
+import { counters, FastHistogram, histograms } from "../observability/counters.ts";
 import type { Logger } from "../observability/log.ts";
 import { Ext, type ExtensionMap, ExtensionUri, type ExtKind } from "../rtp/header-extensions.ts";
 import type { NetworkOptions } from "../session/peer-transport.ts";
@@ -239,6 +239,12 @@ export class ViewerCluster {
         counters.retransmissions += d.retransmissions;
         counters.pliIn += d.pliIn;
         counters.firIn += d.firIn;
+        for (const [name, delta] of Object.entries(d.histograms)) {
+          const h = (histograms as unknown as Record<string, FastHistogram | undefined>)[name];
+          if (!(h instanceof FastHistogram) || h.counts.length !== delta.counts.length) continue;
+          for (let i = 0; i < delta.counts.length; i++) h.counts[i] += delta.counts[i];
+          h.sum += delta.sum;
+        }
         slot.load.ringPps = msg.ringPackets / seconds;
         slot.load.forwardedPps = (d.rtpPacketsOut[0] + d.rtpPacketsOut[1]) / seconds;
         slot.load.busy = msg.busyMs / 1000 / seconds;

@@ -8,7 +8,7 @@
  * here) and fans them out to this worker's consumers, exactly as on the main thread. Key-frame
  * requests go back to the main thread, which owns the publisher.
  */
-import { counters, FailureStage } from "../observability/counters.ts";
+import { counters, FailureStage, FastHistogram, histograms } from "../observability/counters.ts";
 import { ExtensionMap } from "../rtp/header-extensions.ts";
 import { InboundPacket } from "../rtp/inbound-packet.ts";
 import {
@@ -330,6 +330,7 @@ export class ViewerHost implements RingSink {
       pliIn: counters.pliIn - last.pliIn,
       firIn: counters.firIn - last.firIn,
       layerSwitches: counters.layerSwitches.map((v, i) => v - last.layerSwitches[i]),
+      histograms: takeHistograms(),
     };
     last.rtpPacketsOut = [...counters.rtpPacketsOut];
     last.rtpBytesOut = [...counters.rtpBytesOut];
@@ -357,6 +358,20 @@ export class ViewerHost implements RingSink {
   }
 }
 
+/**
+ * This worker's histograms, then cleared: nothing scrapes a worker, so its histograms only
+ * collect what the next status carries to the main thread's.
+ */
+function takeHistograms(): CounterDelta["histograms"] {
+  const out: CounterDelta["histograms"] = {};
+  for (const [name, h] of Object.entries(histograms)) {
+    if (!(h instanceof FastHistogram) || h.sum === 0 && h.count === 0) continue;
+    out[name] = { counts: [...h.counts], sum: h.sum };
+    h.reset();
+  }
+  return out;
+}
+
 function emptyDelta(): CounterDelta {
   return {
     rtpPacketsOut: [0, 0],
@@ -367,5 +382,6 @@ function emptyDelta(): CounterDelta {
     pliIn: 0,
     firIn: 0,
     layerSwitches: counters.layerSwitches.map(() => 0),
+    histograms: {},
   };
 }

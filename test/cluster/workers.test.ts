@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertGreater } from "@std/assert";
 import { startServer } from "../../src/server.ts";
-import { counters } from "../../src/observability/counters.ts";
+import { counters, histograms } from "../../src/observability/counters.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { startStunStub } from "../support/stun-stub.ts";
@@ -43,6 +43,7 @@ Deno.test("workers: 2 — viewers spread over two workers get continuous media, 
     await Promise.all(viewers.map((v) => serverSideConnected(server.manager, v.location)));
     assertEquals(cluster.loads().map((l) => l.viewers), [2, 2], "least-loaded placement");
     const outBefore = counters.rtpPacketsOut[1];
+    const latencyBefore = histograms.forwardLatencySeconds.count;
 
     await sendFrames(publisher, 300);
     await waitFor(
@@ -61,6 +62,13 @@ Deno.test("workers: 2 — viewers spread over two workers get continuous media, 
     }
     // Workers' counters reach the main thread's metrics with their status reports.
     await waitFor(() => counters.rtpPacketsOut[1] - outBefore >= 4 * 250, 5_000, "worker counters");
+    // And their histograms: the main thread forwards nothing to viewers here, so every
+    // forward-latency sample (one packet in 16) comes from a worker.
+    await waitFor(
+      () => histograms.forwardLatencySeconds.count - latencyBefore >= (4 * 250) / 16,
+      5_000,
+      "worker forward-latency samples",
+    );
 
     // The API sees remote viewers and their layers.
     const api = await (await fetch(`${server.url}/api/streams/live`)).json();
