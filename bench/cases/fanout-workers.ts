@@ -15,14 +15,12 @@
  * packet, with `scaling_vs_w1` on the W > 1 rows.
  */
 import process from "node:process";
-import { ExtensionMap } from "../../src/rtp/header-extensions.ts";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
-import { Producer } from "../../src/sfu/producer.ts";
 import { PacketRing } from "../../src/cluster/packet-ring.ts";
 import { RingTap } from "../../src/cluster/ring-tap.ts";
 import { WakeCoalescer } from "../../src/cluster/wake-coalescer.ts";
 import { emptyRow, type Row } from "../lib/report.ts";
-import { EXTMAPS, PACKET_LENGTH, stampPacket, vp8Packet } from "../lib/synthetic-media.ts";
+import { PACKET_LENGTH, stampPacket, vp8Packet, vp8Producer } from "../lib/synthetic-media.ts";
 
 export interface FanoutWorkersOptions {
   workers: number[];
@@ -68,17 +66,8 @@ async function runOnce(
 ): Promise<{ pps: number; usPerPacket: number; cpuPercent: number; shed: number }> {
   const counts = new SharedArrayBuffer(4 * workers);
   const counters = new Int32Array(counts);
-  const extensions = ExtensionMap.fromExtmaps(EXTMAPS);
-  const producer = new Producer({
-    kind: "video",
-    mid: "0",
-    codecName: "vp8",
-    payloadType: 96,
-    clockRate: 90000,
-    rids: [],
-    extensions,
-    requestKeyframe: () => {},
-  });
+  const producer = vp8Producer();
+  const extensions = producer.extensions;
   const wakes = new WakeCoalescer();
   const tap = new RingTap(producer, 1, wakes);
   producer.addTap(tap);

@@ -20,9 +20,7 @@ import dgram from "node:dgram";
 import process from "node:process";
 import { Buffer } from "node:buffer";
 import { RtpHeader, RtpPacket, SrtpSession as WeriftSrtpSession } from "werift";
-import { ExtensionMap } from "../../src/rtp/header-extensions.ts";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
-import { Producer } from "../../src/sfu/producer.ts";
 import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
 import {
   type SrtpBackend,
@@ -37,11 +35,11 @@ import type { DatagramLink } from "../../src/transport/datagram-link.ts";
 import { selectSendPath, type SendPath } from "../../src/transport/send-path.ts";
 import { emptyRow, type Row } from "../lib/report.ts";
 import {
-  EXTMAPS,
   PACKET_LENGTH,
   srtpKeys,
   stampPacket,
   vp8Packet,
+  vp8Producer,
 } from "../lib/synthetic-media.ts";
 import { percentile } from "../lib/latency-histogram.ts";
 
@@ -173,17 +171,8 @@ function quetzalPipeline(
   socket: dgram.Socket | undefined,
   sendPath: SendPath,
 ): Pipeline {
-  const extensions = ExtensionMap.fromExtmaps(EXTMAPS);
-  const producer = new Producer({
-    kind: "video",
-    mid: "0",
-    codecName: "vp8",
-    payloadType: 96,
-    clockRate: 90000,
-    rids: [],
-    extensions,
-    requestKeyframe: () => {},
-  });
+  const producer = vp8Producer();
+  const extensions = producer.extensions;
   const sessions: SrtpSession[] = [];
   const links: DatagramLink[] = [];
   const out = new Uint8Array(1600);

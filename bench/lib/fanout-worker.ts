@@ -9,16 +9,14 @@
  * "stop" → closes everything and replies "stopped".
  */
 import dgram from "node:dgram";
-import { ExtensionMap } from "../../src/rtp/header-extensions.ts";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
 import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
-import { Producer } from "../../src/sfu/producer.ts";
 import { PacketRing, type RingSink } from "../../src/cluster/packet-ring.ts";
 import type { DatagramLink } from "../../src/transport/datagram-link.ts";
 import { selectSendPath } from "../../src/transport/send-path.ts";
 import { selectSrtpBackend } from "../../src/transport/srtp-backend.ts";
 import { SrtpProfile, type SrtpSession } from "../../src/transport/srtp.ts";
-import { EXTMAPS, srtpKeys } from "./synthetic-media.ts";
+import { srtpKeys, vp8Producer } from "./synthetic-media.ts";
 
 interface Start {
   ring: SharedArrayBuffer;
@@ -49,17 +47,8 @@ self.onmessage = async (event: MessageEvent) => {
 async function start(o: Start): Promise<() => Promise<void>> {
   const ring = new PacketRing(o.ring);
   const counts = new Int32Array(o.counts);
-  const extensions = ExtensionMap.fromExtmaps(EXTMAPS);
-  const producer = new Producer({
-    kind: "video",
-    mid: "0",
-    codecName: "vp8",
-    payloadType: 96,
-    clockRate: 90000,
-    rids: [],
-    extensions,
-    requestKeyframe: () => {},
-  });
+  const producer = vp8Producer();
+  const extensions = producer.extensions;
   const backend = selectSrtpBackend("auto");
   const path = selectSendPath("auto");
   const socket = dgram.createSocket("udp4");

@@ -3,7 +3,8 @@
  * abs-send-time and transport-wide-cc extensions (werift's default IDs), and SRTP keys derived
  * from a seed so every consumer has its own session.
  */
-import { ExtensionUri } from "../../src/rtp/header-extensions.ts";
+import { ExtensionMap, ExtensionUri } from "../../src/rtp/header-extensions.ts";
+import { Producer } from "../../src/sfu/producer.ts";
 import type { SrtpKeyMaterial, SrtpProfileId } from "../../src/transport/srtp.ts";
 import { SrtpProfile } from "../../src/transport/srtp.ts";
 
@@ -52,4 +53,18 @@ export function stampPacket(b: Uint8Array, i: number): void {
   b[6] = (ts >>> 8) & 0xff;
   b[7] = ts & 0xff;
   b[1] = (i & 7) === 7 ? 0xe0 : 0x60;
+}
+
+/** A publisher's VP8 track without simulcast, with the EXTMAPS extensions. */
+export function vp8Producer(): Producer {
+  return new Producer({
+    kind: "video",
+    mid: "0",
+    codecName: "vp8",
+    payloadType: 96,
+    clockRate: 90000,
+    rids: [],
+    extensions: ExtensionMap.fromExtmaps(EXTMAPS),
+    requestKeyframe: () => {},
+  });
 }
