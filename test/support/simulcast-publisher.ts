@@ -13,7 +13,8 @@
  * size after the `9d 01 2a` start code (RFC 6386 §9.1), come on each layer's own schedule
  * (unaligned across layers) and on a PLI for that layer's SSRC, as browsers answer them. The
  * last two payload bytes name the layer and the packet's index in its frame, so a viewer can
- * tell which layer every forwarded packet came from.
+ * tell which layer every forwarded packet came from. A layer may also carry VP8 temporal
+ * layers (`LayerSpec.temporalLayers`).
  */
 import { Buffer } from "node:buffer";
 import {
@@ -46,6 +47,11 @@ export interface LayerSpec {
   keyframeInterval: number;
   /** ...starting at this frame, so layers' key frames do not line up. */
   keyframePhase: number;
+  /**
+   * 3: VP8 temporal layers as libwebrtc's L1T3 (TIDs 0,2,1,2 restarting at each key frame,
+   * TL0PICIDX, the Y bit on the first TID 2 and the TID 1 of each group). Default 1: no T bit.
+   */
+  temporalLayers?: 1 | 3;
 }
 
 /** 180p/360p/720p as a browser sends them (simulcast.md §7), rids in browser style. */
@@ -154,6 +160,23 @@ export function isVp8Keyframe(payload: Uint8Array): boolean {
 export function vp8PictureId(payload: Uint8Array): number {
   if ((payload[0] & 0x80) === 0 || (payload[1] & 0x80) === 0) return -1;
   return (payload[2] & 0x80) !== 0 ? ((payload[2] & 0x7f) << 8) | payload[3] : payload[2] & 0x7f;
+}
+
+/** TID, TL0PICIDX (-1 when absent) and Y bit of a VP8 payload descriptor (RFC 7741 §4.2). */
+export function vp8TemporalFields(
+  payload: Uint8Array,
+): { tid: number; tl0PicIdx: number; sync: boolean } {
+  const out = { tid: -1, tl0PicIdx: -1, sync: false };
+  if (payload.length < 2 || (payload[0] & 0x80) === 0) return out;
+  const x = payload[1];
+  let n = 2;
+  if (x & 0x80) n += payload.length > n && (payload[n] & 0x80) !== 0 ? 2 : 1;
+  if (x & 0x40 && n < payload.length) out.tl0PicIdx = payload[n++];
+  if (x & 0x20 && n < payload.length) {
+    out.tid = payload[n] >> 6;
+    out.sync = (payload[n] & 0x20) !== 0;
+  }
+  return out;
 }
 
 /** Length of the VP8 payload descriptor (RFC 7741 §4.2), -1 if truncated. */
@@ -307,6 +330,9 @@ export async function publishSimulcast(
   const seq = layers.map(() => random16());
   const tsBase = layers.map(() => crypto.getRandomValues(new Uint32Array(1))[0]);
   const pictureId = layers.map(() => random16() & 0x7fff);
+  const tl0PicIdx = layers.map(() => random16() & 0xff);
+  /** Position in the temporal pattern; 0 at each key frame. */
+  const patternPos = layers.map(() => 0);
   const pliPending = layers.map(() => false);
   const packetCount = layers.map(() => 0);
   const octetCount = layers.map(() => 0);
@@ -340,6 +366,14 @@ export async function publishSimulcast(
     if (keyframe) layer.keyframeTimestamps.push(timestamp);
     const pid = pictureId[i];
     pictureId[i] = (pid + 1) & 0x7fff;
+    const temporal = (spec.temporalLayers ?? 1) > 1;
+    if (keyframe) patternPos[i] = 0;
+    const pos = patternPos[i]++ % 4;
+    const tid = [0, 2, 1, 2][pos];
+    if (tid === 0 && layer.frames > 0) tl0PicIdx[i] = (tl0PicIdx[i] + 1) & 0xff;
+    const sync = pos === 1 || pos === 2;
+    // Descriptor length: X, I (15-bit), then L and T|Y with temporal layers.
+    const d = temporal ? 6 : 4;
     const cut = layer.stopAfterPackets;
     const packets = cut >= 0 ? Math.min(cut, spec.packetsPerFrame) : spec.packetsPerFrame;
     if (cut >= 0) {
@@ -348,18 +382,23 @@ export async function publishSimulcast(
     }
     for (let p = 0; p < packets; p++) {
       const payload = Buffer.alloc(spec.payloadBytes);
-      // RFC 7741 §4.2: X=1, S on the first packet, PID=0; I=1 with a 15-bit PictureID.
+      // RFC 7741 §4.2: X=1, S on the first packet, PID=0; I=1 with a 15-bit PictureID;
+      // with temporal layers L=1 (TL0PICIDX) and T=1 (TID, Y).
       payload[0] = p === 0 ? 0x90 : 0x80;
-      payload[1] = 0x80;
+      payload[1] = temporal ? 0xe0 : 0x80;
       payload[2] = 0x80 | (pid >> 8);
       payload[3] = pid & 0xff;
+      if (temporal) {
+        payload[4] = tl0PicIdx[i];
+        payload[5] = (tid << 6) | (sync ? 0x20 : 0);
+      }
       if (p === 0) {
         // RFC 6386 §9.1 frame tag: bit 0 = 0 for a key frame; show_frame set.
-        payload[4] = keyframe ? 0x10 : 0x11;
+        payload[d] = keyframe ? 0x10 : 0x11;
         if (keyframe) {
-          payload.set([0x9d, 0x01, 0x2a], 7);
-          payload.writeUInt16LE(spec.width & 0x3fff, 10);
-          payload.writeUInt16LE(spec.height & 0x3fff, 12);
+          payload.set([0x9d, 0x01, 0x2a], d + 3);
+          payload.writeUInt16LE(spec.width & 0x3fff, d + 6);
+          payload.writeUInt16LE(spec.height & 0x3fff, d + 8);
         }
       }
       payload[payload.length - 2] = LAYER_TAG | i;
@@ -444,6 +483,10 @@ export interface ReceivedPacket {
   /** Size from a key frame's header, 0 otherwise. */
   width: number;
   pictureId: number;
+  /** VP8 TID and TL0PICIDX, -1 when absent; Y bit. */
+  tid: number;
+  tl0PicIdx: number;
+  sync: boolean;
   /** performance.now() at arrival. */
   arrivalMs: number;
 }
@@ -491,6 +534,7 @@ export async function playRecording(
         keyframe: isVp8Keyframe(payload),
         width: size?.width ?? 0,
         pictureId: vp8PictureId(payload),
+        ...vp8TemporalFields(payload),
         arrivalMs: performance.now(),
       });
     });
