@@ -314,10 +314,13 @@ Deno.test({
     await waitFor("viewer count", () => page.evaluate<boolean>("player.viewerCount === 3"), page);
 
     await page.evaluate(`player.selectLayer("q")`);
+    await page.evaluate(`player.selectLayer("q", 0)`);
     await page.evaluate(`player.selectLayer("")`);
     assertEquals(
       server.bodies.filter((b) => b.path === "/whep/cam/1/layer").map((b) => JSON.parse(b.body)),
-      [{ mediaId: "1", rid: "q" }, { mediaId: "1" }],
+      [{ mediaId: "1", rid: "q" }, { mediaId: "1", rid: "q", temporalLayerId: 0 }, {
+        mediaId: "1",
+      }],
     );
 
     // `reconnect` ends this session (DELETE) and starts another one.

@@ -251,12 +251,17 @@ export class WhepPlayer extends EventTarget {
   }
 
   /**
-   * Asks the server for one simulcast layer, or automatic selection when `rid` is empty.
+   * Asks the server for one simulcast layer, or automatic selection when `rid` is empty; with
+   * `temporalLayerId`, only that layer's temporal layers up to this one (a lower frame rate).
    * @param {string} [rid]
+   * @param {number} [temporalLayerId]
    */
-  async selectLayer(rid) {
+  async selectLayer(rid, temporalLayerId) {
     if (!this.layerUrl) throw new Error("the server offers no layer selection");
     const body = rid ? { mediaId: this.videoMediaId, rid } : { mediaId: this.videoMediaId };
+    if (temporalLayerId !== undefined && temporalLayerId >= 0) {
+      body.temporalLayerId = temporalLayerId;
+    }
     const response = await fetch(this.layerUrl, {
       method: "POST",
       headers: authHeaders(this.token, { "Content-Type": "application/json" }),
@@ -466,6 +471,13 @@ const SIMULCAST_ENCODINGS = [
   { rid: "f", maxBitrate: 1_500_000 },
 ];
 
+/** The video encodings whipPublish asks for; undefined: the browser's single default. */
+function sendEncodings(options) {
+  const mode = options.scalabilityMode ? { scalabilityMode: options.scalabilityMode } : {};
+  if (options.simulcast) return SIMULCAST_ENCODINGS.map((e) => ({ ...e, ...mode }));
+  return options.scalabilityMode ? [mode] : undefined;
+}
+
 /** Puts `codec` (e.g. "H264", "VP8") first and drops other media codecs (RTX etc. stay). */
 function preferVideoCodec(transceiver, codec) {
   const capabilities = RTCRtpSender.getCapabilities("video");
@@ -482,8 +494,10 @@ function preferVideoCodec(transceiver, codec) {
  * Resolves once the server answered (201); `connected` resolves when media flows.
  * @example const pub = await whipPublish("/whip/cam1", { token: "secret", codec: "VP8" });
  * @param {string} endpointUrl
+ * `scalabilityMode` (e.g. "L1T3": three temporal layers, VP8/VP9/AV1) applies to every encoding.
  * @param {{ token?: string, codec?: "H264" | "VP8" | "VP9" | "AV1", mediaStream?: MediaStream,
- *   simulcast?: boolean, video?: MediaTrackConstraints | boolean, audio?: boolean }} [options]
+ *   simulcast?: boolean, scalabilityMode?: string, video?: MediaTrackConstraints | boolean,
+ *   audio?: boolean }} [options]
  */
 export async function whipPublish(endpointUrl, options = {}) {
   const token = options.token ?? "";
@@ -501,7 +515,7 @@ export async function whipPublish(endpointUrl, options = {}) {
     const transceiver = pc.addTransceiver(track, {
       direction: "sendonly",
       streams: [mediaStream],
-      sendEncodings: options.simulcast ? SIMULCAST_ENCODINGS : undefined,
+      sendEncodings: sendEncodings(options),
     });
     preferVideoCodec(transceiver, options.codec ?? "H264");
   }

@@ -48,14 +48,33 @@ function layerLabel(layer) {
   return `${size}${rate}${layer.bitrate === 0 ? " (off)" : ""}`;
 }
 
-/** Refills the quality menu from a `layers` event, keeping the viewer's choice. */
+/**
+ * Refills the quality menu from a `layers` event, keeping the viewer's choice. A layer with
+ * temporal layers also offers its lower frame rates (value `<rid>@<temporalLayerId>`).
+ */
 function showLayers(select, layers) {
   const chosen = select.value;
   const sorted = layers.filter((l) => l.rid).sort((a, b) => (b.height ?? 0) - (a.height ?? 0));
   select.replaceChildren(new Option("Auto", ""));
-  for (const layer of sorted) select.add(new Option(layerLabel(layer), layer.rid));
-  select.value = sorted.some((l) => l.rid === chosen) ? chosen : "";
-  document.getElementById("quality-box").hidden = sorted.length < 2;
+  for (const layer of sorted) {
+    select.add(new Option(layerLabel(layer), layer.rid));
+    for (const t of (layer.temporalLayers ?? []).slice(0, -1).reverse()) {
+      const size = layer.height ? `${layer.height}p` : layer.rid;
+      const fps = t.framerate
+        ? `${Math.round(t.framerate)} fps`
+        : `temporal layer ${t.temporalLayerId}`;
+      select.add(new Option(`${size} · ${fps}`, `${layer.rid}@${t.temporalLayerId}`));
+    }
+  }
+  const values = [...select.options].map((o) => o.value);
+  select.value = values.includes(chosen) ? chosen : "";
+  document.getElementById("quality-box").hidden = values.length < 3;
+}
+
+/** The quality menu's value as selectLayer arguments: `"h@0"` → ["h", 0]. */
+function layerChoice(value) {
+  const at = value.lastIndexOf("@");
+  return at < 0 ? [value, undefined] : [value.slice(0, at), Number(value.slice(at + 1))];
 }
 
 function main() {
@@ -82,7 +101,7 @@ function main() {
   const select = document.getElementById("quality");
   player.addEventListener("layers", ({ detail }) => showLayers(select, detail.layers));
   select.addEventListener("change", () => {
-    player.selectLayer(select.value).catch((error) => {
+    player.selectLayer(...layerChoice(select.value)).catch((error) => {
       status.hidden = false;
       status.textContent = `cannot switch quality: ${error.message}`;
     });

@@ -1,0 +1,191 @@
+// Temporal layers through real Chromium: one page publishes its fake camera with
+// `scalabilityMode: "L1T3"` (three temporal layers in one encoding) over WHIP; another plays over
+// WHEP with the built-in player and pins temporal layer 0 through the WHEP layer extension. Its
+// decoder must go on decoding, at about a quarter of the frame rate, and come back to the full
+// rate when unpinned: libwebrtc's reference finder accepts what the munger made of the stream.
+// Ratios only, no timing assertions. Runs on 127.0.0.1 only (see test/support/browser.ts).
+import { assert, assertEquals } from "@std/assert";
+import { startServer } from "../../src/server.ts";
+import type { StreamInfo } from "../../src/http/api.ts";
+import { createLogger } from "../../src/observability/log.ts";
+import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
+import { type Browser, browserUnavailable, launchBrowser, type Page } from "../support/browser.ts";
+
+const STEP_DEADLINE_MS = 20_000;
+const POLL_MS = 200;
+/** How long each frame-rate sample spans (page time); the result is a ratio of two samples. */
+const SAMPLE_MS = 3000;
+const PLAYER_MODULE = "/player/player.js";
+
+loadLibsrtp();
+
+const skipReason = browserUnavailable();
+if (skipReason) console.log(`skipping temporal-layer browser tests: ${skipReason}`);
+
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  pages: Page[] = [],
+): Promise<T> {
+  const deadline = Date.now() + STEP_DEADLINE_MS;
+  let last = await probe();
+  while (!done(last)) {
+    if (Date.now() > deadline) {
+      const logs = pages.map((p) => p.console.join("\n")).join("\n---\n");
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}\n${logs}`);
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    last = await probe();
+  }
+  return last;
+}
+
+async function streamInfo(baseUrl: string, name: string): Promise<StreamInfo | null> {
+  const response = await fetch(`${baseUrl}/api/streams/${name}`);
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    return null;
+  }
+  return await response.json();
+}
+
+/** Frames decoded per second over `SAMPLE_MS` of page time, from getStats. */
+function decodeRate(viewer: Page): Promise<{ fps: number; framesDecoded: number }> {
+  return viewer.evaluate(`(async () => {
+    const read = async () => {
+      const stats = [...(await globalThis.player.pc.getStats()).values()];
+      const v = stats.find((s) => s.type === "inbound-rtp" && s.kind === "video");
+      return { frames: v?.framesDecoded ?? 0, at: performance.now() };
+    };
+    const a = await read();
+    await new Promise((r) => setTimeout(r, ${SAMPLE_MS}));
+    const b = await read();
+    return { fps: (b.frames - a.frames) * 1000 / (b.at - a.at), framesDecoded: b.frames };
+  })()`);
+}
+
+for (const codec of ["VP8", "VP9"] as const) {
+  Deno.test({
+    name:
+      `browser: ${codec} L1T3 from Chromium; a viewer pinned to temporal layer 0 decodes at about a quarter of the frame rate`,
+    ignore: skipReason !== null,
+    fn: async () => {
+      await using browser = await launchBrowser();
+      if (!browser) return;
+      const server = await startServer({
+        port: 0,
+        host: "127.0.0.1",
+        publicIps: ["127.0.0.1"],
+        logLevel: "silent",
+      }, { logger: createLogger("silent") });
+      try {
+        await run(browser, server, codec);
+      } finally {
+        await server.close();
+      }
+    },
+  });
+}
+
+async function run(
+  browser: Browser,
+  server: Awaited<ReturnType<typeof startServer>>,
+  codec: "VP8" | "VP9",
+): Promise<void> {
+  const stream = `temporal-${codec.toLowerCase()}`;
+  const publisher = await browser.newPage(`${server.url}/`);
+  const mode = await publisher.evaluate<string>(`(async () => {
+    const m = await import(${JSON.stringify(PLAYER_MODULE)});
+    const pub = await m.whipPublish("/whip/${stream}", {
+      token: ${JSON.stringify(server.publishToken)},
+      codec: "${codec}",
+      scalabilityMode: "L1T3",
+      audio: false,
+      video: { width: 640, height: 360, frameRate: 30 },
+    });
+    globalThis.publisher = pub;
+    await pub.connected;
+    const sender = pub.pc.getTransceivers().find((t) => t.sender.track?.kind === "video").sender;
+    return sender.getParameters().encodings[0].scalabilityMode ?? "";
+  })()`);
+  if (mode !== "L1T3") {
+    console.log(`skipping ${codec}: this Chromium ignored scalabilityMode L1T3 (${mode})`);
+    await publisher.evaluate("globalThis.publisher.stop()");
+    await publisher.close();
+    return;
+  }
+
+  // The server sees three temporal layers in the one layer.
+  const info = await waitFor(
+    "a video layer with temporal layers 0–2",
+    () => streamInfo(server.url, stream),
+    (s) => s?.tracks.find((t) => t.kind === "video")?.layers[0]?.temporalLayerId === 2,
+    [publisher],
+  );
+  const layer = info!.tracks.find((t) => t.kind === "video")!.layers[0];
+  assertEquals(layer.temporalLayers.map((t) => t.temporalLayerId), [0, 1, 2]);
+
+  const viewer = await browser.newPage(`${server.url}/`);
+  const pages = [publisher, viewer];
+  await viewer.evaluate(`(async () => {
+    const m = await import(${JSON.stringify(PLAYER_MODULE)});
+    const video = document.createElement("video");
+    video.muted = true;
+    video.playsInline = true;
+    document.body.append(video);
+    globalThis.player = m.whepPlay("/whep/${stream}", { video });
+  })()`);
+  await waitFor(
+    "decoded video",
+    () =>
+      viewer.evaluate<number>(`(async () => {
+      const pc = globalThis.player.pc;
+      if (!pc) return 0;
+      const v = [...(await pc.getStats()).values()]
+        .find((s) => s.type === "inbound-rtp" && s.kind === "video");
+      return v?.framesDecoded ?? 0;
+    })()`),
+    (n) => n > 30,
+    pages,
+  );
+  const full = await decodeRate(viewer);
+
+  // Temporal layer 0 only (the layer's rid is its SSRC: no simulcast).
+  const rid = layer.rid ?? String(layer.ssrc);
+  await viewer.evaluate(`globalThis.player.selectLayer(${JSON.stringify(rid)}, 0)`);
+  await waitFor(
+    "the API to show temporal layer 0 forwarded",
+    () => streamInfo(server.url, stream),
+    (s) => s?.viewerLayers[0]?.temporalLayer === 0,
+    pages,
+  );
+  // Let the switch settle, then measure.
+  await new Promise((r) => setTimeout(r, 500));
+  const base = await decodeRate(viewer);
+
+  await viewer.evaluate(`globalThis.player.selectLayer("")`);
+  await waitFor(
+    "the API to show all temporal layers again",
+    () => streamInfo(server.url, stream),
+    (s) => s?.viewerLayers[0]?.temporalLayer === null,
+    pages,
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const back = await decodeRate(viewer);
+
+  const ratio = base.fps / full.fps;
+  console.log(
+    `${codec} L1T3: ${full.fps.toFixed(1)} fps all layers, ${base.fps.toFixed(1)} fps at TL0 ` +
+      `(ratio ${ratio.toFixed(2)}), ${back.fps.toFixed(1)} fps after unpinning`,
+  );
+  assert(full.fps > 10, `the full stream decodes: ${full.fps} fps`);
+  assert(base.fps > 0, "TL0 only still decodes (no freeze)");
+  assert(ratio > 0.1 && ratio < 0.45, `TL0 is about a quarter of the frames: ratio ${ratio}`);
+  assert(back.fps > 2 * base.fps, `the frame rate comes back: ${back.fps} vs ${base.fps}`);
+
+  await viewer.evaluate("globalThis.player.stop()");
+  await publisher.evaluate("globalThis.publisher.stop()");
+  await viewer.close();
+  await publisher.close();
+}
