@@ -189,3 +189,134 @@ async function run(
   await viewer.close();
   await publisher.close();
 }
+
+for (const codec of ["VP8", "VP9"] as const) {
+  Deno.test({
+    name:
+      `browser: ${codec} simulcast with L1T3 layers; spatial switches while pinned to temporal layer 0 keep decoding`,
+    ignore: skipReason !== null,
+    fn: async () => {
+      await using browser = await launchBrowser();
+      if (!browser) return;
+      const server = await startServer({
+        port: 0,
+        host: "127.0.0.1",
+        publicIps: ["127.0.0.1"],
+        logLevel: "silent",
+      }, { logger: createLogger("silent") });
+      try {
+        await runSimulcast(browser, server, codec);
+      } finally {
+        await server.close();
+      }
+    },
+  });
+}
+
+/** Decoded frames and size now. */
+function decoded(viewer: Page): Promise<{ framesDecoded: number; width: number }> {
+  return viewer.evaluate(`(async () => {
+    const pc = globalThis.player.pc;
+    if (!pc) return { framesDecoded: 0, width: 0 };
+    const v = [...(await pc.getStats()).values()]
+      .find((s) => s.type === "inbound-rtp" && s.kind === "video");
+    return { framesDecoded: v?.framesDecoded ?? 0, width: v?.frameWidth ?? 0 };
+  })()`);
+}
+
+async function runSimulcast(
+  browser: Browser,
+  server: Awaited<ReturnType<typeof startServer>>,
+  codec: "VP8" | "VP9",
+): Promise<void> {
+  const stream = `temporal-sim-${codec.toLowerCase()}`;
+  const publisher = await browser.newPage(`${server.url}/`);
+  const modes = await publisher.evaluate<string[]>(`(async () => {
+    const m = await import(${JSON.stringify(PLAYER_MODULE)});
+    const pub = await m.whipPublish("/whip/${stream}", {
+      token: ${JSON.stringify(server.publishToken)},
+      codec: "${codec}",
+      simulcast: true,
+      scalabilityMode: "L1T3",
+      audio: false,
+      video: { width: 1280, height: 720, frameRate: 30 },
+    });
+    globalThis.publisher = pub;
+    await pub.connected;
+    const sender = pub.pc.getTransceivers().find((t) => t.sender.track?.kind === "video").sender;
+    return sender.getParameters().encodings.map((e) => e.scalabilityMode ?? "");
+  })()`);
+  if (modes.length !== 3 || modes.some((m) => m !== "L1T3")) {
+    console.log(`skipping ${codec} simulcast L1T3: this Chromium sends ${JSON.stringify(modes)}`);
+    await publisher.evaluate("globalThis.publisher.stop()");
+    await publisher.close();
+    return;
+  }
+  const info = await waitFor(
+    "three layers with measured sizes and temporal layers",
+    () => streamInfo(server.url, stream),
+    (s) => {
+      const layers = s?.tracks.find((t) => t.kind === "video")?.layers ?? [];
+      return layers.length === 3 && new Set(layers.map((l) => l.width)).size === 3 &&
+        layers.every((l) => l.active && l.width > 0 && l.temporalLayerId === 2);
+    },
+    [publisher],
+  );
+  const layers = info!.tracks.find((t) => t.kind === "video")!.layers.sort((a, b) =>
+    a.width - b.width
+  );
+  const [small, , large] = layers;
+
+  const viewer = await browser.newPage(`${server.url}/`);
+  const pages = [publisher, viewer];
+  await viewer.evaluate(`(async () => {
+    const m = await import(${JSON.stringify(PLAYER_MODULE)});
+    const video = document.createElement("video");
+    video.muted = true;
+    video.playsInline = true;
+    document.body.append(video);
+    globalThis.player = m.whepPlay("/whep/${stream}", { video });
+  })()`);
+  await waitFor("decoded video", () => decoded(viewer), (d) => d.framesDecoded > 30, pages);
+
+  // The small layer at TL0, then the large one at TL0: a spatial switch while filtering.
+  for (const target of [small, large]) {
+    await viewer.evaluate(`globalThis.player.selectLayer(${JSON.stringify(target.rid)}, 0)`);
+    await waitFor(
+      `decoded width ${target.width} at temporal layer 0`,
+      () => decoded(viewer),
+      (d) => d.width === target.width,
+      pages,
+    );
+    await waitFor(
+      "the API to show the layer at temporal layer 0",
+      () => streamInfo(server.url, stream),
+      (s) => s?.viewerLayers[0]?.layer === target.rid && s?.viewerLayers[0]?.temporalLayer === 0,
+      pages,
+    );
+    const rate = await decodeRate(viewer);
+    const fps = layers.find((l) => l.rid === target.rid)!.temporalLayers;
+    console.log(
+      `${codec} simulcast, ${target.rid} at TL0: ${rate.fps.toFixed(1)} fps decoded ` +
+        `(publisher's TL0 ${fps[0].framerate} of ${fps[2].framerate} fps)`,
+    );
+    assert(rate.fps > 0, `layer ${target.rid} at TL0 still decodes`);
+    assert(rate.fps < 0.5 * fps[2].framerate, `fewer frames than the full rate: ${rate.fps}`);
+  }
+  // Unpinned: the full frame rate again.
+  await viewer.evaluate(`globalThis.player.selectLayer("")`);
+  await waitFor(
+    "all temporal layers again",
+    () => streamInfo(server.url, stream),
+    (s) => s?.viewerLayers[0]?.temporalLayer === null,
+    pages,
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const back = await decodeRate(viewer);
+  assert(back.fps > 0, "decoding goes on in automatic mode");
+
+  await viewer.evaluate("globalThis.player.stop()");
+  await publisher.evaluate("globalThis.publisher.stop()");
+  await viewer.close();
+  await publisher.close();
+}
