@@ -24,7 +24,7 @@ import { ViewerSession } from "../session/viewer-session.ts";
 import { Producer } from "../sfu/producer.ts";
 import { Stream } from "../sfu/stream.ts";
 import type { SrtpBackend } from "../transport/srtp.ts";
-import type { PacketRing, RingSink } from "./packet-ring.ts";
+import { type PacketRing, RingFlag, type RingSink } from "./packet-ring.ts";
 import type { CounterDelta, PlayResult, TrackInfo, ViewerStatus } from "./protocol.ts";
 
 /** What the host tells its owner (the worker's postMessage, or a test). */
@@ -70,6 +70,8 @@ export class ViewerHost implements RingSink {
   busyMs = 0;
   /** Packets whose track this worker does not know (a race with a publisher change). */
   unknownTrack = 0;
+  /** Video SSRCs this worker has seen, and whether it has seen a key frame of each. */
+  readonly #keyframeSeen = new Map<number, boolean>();
 
   constructor(options: ViewerHostOptions) {
     this.#options = options;
@@ -101,8 +103,8 @@ export class ViewerHost implements RingSink {
     buf: Uint8Array,
     len: number,
     trackId: number,
-    _ssrc: number,
-    _flags: number,
+    ssrc: number,
+    flags: number,
     arrivalEpochMs: number,
   ): void {
     const producer = this.#byTrack.get(trackId);
@@ -114,6 +116,21 @@ export class ViewerHost implements RingSink {
     if (!pkt.parse(buf, len, producer.extensions)) return;
     pkt.arrivalMs = arrivalEpochMs - this.#timeOrigin;
     producer.onPacket(pkt);
+    if ((flags & RingFlag.audio) === 0 && this.#keyframeSeen.get(ssrc) !== true) {
+      this.#firstSight(trackId, ssrc, (flags & RingFlag.keyframe) !== 0);
+    }
+  }
+
+  /**
+   * A worker that starts mirroring a live stream has missed the key frames sent before it
+   * subscribed, and the allocator only switches to a layer whose key frame it has seen: ask
+   * the publisher once for every layer that turns up without one, or the upper layers of a
+   * simulcast stream stay out of reach until the encoder sends a key frame on its own.
+   */
+  #firstSight(trackId: number, ssrc: number, keyframe: boolean): void {
+    const known = this.#keyframeSeen.has(ssrc);
+    this.#keyframeSeen.set(ssrc, keyframe);
+    if (!known && !keyframe) this.#options.events.keyframe(trackId, ssrc);
   }
 
   /** A publisher went live or was replaced: mirror its tracks; orphaned viewers end. */
@@ -355,6 +372,7 @@ export class ViewerHost implements RingSink {
     for (const stream of this.streams.values()) stream.clearProducers(stream.producers);
     this.streams.clear();
     this.#byTrack.clear();
+    this.#keyframeSeen.clear();
   }
 }
 

@@ -1,0 +1,111 @@
+// Simulcast through a viewer worker that joins a live stream: the worker's mirror of the
+// producer has missed the key frames sent before it subscribed, so it must ask for every
+// layer's, or a pin to an upper layer only succeeds once the encoder sends one on its own.
+import { assertEquals } from "@std/assert";
+import { startServer } from "../../src/server.ts";
+import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
+import { createLogger } from "../../src/observability/log.ts";
+import type { StreamInfo } from "../../src/http/api.ts";
+import { startStunStub } from "../support/stun-stub.ts";
+import { serverSideConnected, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
+import { BROWSER_LAYERS, playRecording, publishSimulcast } from "../support/simulcast-publisher.ts";
+
+loadLibsrtp();
+
+const STEP_MS = 10_000;
+
+async function streamInfo(baseUrl: string): Promise<StreamInfo> {
+  const response = await fetch(`${baseUrl}/api/streams/live`);
+  assertEquals(response.status, 200);
+  return await response.json();
+}
+
+/** Polls /api/streams/live until `done` holds; returns that answer. */
+async function waitForApi(
+  baseUrl: string,
+  done: (info: StreamInfo) => boolean,
+  what: string,
+): Promise<StreamInfo> {
+  const deadline = Date.now() + STEP_MS;
+  for (;;) {
+    const info = await streamInfo(baseUrl);
+    if (done(info)) return info;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(info)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+Deno.test("workers: a worker viewer joining a live simulcast stream asks for every layer's key frame; a pin to the top layer is manual at once", async () => {
+  const stun = await startStunStub();
+  const server = await startServer({
+    port: 0,
+    host: "127.0.0.1",
+    publicIps: ["127.0.0.1"],
+    logLevel: "silent",
+    workers: 2,
+  }, { logger: createLogger("silent") });
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    // Key frames at the start only (and on PLI): nothing periodic rescues a worker that
+    // did not ask.
+    const layers = BROWSER_LAYERS.map((l) => ({ ...l, keyframeInterval: 1_000_000 }));
+    const publisher = await publishSimulcast(server.url, "live", server.publishToken, {
+      stunUrl: stun.url,
+      layers,
+    });
+    closers.push(() => publisher.close());
+    await publisher.connected;
+    await serverSideConnected(server.manager, publisher.location);
+    publisher.start();
+    await waitForApi(
+      server.url,
+      (s) =>
+        (s.tracks.find((t) => t.kind === "video")?.layers ?? []).filter((l) => l.width > 0)
+          .length === 3,
+      "three measured layers",
+    );
+    // Past the server's 500 ms key-frame throttle, so the worker's requests are not absorbed.
+    await new Promise((r) => setTimeout(r, 600));
+    const plisBefore = publisher.layers.map((l) => l.plis);
+
+    const viewer = await playRecording(server.url, "live", { stunUrl: stun.url });
+    closers.push(() => viewer.close());
+    await viewer.connected;
+    await serverSideConnected(server.manager, viewer.location);
+    await waitFor(
+      () => publisher.layers.every((l, i) => l.plis > plisBefore[i]),
+      STEP_MS,
+      "a PLI for every layer after the worker viewer joined",
+    );
+
+    // Down to the lowest layer, then up to the top one: each a manual switch.
+    for (const [rid, index] of [["q", 0], ["f", 2]] as const) {
+      const response = await fetch(viewer.layerUrl!, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ mediaId: "0", rid }),
+      });
+      assertEquals(response.status, 200);
+      await response.body?.cancel();
+      const mark = viewer.packets.length;
+      await waitFor(
+        () => viewer.packets.slice(mark).filter((p) => p.layer === index).length >= 30,
+        STEP_MS,
+        `layer ${rid} packets after the pin`,
+      );
+    }
+    const info = await waitForApi(
+      server.url,
+      (s) => s.viewerLayers[0]?.layer === "f",
+      "the API shows layer f",
+    );
+    assertEquals(info.viewerLayers[0].reason, "manual", JSON.stringify(info.viewerLayers));
+  } finally {
+    for (const close of closers.reverse()) await close();
+    await server.close();
+    await stun.close();
+    await settleWeriftTimers();
+  }
+});
