@@ -84,8 +84,16 @@ export const ConfigSchema = z.object({
   sendPath: z.enum(["auto", "syscall", "dgram"]).default("auto"),
   /** Serve /metrics behind this bearer token (unset: open). */
   metricsToken: z.string().min(1).optional(),
-  /** Viewer worker threads (Deno Workers); 0 or 1 forwards on the main thread. */
-  workers: z.coerce.number().int().min(0).max(256).default(1),
+  /**
+   * Viewer worker threads (Deno Workers); 0 or 1 forwards on the main thread; `auto`: one per
+   * core.
+   */
+  workers: z.preprocess(
+    (v) => (v === "auto" ? navigator.hardwareConcurrency : v),
+    z.coerce.number({
+      error: (issue) => issue.code === "invalid_type" ? "expected an integer or auto" : undefined,
+    }).int().min(0).max(256).default(1),
+  ),
   /** Forwarded packets/s beyond which new viewers get 503 + Retry-After; 0 = no limit. */
   maxForwardPps: z.coerce.number().int().min(0).default(0),
   /** Resident memory (MiB) beyond which new sessions get 503 + Retry-After; 0 = no limit. */

@@ -81,6 +81,12 @@ Deno.test("strict-etag: bare flag, explicit values, and the variable", () => {
   );
 });
 
+Deno.test("workers: a count, or auto for one per core", () => {
+  assertEquals(loadConfig([], {}).workers, 1);
+  assertEquals(loadConfig(["--workers", "3"], {}).workers, 3);
+  assertEquals(loadConfig([], { QUETZAL_WORKERS: "auto" }).workers, navigator.hardwareConcurrency);
+});
+
 Deno.test("each bad value gives a message naming the flag and the variable", () => {
   const rows: [string[], Record<string, string>, string, RegExp][] = [
     [["--port", "http"], {}, "--port / QUETZAL_PORT", /number/i],
@@ -105,6 +111,9 @@ Deno.test("each bad value gives a message naming the flag and the variable", () 
     [["--max-sessions", "0"], {}, "--max-sessions / QUETZAL_MAX_SESSIONS", /1/],
     [["--rate-limit", "1.5"], {}, "--rate-limit / QUETZAL_RATE_LIMIT", /int/i],
     [["--srtp", "openssl"], {}, "--srtp / QUETZAL_SRTP", /libsrtp/],
+    [["--send-path", "io_uring"], {}, "--send-path / QUETZAL_SEND_PATH", /syscall/],
+    [["--workers", "many"], {}, "--workers / QUETZAL_WORKERS", /integer or auto/],
+    [[], { QUETZAL_WORKERS: "300" }, "--workers / QUETZAL_WORKERS", /256/],
     [["--strict-etag=maybe"], {}, "--strict-etag / QUETZAL_STRICT_ETAG", /true|false/],
     [[], { QUETZAL_STRICT_ETAG: "flase" }, "--strict-etag / QUETZAL_STRICT_ETAG", /true|false/],
   ];
