@@ -29,6 +29,12 @@ import {
   useTransportWideCC,
 } from "werift";
 import { createOffer, VP8 } from "./werift-client.ts";
+import {
+  extmapId,
+  startViewerFeedback,
+  TRANSPORT_CC_URI,
+  type ViewerFeedback,
+} from "./viewer-feedback.ts";
 
 /** The header-extension URIs the publisher writes (RFC 8843, RFC 8852). */
 export const MID_URI = "urn:ietf:params:rtp-hdrext:sdes:mid";
@@ -501,14 +507,28 @@ export interface RecordingViewer {
   layerUrl: string | null;
   /** The server-sent-events URL from the answer's Link header, or null. */
   eventsUrl: string | null;
+  /** Transport-cc feedback the viewer sends, null unless asked for. */
+  feedback: ViewerFeedback | null;
   close(): Promise<void>;
+}
+
+/** Options of {@link playRecording}. */
+export interface RecordingViewerOptions {
+  stunUrl: string;
+  /**
+   * Negotiate transport-wide-cc and send correct feedback, as a browser does (see
+   * viewer-feedback.ts for why not werift's own). Default false: receiver reports only.
+   */
+  transportCc?: boolean;
+  /** Rewrites the answer before the viewer applies it (e.g. to go through a link shaper). */
+  rewriteAnswer?: (sdp: string) => string;
 }
 
 /** Plays `${baseUrl}/whep/${stream}` with a video-only werift peer that records packets. */
 export async function playRecording(
   baseUrl: string,
   stream: string,
-  options: { stunUrl: string },
+  options: RecordingViewerOptions,
 ): Promise<RecordingViewer> {
   const pc = new RTCPeerConnection({
     bundlePolicy: "max-bundle",
@@ -517,7 +537,11 @@ export async function playRecording(
     iceAdditionalHostAddresses: ["127.0.0.1"],
     iceInterfaceAddresses: { udp4: "127.0.0.1" },
     codecs: { video: [VP8] },
-    headerExtensions: { video: [useSdesMid(), useAbsSendTime()] },
+    headerExtensions: {
+      video: options.transportCc
+        ? [useSdesMid(), useAbsSendTime(), useTransportWideCC()]
+        : [useSdesMid(), useAbsSendTime()],
+    },
   });
   pc.addTransceiver("video", { direction: "recvonly" });
   const packets: ReceivedPacket[] = [];
@@ -550,7 +574,16 @@ export async function playRecording(
   });
   const body = await response.text();
   if (response.status !== 201) throw new Error(`WHEP POST → ${response.status}: ${body}`);
-  await pc.setRemoteDescription({ type: "answer", sdp: body });
+  await pc.setRemoteDescription({
+    type: "answer",
+    sdp: options.rewriteAnswer ? options.rewriteAnswer(body) : body,
+  });
+  let feedback: ViewerFeedback | null = null;
+  if (options.transportCc) {
+    const id = extmapId(body, TRANSPORT_CC_URI);
+    if (id < 0) throw new Error("the answer did not accept transport-wide-cc");
+    feedback = startViewerFeedback(pc, id);
+  }
   const links = parseLinks(response.headers.get("Link") ?? "", url);
   return {
     pc,
@@ -559,7 +592,11 @@ export async function playRecording(
     connected,
     layerUrl: links.get("urn:ietf:params:whep:ext:core:layer") ?? null,
     eventsUrl: links.get("urn:ietf:params:whep:ext:core:server-sent-events") ?? null,
-    close: () => pc.close(),
+    feedback,
+    close: async () => {
+      feedback?.stop();
+      await pc.close();
+    },
   };
 }
 
