@@ -213,3 +213,27 @@ Deno.test("bwe: probe results lift; the acked cap bounds increases", () => {
   capped.bwe.onProbeResult(2_000_000, capped.nowUs / 1000);
   assertEquals(capped.bwe.estimateBps, 2_000_000);
 });
+
+Deno.test("bwe: overuse from a short burst through a limited link cuts from the rate the link carried", () => {
+  // A viewer fed 420 kbit/s through a 700 kbit/s link; the estimate has grown past the link
+  // (nothing queued yet to say otherwise). Then a 300 ms probe at 2 Mbit/s fills the queue.
+  const capacity = 700_000;
+  let burst = false;
+  const link = new Link(capacity, () => burst ? 2_000_000 : 420_000);
+  link.run(6_000);
+  assertEquals(link.bwe.overuseDecreases, 0, "420 kbit/s alone fits the link");
+  assertGreater(link.bwe.estimateBps, capacity);
+  burst = true;
+  link.run(300);
+  burst = false;
+  let lowest = Infinity;
+  link.run(1_500, () => {
+    lowest = Math.min(lowest, link.bwe.estimateBps);
+  });
+  assertGreater(link.bwe.overuseDecreases, 0, "the burst was seen as overuse");
+  // The last second's acknowledged rate is diluted by the 420 kbit/s before the burst
+  // (about 500 kbit/s): 0.85 × that is below the rate the viewer was fed without trouble.
+  // The last 250 ms delivered the link's 700 kbit/s, so the cut lands near 0.85 × 700.
+  assertGreater(lowest, 0.8 * capacity, `estimate fell to ${lowest.toFixed(0)}`);
+  assertLess(lowest, capacity, "it did cut below the link rate");
+});
