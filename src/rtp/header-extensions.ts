@@ -16,7 +16,7 @@ export const ExtensionUri = {
   absSendTime: "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
   audioLevel: "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
   dependencyDescriptor:
-    "https://aomedia.org/av1-rtp-spec/#dependency-descriptor-rtp-header-extension",
+    "https://aomediacodec.github.io/av1-rtp-spec/#dependency-descriptor-rtp-header-extension",
 } as const;
 
 /** Extension kinds, small integers used as array indexes on the packet path. */

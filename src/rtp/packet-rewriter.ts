@@ -17,6 +17,12 @@ export class PacketRewriter {
   readonly #absId: number;
   readonly #audioLevelId: number;
   readonly #ddId: number;
+  /**
+   * Where the last `write` put the dependency descriptor's bytes in `dst` (-1: none) and how
+   * many, so the caller can rewrite its frame_number in the viewer's copy.
+   */
+  ddOffset = -1;
+  ddLength = 0;
 
   constructor(viewerExtensions: ExtensionMap, mid: string | undefined) {
     this.#map = viewerExtensions;
@@ -54,6 +60,8 @@ export class PacketRewriter {
     absSendTime: number,
   ): number {
     const buf = src.buf;
+    this.ddOffset = -1;
+    this.ddLength = 0;
     const ddOff = this.#ddId !== 0 ? src.extOffset[Ext.dependencyDescriptor] : -1;
     const ddLen = ddOff >= 0 ? src.extLength[Ext.dependencyDescriptor] : 0;
     const levelOff = this.#audioLevelId !== 0 ? src.extOffset[Ext.audioLevel] : -1;
@@ -92,6 +100,8 @@ export class PacketRewriter {
       off = writeElement(dst, off, twoByte, this.#ddId, ddLen);
       // A descriptor is a few bytes: a loop, not a subarray object per packet.
       for (let i = 0; i < ddLen; i++) dst[off + i] = buf[ddOff + i];
+      this.ddOffset = off;
+      this.ddLength = ddLen;
       off += ddLen;
       elements++;
     }

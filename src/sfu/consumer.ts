@@ -13,6 +13,7 @@ import { InboundPacket } from "../rtp/inbound-packet.ts";
 import { absSendTime, PacketRewriter } from "../rtp/packet-rewriter.ts";
 import { counters, DropReason, histograms, SWITCH_REASONS } from "../observability/counters.ts";
 import { type PayloadMunger, payloadMungerFor } from "../rtp/codecs/payload-munger.ts";
+import { DependencyDescriptorMunger } from "../rtp/codecs/dependency-descriptor-munger.ts";
 import { ALLOCATION_REASON_LABELS, LayerAllocator } from "./allocator.ts";
 import { alignTimestamp, TsAlignInput, TsAlignResult } from "./timestamp-aligner.ts";
 import type { Layer } from "./layer.ts";
@@ -102,6 +103,8 @@ export class Consumer {
   readonly #payload: PayloadMunger;
   /** Which temporal layers of the forwarded layer go out. */
   readonly #temporal = new TemporalFilter();
+  /** Dependency descriptor frame_number continuity (AV1 and any codec that carries one). */
+  readonly #dd = new DependencyDescriptorMunger();
   readonly #histSeq = new Int32Array(HISTORY).fill(-1);
   readonly #histInSeq = new Uint16Array(HISTORY);
   readonly #histSsrc = new Uint32Array(HISTORY);
@@ -362,6 +365,7 @@ export class Consumer {
       this.#alignedOffset(pkt, previous, layer),
     );
     this.#payload.switchSource();
+    this.#dd.switchSource();
     this.#temporal.reset();
   }
 
@@ -378,7 +382,10 @@ export class Consumer {
       twccSeq,
       absSendTime(pkt.arrivalMs),
     );
-    // The descriptor is rewritten in the viewer's copy, never in the shared inbound packet.
+    // Descriptors are rewritten in the viewer's copy, never in the shared inbound packet.
+    if (this.#rewriter.ddOffset >= 0) {
+      this.#dd.process(this.#scratch, this.#rewriter.ddOffset, this.#rewriter.ddLength);
+    }
     if (pkt.payloadLength > 0) {
       const payloadOffset = len - (pkt.length - pkt.payloadOffset);
       if (this.#payload.process(this.#scratch, payloadOffset, pkt.payloadLength) < 0) {

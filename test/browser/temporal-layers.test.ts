@@ -9,6 +9,7 @@ import { startServer } from "../../src/server.ts";
 import type { StreamInfo } from "../../src/http/api.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
+import { Ext } from "../../src/rtp/header-extensions.ts";
 import { type Browser, browserUnavailable, launchBrowser, type Page } from "../support/browser.ts";
 
 const STEP_DEADLINE_MS = 20_000;
@@ -266,6 +267,11 @@ async function runSimulcast(
     a.width - b.width
   );
   const [small, , large] = layers;
+  // Chromium sends the dependency descriptor when the answer accepts it: then the viewer's
+  // receiver orders frames by its frame_number, which must keep increasing across switches.
+  const producer = server.manager.publisherOf(stream)!.producers.find((p) => p.kind === "video")!;
+  const dd = producer.extensions.idOf(Ext.dependencyDescriptor) !== 0;
+  console.log(`${codec} simulcast: dependency descriptor ${dd ? "negotiated" : "absent"}`);
 
   const viewer = await browser.newPage(`${server.url}/`);
   const pages = [publisher, viewer];

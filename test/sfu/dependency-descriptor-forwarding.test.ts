@@ -1,0 +1,111 @@
+/**
+ * Producer → Consumer with AV1 and the dependency descriptor: a simulcast switch hands the
+ * viewer the new layer's key frame with its own frame_number base; the viewer's frame_number
+ * must go on increasing (libwebrtc drops a key frame whose structure looks older).
+ */
+import { assertEquals } from "@std/assert";
+import { Ext, ExtensionMap, ExtensionUri } from "../../src/rtp/header-extensions.ts";
+import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
+import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
+import { Producer } from "../../src/sfu/producer.ts";
+import { ascii, buildPacket } from "../support/packets.ts";
+
+const publisherMap = ExtensionMap.fromExtmaps([
+  { id: 1, uri: ExtensionUri.mid },
+  { id: 2, uri: ExtensionUri.rid },
+  { id: 5, uri: ExtensionUri.dependencyDescriptor },
+]);
+const viewerMap = ExtensionMap.fromExtmaps([
+  { id: 3, uri: ExtensionUri.mid },
+  { id: 9, uri: ExtensionUri.dependencyDescriptor },
+]);
+
+class MemoryLink implements ViewerLink {
+  sent: InboundPacket[] = [];
+  ready = true;
+  sendRtp(buf: Uint8Array, len: number): boolean {
+    const pkt = new InboundPacket();
+    pkt.parse(buf.slice(0, len), len, viewerMap);
+    this.sent.push(pkt);
+    return true;
+  }
+  nextTransportSequence(): number {
+    return 0;
+  }
+}
+
+/** An AV1 payload: aggregation header (N=1 on a key frame) and one OBU element. */
+function av1(key: boolean): Uint8Array {
+  const out = new Uint8Array(100);
+  out[0] = 0x10 | (key ? 0x08 : 0); // W=1, N
+  out[1] = 6 << 3; // OBU_FRAME
+  return out;
+}
+
+Deno.test("AV1 + dependency descriptor: frame_number continues across simulcast switches (the new layer's base is behind)", () => {
+  const producer = new Producer({
+    kind: "video",
+    mid: "1",
+    codecName: "av1",
+    payloadType: 45,
+    clockRate: 90000,
+    rids: ["q", "f"],
+    extensions: publisherMap,
+    requestKeyframe: () => {},
+  });
+  const link = new MemoryLink();
+  const consumer = new Consumer({
+    producer,
+    link,
+    ssrc: 0xabc,
+    payloadType: 45,
+    mid: "v",
+    extensions: viewerMap,
+  });
+  producer.addConsumer(consumer);
+  const layers = [
+    { ssrc: 10, rid: "q", seq: 100, frame: 50_000 },
+    { ssrc: 30, rid: "f", seq: 9000, frame: 20 },
+  ];
+  const pkt = new InboundPacket();
+  const frame = (l: (typeof layers)[number], i: number, key: boolean) => {
+    // DD mandatory fields: start and end of frame, template id 0, frame_number; a key frame's
+    // structure bytes are not read by the forwarder (a placeholder byte stands for them).
+    const dd = new Uint8Array([0xc0, l.frame >> 8, l.frame & 0xff, key ? 0x80 : 0x00]);
+    const bytes = buildPacket({
+      seq: l.seq,
+      ts: i * 3000,
+      ssrc: l.ssrc,
+      marker: true,
+      payload: av1(key),
+      extensions: [[2, ascii(l.rid)], [5, dd]],
+    });
+    pkt.parse(bytes, bytes.length, publisherMap);
+    pkt.arrivalMs = i * 33;
+    producer.onPacket(pkt);
+    l.seq++;
+    l.frame = (l.frame + 1) & 0xffff;
+  };
+  consumer.pin("q");
+  for (let i = 0; i < 10; i++) {
+    frame(layers[0], i, i === 0);
+    frame(layers[1], i, i === 0);
+  }
+  consumer.pin("f");
+  consumer.select(400);
+  frame(layers[1], 10, true);
+  for (let i = 11; i < 15; i++) frame(layers[1], i, false);
+  consumer.pin("q");
+  consumer.select(600);
+  frame(layers[0], 15, true);
+  for (let i = 16; i < 20; i++) frame(layers[0], i, false);
+  const numbers = link.sent.map((p) => {
+    const off = p.extOffset[Ext.dependencyDescriptor];
+    return (p.buf[off + 1] << 8) | p.buf[off + 2];
+  });
+  assertEquals(numbers.length, 20);
+  assertEquals(numbers[0], 50_000);
+  for (let i = 1; i < numbers.length; i++) {
+    assertEquals(numbers[i], (numbers[i - 1] + 1) & 0xffff, `frame ${i}`);
+  }
+});
