@@ -1,22 +1,17 @@
 /**
  * One forwarding worker of the data-plane scaling case (bench/cases/fanout-workers.ts): the
  * worker half of `src/cluster` without werift. It attaches to a PacketRing, mirrors the
- * publisher's track in a Producer, and fans every packet out to its share of consumers, each
- * with its own SRTP session (the backend `auto` picks) and a link on the send path `auto`
- * picks, sending to a loopback sink. Outbound packets are counted in a shared Int32 slot.
+ * publisher's track in a Producer, and fans every packet out to its share of consumers
+ * (fanout-consumers.ts). Outbound packets are counted in a shared Int32 slot.
  *
  * Protocol: postMessage({ ring, sinkPort, consumers, first, counts, index }) → "ready";
  * "stop" → closes everything and replies "stopped".
  */
 import dgram from "node:dgram";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
-import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
 import { PacketRing, type RingSink } from "../../src/cluster/packet-ring.ts";
-import type { DatagramLink } from "../../src/transport/datagram-link.ts";
-import { selectSendPath } from "../../src/transport/send-path.ts";
-import { selectSrtpBackend } from "../../src/transport/srtp-backend.ts";
-import { SrtpProfile, type SrtpSession } from "../../src/transport/srtp.ts";
-import { srtpKeys, vp8Producer } from "./synthetic-media.ts";
+import { vp8Producer } from "./synthetic-media.ts";
+import { attachConsumers } from "./fanout-consumers.ts";
 
 interface Start {
   ring: SharedArrayBuffer;
@@ -49,45 +44,9 @@ async function start(o: Start): Promise<() => Promise<void>> {
   const counts = new Int32Array(o.counts);
   const producer = vp8Producer();
   const extensions = producer.extensions;
-  const backend = selectSrtpBackend("auto");
-  const path = selectSendPath("auto");
   const socket = dgram.createSocket("udp4");
   await new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", () => resolve()));
-  const sessions: SrtpSession[] = [];
-  const links: DatagramLink[] = [];
-  for (let c = 0; c < o.consumers; c++) {
-    const srtp = backend.createSession(srtpKeys(SrtpProfile.AEAD_AES_128_GCM, o.first + c));
-    const udp = path.link(socket, "127.0.0.1", o.sinkPort);
-    sessions.push(srtp);
-    links.push(udp);
-    let twcc = 0;
-    const link: ViewerLink = {
-      sendRtp(buf, len) {
-        const slot = udp.acquire();
-        if (slot < 0) return false;
-        const n = srtp.protectRtp(buf, len, udp.view(slot));
-        if (n < 0) {
-          udp.discard(slot);
-          return false;
-        }
-        udp.send(slot, n);
-        Atomics.add(counts, o.index, 1);
-        return true;
-      },
-      nextTransportSequence: () => (twcc = (twcc + 1) & 0xffff),
-      ready: true,
-    };
-    producer.addConsumer(
-      new Consumer({
-        producer,
-        link,
-        ssrc: 0x1000 + o.first + c,
-        payloadType: 96,
-        mid: "0",
-        extensions,
-      }),
-    );
-  }
+  const consumers = attachConsumers(producer, socket, o, () => Atomics.add(counts, o.index, 1));
   const pkt = new InboundPacket();
   const timeOrigin = performance.timeOrigin;
   const sink: RingSink = {
@@ -115,8 +74,7 @@ async function start(o: Start): Promise<() => Promise<void>> {
     channel.port1.close();
     channel.port2.close();
     producer.close();
-    for (const s of sessions) s.close();
-    for (const l of links) l.close();
+    consumers.close();
     await new Promise<void>((resolve) => socket.close(() => resolve()));
   };
 }

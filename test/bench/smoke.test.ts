@@ -58,7 +58,15 @@ Deno.test("bench smoke run writes a report with the documented rows", async () =
       for (const key of REQUIRED) assert(key in row, `row ${row.case}/${row.impl} lacks ${key}`);
     }
     const cases = new Set(report.rows.map((r: { case: string }) => r.case));
-    for (const name of ["micro", "micro-alloc", "fanout-workers", "metrics-scrape", "e2e"]) {
+    const expected = [
+      "micro",
+      "micro-alloc",
+      "fanout-workers",
+      "fanout-paced",
+      "metrics-scrape",
+      "e2e",
+    ];
+    for (const name of expected) {
       assert(cases.has(name), `no ${name} rows`);
     }
     // Both sides of every comparison are measured in the same run.
