@@ -12,6 +12,14 @@
  *   within 10 s of a bandwidth downgrade (mediasoup `BweDowngradeConservativeMs`) or of the
  *   last change, and only after a successful probe when probing is on, else after the
  *   estimate has allowed it for 2 s.
+ * - Probe back-off (LiveKit's probe controller; libwebrtc stops probing further after a
+ *   probe falls short): after a failed probe toward a layer, the next one toward it waits
+ *   5 s, then 10, 20, 40, at most 60 s. A probe the allocator withdraws because the estimate
+ *   or loss no longer allows its upgrade failed too (LiveKit aborts a congesting probe). The
+ *   wait starts over when a probe succeeds, when the estimate jumps by a clear margin
+ *   (≥ 25 % within 1 s: more than the GCC increase of 8 %/s, which keeps growing an estimate
+ *   the viewer's sending does not fill), or when the layer set changes (live layers, caps,
+ *   pins, the forwarded layer).
  * Manual: a pinned rid/spatial layer ignores the estimate; caps (maxWidth, maxHeight,
  * maxSpatial) bound automatic mode.
  * Temporal (VP8/VP9 layers that carry TIDs): a pinned temporal layer is forwarded whatever the
@@ -27,6 +35,11 @@
  */
 
 const LOSS_STEP_INTERVAL_MS = 2000;
+/** An estimate rise this large within {@link RISE_WINDOW_MS} resets the probe back-off. */
+const RISE_RESET_RATIO = 1.25;
+const RISE_WINDOW_MS = 1000;
+/** Ranks beyond this are left out of the live-layer mask (simulcast has 2–4 layers). */
+const MASK_RANKS = 31;
 
 /** Why the target changed; values of the `reason` label of layer-switch metrics. */
 export const AllocationReason = {
@@ -106,6 +119,11 @@ export interface LayerAllocatorOptions {
   probeRatio?: number;
   /** After a failed probe, wait this long before the next (default 5000 ms). */
   probeBackoffMs?: number;
+  /**
+   * Each further failed probe toward the same layer doubles the wait, up to this
+   * (default 60 000 ms).
+   */
+  probeBackoffMaxMs?: number;
   /** Pause video when even the lowest layer does not fit (default false: keep the lowest). */
   allowPause?: boolean;
   /** Minimum pause (default 5000 ms, LiveKit `PausedMinWait`). */
@@ -136,6 +154,7 @@ export class LayerAllocator {
   readonly #lossThreshold: number;
   readonly #probeRatio: number;
   readonly #probeBackoffMs: number;
+  readonly #probeBackoffMaxMs: number;
   readonly #allowPause: boolean;
   readonly #pauseMinMs: number;
 
@@ -172,7 +191,15 @@ export class LayerAllocator {
   #probeRank = -1;
   #probeBps = 0;
   #probeOk = false;
-  #probeRetryAtMs = -Infinity;
+  /** Back-off after failed probes: the layer they were for (-1: none), when, how long. */
+  #failedRank = -1;
+  #failedAtMs = -Infinity;
+  #backoffMs = 0;
+  /** Lowest estimate of the current rise window, and when the window began. */
+  #riseFromBps = -1;
+  #riseFromMs = 0;
+  /** Live ranks as bits, to see the layer set change; -1 before the first update. */
+  #liveMask = -1;
 
   /** Target changes by reason, indexed by {@link AllocationReason}. */
   readonly switches = new Float64Array(5);
@@ -192,6 +219,7 @@ export class LayerAllocator {
     this.#lossThreshold = opts.lossThreshold ?? 0.1;
     this.#probeRatio = opts.probeRatio ?? 1.2;
     this.#probeBackoffMs = opts.probeBackoffMs ?? 5000;
+    this.#probeBackoffMaxMs = Math.max(this.#probeBackoffMs, opts.probeBackoffMaxMs ?? 60_000);
     this.#allowPause = opts.allowPause ?? false;
     this.#pauseMinMs = opts.pauseMinMs ?? 5000;
   }
@@ -241,6 +269,11 @@ export class LayerAllocator {
     return this.#probeRank >= 0 && !this.#probeOk;
   }
 
+  /** How long a probe toward the layer of the last failed one waits after it; 0 if none failed. */
+  get probeBackoffMs(): number {
+    return this.#backoffMs;
+  }
+
   /**
    * Turns probing on or off, e.g. while the viewer's TWCC feedback flows: without feedback a
    * probe can never succeed, and upgrades fall back to the estimate holding for `upHoldMs`.
@@ -257,6 +290,7 @@ export class LayerAllocator {
     this.#pinSpatial = rid === undefined ? spatial : -1;
     this.#restoreRank = -1;
     this.#clearCaps();
+    this.#resetBackoff();
   }
 
   /** Automatic mode with caps (pins are cleared). */
@@ -267,6 +301,7 @@ export class LayerAllocator {
     this.#maxHeight = caps.maxHeight ?? Infinity;
     this.#maxSpatial = caps.maxSpatial ?? Infinity;
     this.#restoreRank = -1;
+    this.#resetBackoff();
   }
 
   /** Automatic mode, no caps (`{mediaId}` alone in the layer extension). */
@@ -277,10 +312,11 @@ export class LayerAllocator {
   /** The probe requested by {@link probeBitrateBps} ended. */
   onProbeResult(success: boolean, nowMs: number): void {
     if (this.#probeRank < 0) return;
-    this.#probeOk = success;
-    if (!success) {
-      this.#probeRetryAtMs = nowMs + this.#probeBackoffMs;
-      this.#clearProbe();
+    if (success) {
+      this.#probeOk = true;
+      this.#resetBackoff();
+    } else {
+      this.#probeFailed(nowMs);
     }
   }
 
@@ -296,6 +332,12 @@ export class LayerAllocator {
     nowMs: number,
   ): boolean {
     const before = this.targetRank;
+    let mask = 0;
+    for (const l of layers) if (isLive(l) && l.rank < MASK_RANKS) mask |= 1 << l.rank;
+    if (mask !== this.#liveMask) {
+      this.#liveMask = mask;
+      this.#resetBackoff();
+    }
     if (this.manual) {
       this.#budget = Infinity;
       this.#updateManual(layers, nowMs);
@@ -411,6 +453,7 @@ export class LayerAllocator {
       this.#allocEstimate += a * (estimateBps - this.#allocEstimate);
     }
     this.#allocEstimateAtMs = nowMs;
+    this.#watchRise(estimateBps, nowMs);
     const budget = this.#allocEstimate * (1 - this.#margin) - audioReserveBps;
     this.#budget = budget;
 
@@ -522,7 +565,11 @@ export class LayerAllocator {
           this.#set(up.rank, AllocationReason.bandwidth, nowMs);
           return;
         }
-        if (this.#probeRank !== up.rank && nowMs >= this.#probeRetryAtMs) {
+        if (this.#probeRank > up.rank && !this.#probeOk) {
+          // The estimate fell below the layer the probe under way is for.
+          this.#probeFailed(nowMs);
+        }
+        if (this.#probeRank !== up.rank && this.#mayProbe(up.rank, nowMs)) {
           this.#probeRank = up.rank;
           this.#probeBps = up.meanBitrateBps * this.#probeRatio;
           this.#probeOk = false;
@@ -535,7 +582,54 @@ export class LayerAllocator {
       }
     } else {
       this.#upSinceMs = -1;
-      this.#clearProbe();
+      // A probe under way whose upgrade the estimate or loss no longer allows has failed.
+      if (this.#probeRank >= 0 && !this.#probeOk) this.#probeFailed(nowMs);
+      else this.#clearProbe();
+    }
+  }
+
+  /** A probe toward `rank` may start: no back-off for it, or its wait is over. */
+  #mayProbe(rank: number, nowMs: number): boolean {
+    if (this.#failedRank < 0) return true;
+    // Below the failed layer a smaller ask waits only the base interval; the link has just
+    // been congested by the failed probe.
+    const wait = rank < this.#failedRank ? this.#probeBackoffMs : this.#backoffMs;
+    return nowMs - this.#failedAtMs >= wait;
+  }
+
+  #probeFailed(nowMs: number): void {
+    const rank = this.#probeRank;
+    this.#backoffMs = rank === this.#failedRank
+      ? Math.min(2 * this.#backoffMs, this.#probeBackoffMaxMs)
+      : this.#probeBackoffMs;
+    this.#failedRank = rank;
+    this.#failedAtMs = nowMs;
+    this.#riseFromBps = -1;
+    this.#clearProbe();
+  }
+
+  #resetBackoff(): void {
+    this.#failedRank = -1;
+    this.#failedAtMs = -Infinity;
+    this.#backoffMs = 0;
+  }
+
+  /**
+   * Resets the back-off when the estimate jumps. A rise within a 1 s window is measured from
+   * the window's lowest estimate: GCC's steady increase (8 %/s) never gets there, while its
+   * estimate keeps growing for a viewer whose layer does not fill the link, so a rise over
+   * a longer time says nothing about the link.
+   */
+  #watchRise(estimateBps: number, nowMs: number): void {
+    if (this.#failedRank < 0 || !Number.isFinite(estimateBps)) return;
+    if (
+      this.#riseFromBps < 0 || estimateBps < this.#riseFromBps ||
+      nowMs - this.#riseFromMs >= RISE_WINDOW_MS
+    ) {
+      this.#riseFromBps = estimateBps;
+      this.#riseFromMs = nowMs;
+    } else if (estimateBps >= RISE_RESET_RATIO * this.#riseFromBps) {
+      this.#resetBackoff();
     }
   }
 
@@ -601,6 +695,7 @@ export class LayerAllocator {
     this.#lastChangeMs = nowMs;
     this.switches[reason]++;
     this.#clearProbe();
+    this.#resetBackoff();
   }
 
   #resetTimers(): void {

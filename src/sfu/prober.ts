@@ -187,7 +187,8 @@ export class Prober {
   }
 
   /**
-   * Feeds one TWCC feedback; `overusing` is the delay detector's verdict after it. Returns
+   * Feeds one TWCC feedback; `overusing` is the delay detector's verdict after it (overuse
+   * fails the cluster and ends its padding at once). Returns
    * {@link ProbeOutcome.success} or `failure` once the feedback covers the whole cluster
    * (then {@link resultBps} holds the measured rate and the prober is idle again).
    */
@@ -195,10 +196,15 @@ export class Prober {
     fb: TwccFeedback,
     history: SendHistory,
     overusing: boolean,
-    _nowMs: number,
+    nowMs: number,
   ): ProbeOutcomeValue {
     if (this.#state === ProbeState.idle || this.#firstSeq < 0) return ProbeOutcome.pending;
-    if (overusing) this.#overuse = true;
+    if (overusing) {
+      this.#overuse = true;
+      // The cluster has failed already: the rest of its padding would only lengthen the
+      // bottleneck's queue (LiveKit aborts a probe once the channel congests).
+      if (this.#state === ProbeState.sending) this.#finishSending(nowMs);
+    }
     const first = this.#firstSeq;
     const reported = this.#reported;
     for (let i = 0; i < fb.count; i++) {

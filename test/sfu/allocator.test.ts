@@ -258,3 +258,141 @@ Deno.test("allocator: loss ≥ 10 % steps down within 1 s; no key frame, no targ
   assertEquals(a.targetRank, 1, "no key frame yet on the top layer");
   assertGreater(a.switches[AllocationReason.bandwidth], 0);
 });
+
+/** An automatic viewer with a prober, settled on the middle layer at t = 0 (upgrades from 10 s). */
+function onMiddleLayer(): { alloc: LayerAllocator; layers: FakeLayer[] } {
+  const layers = threeLayers();
+  const alloc = new LayerAllocator({ probing: true });
+  alloc.update(700_000, 0, AUDIO, layers, 0);
+  assertEquals(alloc.targetRank, 1);
+  return { alloc, layers };
+}
+
+/**
+ * Drives the allocator every 100 ms; each probe it asks for fails `failAfterMs` later (the
+ * prober's verdict), unless it withdraws the probe first. Returns when probes were asked for.
+ */
+function failEveryProbe(
+  alloc: LayerAllocator,
+  layers: FakeLayer[],
+  fromMs: number,
+  toMs: number,
+  estimate: (t: number) => number,
+  each?: (t: number) => void,
+  failAfterMs = 300,
+): number[] {
+  const starts: number[] = [];
+  let pendingSince = -1;
+  for (let t = fromMs; t < toMs; t += 100) {
+    each?.(t);
+    alloc.update(estimate(t), 0, AUDIO, layers, t);
+    if (!alloc.probePending) {
+      pendingSince = -1;
+      continue;
+    }
+    if (pendingSince < 0) {
+      pendingSince = t;
+      starts.push(t);
+      assertEquals(alloc.probeRank, 2);
+    } else if (t - pendingSince >= failAfterMs) {
+      alloc.onProbeResult(false, t);
+      pendingSince = -1;
+    }
+  }
+  return starts;
+}
+
+/** Time from each failure (300 ms after its probe was asked for) to the next probe. */
+function waits(starts: number[]): number[] {
+  return starts.slice(1).map((s, i) => s - (starts[i] + 300));
+}
+
+Deno.test("allocator: failed probes toward a layer back off 5 → 10 → 20 → 40 → 60 s, capped", () => {
+  const { alloc, layers } = onMiddleLayer();
+  const starts = failEveryProbe(alloc, layers, 100, 210_000, () => 3_000_000);
+  assertEquals(starts[0], 10_000, "first probe once the 10 s after the last change are over");
+  assertEquals(waits(starts), [5_000, 10_000, 20_000, 40_000, 60_000, 60_000]);
+  assertEquals(alloc.probeBackoffMs, 60_000);
+  assertEquals(alloc.targetRank, 1, "no failed probe upgrades");
+});
+
+Deno.test("allocator: the estimate's steady growth keeps the back-off; a jump resets it", () => {
+  const { alloc, layers } = onMiddleLayer();
+  // GCC's increase, 8 %/s, while the middle layer does not fill the link: no news about it.
+  const creep = (t: number) => 2_200_000 * Math.pow(1.08, (t - 10_000) / 1000);
+  const crept = failEveryProbe(alloc, layers, 100, 50_000, (t) => t < 10_000 ? 700_000 : creep(t));
+  assertEquals(waits(crept), [5_000, 10_000, 20_000]);
+  assertEquals(alloc.probeBackoffMs, 40_000, "fourth failure at 46.2 s: next at 86.2 s");
+  // 30 % within one tick, from another source than the probe (REMB, a stale cap expiring).
+  const jumpAt = 50_000;
+  const base = creep(jumpAt);
+  const jumped = failEveryProbe(
+    alloc,
+    layers,
+    50_000,
+    70_000,
+    (t) => t < jumpAt + 500 ? base : base * 1.3,
+  );
+  assertEquals(jumped[0], jumpAt + 500, "probes at once after the jump");
+  assertEquals(waits(jumped), [5_000, 10_000], "and the schedule starts over");
+});
+
+Deno.test("allocator: a probe withdrawn because the estimate fell counts as failed", () => {
+  const { alloc, layers } = onMiddleLayer();
+  // Probes are asked for at 2.2 Mbit/s (the top layer with headroom needs ≥ 2.07); 400 ms
+  // later the probe's own congestion cuts the estimate to 1.85, which takes the probe back,
+  // and 600 ms later the estimate is back (+19 %: not the clear rise that resets the wait).
+  let askedAt = -Infinity;
+  const withdrawn: number[] = [];
+  const starts: number[] = [];
+  for (let t = 100; t < 60_000; t += 100) {
+    const est = t >= 10_000 && t - askedAt >= 400 && t - askedAt < 1_000 ? 1_850_000 : 2_200_000;
+    const pending = alloc.probePending;
+    alloc.update(est, 0, AUDIO, layers, t);
+    if (!pending && alloc.probePending) {
+      askedAt = t;
+      starts.push(t);
+    }
+    if (pending && !alloc.probePending) withdrawn.push(t);
+  }
+  assertEquals(withdrawn.map((w, i) => w - starts[i]), [400, 400, 400, 400]);
+  assertEquals(starts.slice(1).map((s, i) => s - withdrawn[i]), [5_000, 10_000, 20_000]);
+  assertEquals(alloc.targetRank, 1);
+});
+
+Deno.test("allocator: the back-off starts over after a success or when the layer set changes", () => {
+  // A layer stops or starts: another set of layers to probe for.
+  {
+    const { alloc, layers } = onMiddleLayer();
+    const starts = failEveryProbe(alloc, layers, 100, 40_000, () => 3_000_000, (t) => {
+      if (t === 26_000) layers[0].stop();
+    });
+    // Failures at 10.3 and 15.6 s; the next (10 s later) would be at 25.6, the third
+    // failure at 25.9 s sets 20 s; the lowest layer stops at 26 s: probe at once.
+    assertEquals(starts.slice(0, 4), [10_000, 15_300, 25_600, 26_000]);
+    assertEquals(waits(starts.slice(3)), [5_000]);
+  }
+  // Caps or a pin set through the layer extension.
+  {
+    const { alloc, layers } = onMiddleLayer();
+    const starts = failEveryProbe(alloc, layers, 100, 30_000, () => 3_000_000, (t) => {
+      if (t === 26_000) alloc.setCaps({ maxHeight: 1080 });
+    });
+    assertEquals(starts, [10_000, 15_300, 25_600, 26_000]);
+  }
+  // A successful probe: the upgrade, and no wait left over for the next one.
+  {
+    const { alloc, layers } = onMiddleLayer();
+    failEveryProbe(alloc, layers, 100, 20_000, () => 3_000_000);
+    assertEquals(alloc.probeBackoffMs, 10_000);
+    const changes = drive(alloc, layers, 20_000, 30_000, () => 3_000_000, {
+      each: (t) => {
+        if (alloc.probePending && t >= 25_900) {
+          alloc.onProbeResult(true, t);
+          assertEquals(alloc.probeBackoffMs, 0);
+        }
+      },
+    });
+    assertEquals(changes.map((c) => [c.t, c.rank]), [[25_900, 2]]);
+  }
+});

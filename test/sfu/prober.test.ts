@@ -178,3 +178,35 @@ Deno.test("no covering feedback: failure after the timeout; cancel returns to id
   assertEquals(p.state, ProbeState.idle);
   assertEquals(p.due(50), 0);
 });
+
+Deno.test("overuse while padding is paced out ends the cluster's padding; its result is a failure", () => {
+  const history = new SendHistory();
+  const p = new Prober({ durationMs: 400, packetBytes: 500, minPackets: 1, maxBurst: 1000 });
+  p.start(1_000_000, 0, 0); // 100 packets over 400 ms
+  let seq = 0;
+  for (let t = 0; t <= 100; t += 50) {
+    for (let n = p.due(t); n > 0; n--) {
+      history.onSent(seq, t * 1000, 500, true);
+      p.onSent(seq++, t);
+    }
+  }
+  assertEquals(p.state, ProbeState.sending);
+  const sent = p.packetsSent;
+  assertEquals(sent, 25);
+  // Feedback on the first packets, with the delay detector overusing: no more padding.
+  assertEquals(p.onFeedback(feedback(0, 10, 4000), history, true, 120), ProbeOutcome.pending);
+  assertEquals(p.state, ProbeState.measuring);
+  assertEquals(p.due(200), 0);
+  assertEquals(p.due(400), 0);
+  // Feedback covering what was sent decides: a failure, whatever the rate.
+  assertEquals(p.onFeedback(feedback(0, sent, 4000), history, false, 250), ProbeOutcome.failure);
+  assertEquals(p.state, ProbeState.idle);
+
+  // Without overuse the same cluster keeps going.
+  const q = new Prober({ durationMs: 400, packetBytes: 500, minPackets: 1, maxBurst: 1000 });
+  q.start(1_000_000, 0, 0);
+  for (let n = q.due(100); n > 0; n--) q.onSent(q.packetsSent, 100);
+  assertEquals(q.onFeedback(feedback(0, 10, 4000), new SendHistory(), false, 120), 0);
+  assertEquals(q.state, ProbeState.sending);
+  assert(q.due(200) > 0);
+});
