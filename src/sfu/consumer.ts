@@ -210,6 +210,11 @@ export class Consumer {
     const outTs = this.#munger.outTs;
     const newest = mungedSeq === this.#munger.lastOutSeq;
     if (this.#send(pkt, outSeq, outTs)) {
+      // Receive → hand-off to the socket, sampled: a clock read per packet is not free. Only
+      // here, not in #send: a retransmission's arrival time is its original one.
+      if ((this.packetsSent & 15) === 0) {
+        histograms.forwardLatencySeconds.observe((performance.now() - pkt.arrivalMs) / 1000);
+      }
       if (newest) this.#atFrameEnd = pkt.marker;
       const slot = outSeq & HISTORY_MASK;
       this.#histSeq[slot] = outSeq;
@@ -402,10 +407,6 @@ export class Consumer {
     counters.rtpBytesOut[kind] += len;
     this.packetsSent++;
     this.bytesSent += len;
-    // Receive → hand-off to the socket, sampled: a clock read per packet is not free.
-    if ((this.packetsSent & 15) === 0) {
-      histograms.forwardLatencySeconds.observe((performance.now() - pkt.arrivalMs) / 1000);
-    }
     return true;
   }
 

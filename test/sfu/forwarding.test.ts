@@ -8,6 +8,7 @@ import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
 import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
 import { Producer } from "../../src/sfu/producer.ts";
 import { SendHistory } from "../../src/sfu/send-history.ts";
+import { histograms } from "../../src/observability/counters.ts";
 import { TwccFeedback } from "../../src/rtp/twcc-reader.ts";
 import { TwccStatus } from "../../src/rtp/twcc-writer.ts";
 import { ascii, buildPacket, vp8 } from "../support/packets.ts";
@@ -154,6 +155,23 @@ Deno.test("a viewer NACK is answered from the source layer's cache with the same
   const a = copy.slice(again.payloadOffset);
   const b = again.buf.slice(again.payloadOffset, again.length);
   assertEquals(a, b);
+});
+
+Deno.test("forward latency is sampled on fresh packets only, never on retransmissions (their arrival is old)", () => {
+  const { consumer, link, feed } = setup();
+  const now = performance.now();
+  // 32 packets that "arrived" 1 ms ago: two samples (one packet in 16), both about 1 ms.
+  const before = histograms.forwardLatencySeconds.count;
+  const sumBefore = histograms.forwardLatencySeconds.sum;
+  for (let i = 0; i < 32; i++) {
+    feed({ seq: 2000 + i, ts: i * 3000, ssrc: 7, key: i === 0, at: now - 1 });
+  }
+  assertEquals(histograms.forwardLatencySeconds.count - before, 2);
+  // 32 retransmissions of packets that arrived 1 ms ago, answered now: no samples.
+  const seqs = link.sent.map((p) => p.sequenceNumber);
+  assertEquals(consumer.retransmit(seqs, seqs.length), 32);
+  assertEquals(histograms.forwardLatencySeconds.count - before, 2);
+  assert(histograms.forwardLatencySeconds.sum - sumBefore < 0.1, "samples are a few ms at most");
 });
 
 Deno.test("publisher replaced: the consumer keeps its SSRC and sequence space on the new producer", () => {
