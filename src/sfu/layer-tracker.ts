@@ -18,6 +18,9 @@
 /** Temporal layers tracked per layer (TIDs above are counted as the top one). */
 export const MAX_TEMPORAL_LAYERS = 4;
 
+/** Windows a lower top temporal layer must last before the layer reports it. */
+const TEMPORAL_DOWN_WINDOWS = 3;
+
 /** Bits returned by {@link LayerTracker.takeChanges}. */
 export const LayerChange = {
   /** A layer's rank changed (or a layer was added or removed). */
@@ -86,6 +89,8 @@ export class LayerState {
   /** @internal */ windowBytes = 0;
   /** @internal */ readonly tidBytes = new Float64Array(MAX_TEMPORAL_LAYERS);
   /** @internal */ readonly tidFrames = new Float64Array(MAX_TEMPORAL_LAYERS);
+  /** @internal Consecutive windows whose top TID was below {@link maxTemporalId}. */
+  tidLowerWindows = 0;
   /** @internal */ lastRtpTs = -1;
   /** @internal */ lastFrameMs = -1;
   /** @internal */ readonly windows: Float64Array;
@@ -304,14 +309,20 @@ export class LayerTracker {
       for (let t = 0; t < MAX_TEMPORAL_LAYERS; t++) {
         below += l.tidBytes[t];
         // Half old, half new: a key frame (TID 0) in one window does not swing the shares.
-        l.temporalShare[t] = t >= top ? 1 : 0.5 * l.temporalShare[t] + 0.5 * (below / total);
+        const share = below / total;
+        const known = l.maxTemporalId > t;
+        l.temporalShare[t] = t >= top ? 1 : known ? 0.5 * l.temporalShare[t] + 0.5 * share : share;
         l.temporalFps[t] = (l.tidFrames[t] * 1000) / elapsedMs;
         l.tidBytes[t] = 0;
         l.tidFrames[t] = 0;
       }
     }
-    // A silent window keeps what was known; packets without temporal ids reset it.
+    // A silent window keeps what was known; packets without temporal ids reset it. A lower top
+    // must last a few windows (an encoder short of CPU skips its top layer now and then), so
+    // the SSE `layers` event does not flap.
     if (total > 0 || l.bitrateBps > 0) {
+      if (top < l.maxTemporalId && top >= 0 && ++l.tidLowerWindows < TEMPORAL_DOWN_WINDOWS) return;
+      l.tidLowerWindows = 0;
       if (top !== l.maxTemporalId) {
         if (total === 0) {
           l.temporalShare.fill(1);

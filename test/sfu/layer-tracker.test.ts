@@ -170,3 +170,43 @@ Deno.test("layer tracker: key frames, lookups and removal", () => {
   assertEquals(t.layers.map((l) => l.rank), [0, 1]);
   assertEquals(t.bySsrc(21), undefined);
 });
+
+Deno.test("LayerTracker: temporal layers by TID — top TID, byte shares, frame rates; a missing top layer counts after three windows", () => {
+  const tracker = new LayerTracker({ windowMs: 1000 });
+  const l = tracker.addLayer(1, "f");
+  let t = 0;
+  let ts = 0;
+  // 30 fps, TIDs 0,2,1,2; TID 0 pictures twice the size of the others.
+  const second = (withTop: boolean) => {
+    for (let i = 0; i < 30; i++) {
+      const tid = [0, 2, 1, 2][i % 4];
+      if (withTop || tid < 2) tracker.onPacket(l, tid === 0 ? 2000 : 1000, ts, t, tid);
+      ts += 3000;
+      t += 1000 / 30;
+    }
+    t = Math.round(t);
+    tracker.tick(t);
+  };
+  tracker.tick(0);
+  second(true);
+  assertEquals(l.maxTemporalId, 2);
+  assert(tracker.takeChanges() & LayerChange.temporal);
+  for (let i = 0; i < 4; i++) second(true);
+  // Bytes per 4 pictures: TID 0 2000, TID 1 1000, TID 2 2000 → shares 0.4, 0.6.
+  assert(Math.abs(l.temporalShare[0] - 0.4) < 0.03, `${l.temporalShare[0]}`);
+  assert(Math.abs(l.temporalShare[1] - 0.6) < 0.03, `${l.temporalShare[1]}`);
+  assert(Math.abs(l.temporalFrameRate(0) - 7.5) < 1, `${l.temporalFrameRate(0)}`);
+  assert(Math.abs(l.temporalFrameRate(1) - 15) < 1.5, `${l.temporalFrameRate(1)}`);
+  assertEquals(l.temporalBitrateBps(2), l.meanBitrateBps);
+  tracker.takeChanges();
+  // The encoder drops its top layer for two windows: still reported; after a third, not.
+  second(false);
+  second(false);
+  assertEquals(l.maxTemporalId, 2);
+  assertEquals(tracker.takeChanges() & LayerChange.temporal, 0);
+  second(false);
+  assertEquals(l.maxTemporalId, 1);
+  assert(tracker.takeChanges() & LayerChange.temporal);
+  second(true);
+  assertEquals(l.maxTemporalId, 2, "back up at once");
+});
