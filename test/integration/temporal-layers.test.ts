@@ -86,13 +86,21 @@ function settledFrom(packets: ReceivedPacket[], layer: number, tid: number): num
   return from;
 }
 
-Deno.test("temporal layers: a viewer pinned to temporalLayerId 0 gets only TID 0, gap-free, with continuous PictureID and TL0PICIDX; unpinned it gets all again", async () => {
+// With one viewer worker the viewer lives on the main thread; with two, in a worker (the pin
+// travels by message and the API reads the worker's status reports).
+for (const workers of [1, 2]) {
+  Deno.test(`temporal layers (workers: ${workers}): a viewer pinned to temporalLayerId 0 gets only TID 0, gap-free, with continuous PictureID and TL0PICIDX; unpinned it gets all again`, () =>
+    pinnedToBase(workers));
+}
+
+async function pinnedToBase(workers: number): Promise<void> {
   const stun = await startStunStub();
   const server = await startServer({
     port: 0,
     host: "127.0.0.1",
     publicIps: ["127.0.0.1"],
     logLevel: "silent",
+    workers,
   }, { logger: createLogger("silent") });
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -205,7 +213,7 @@ Deno.test("temporal layers: a viewer pinned to temporalLayerId 0 gets only TID 0
     await stun.close();
     await settleWeriftTimers();
   }
-});
+}
 
 /** Missing sequence numbers in packets sorted by sequence number. */
 function holes(packets: ReceivedPacket[]): number {
