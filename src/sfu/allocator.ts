@@ -120,8 +120,9 @@ export interface LayerAllocatorOptions {
   /** After a failed probe, wait this long before the next (default 5000 ms). */
   probeBackoffMs?: number;
   /**
-   * Each further failed probe toward the same layer doubles the wait, up to this
-   * (default 60 000 ms).
+   * Each further failed probe toward the same layer doubles the wait, up to this (default
+   * 30 000 ms, LiveKit's cap: a backed-off viewer whose link improves without a jump in its
+   * estimate waits at most this long for the probe that lets it climb).
    */
   probeBackoffMaxMs?: number;
   /** Pause video when even the lowest layer does not fit (default false: keep the lowest). */
@@ -219,7 +220,7 @@ export class LayerAllocator {
     this.#lossThreshold = opts.lossThreshold ?? 0.1;
     this.#probeRatio = opts.probeRatio ?? 1.2;
     this.#probeBackoffMs = opts.probeBackoffMs ?? 5000;
-    this.#probeBackoffMaxMs = Math.max(this.#probeBackoffMs, opts.probeBackoffMaxMs ?? 60_000);
+    this.#probeBackoffMaxMs = Math.max(this.#probeBackoffMs, opts.probeBackoffMaxMs ?? 30_000);
     this.#allowPause = opts.allowPause ?? false;
     this.#pauseMinMs = opts.pauseMinMs ?? 5000;
   }

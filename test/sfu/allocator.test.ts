@@ -307,12 +307,12 @@ function waits(starts: number[]): number[] {
   return starts.slice(1).map((s, i) => s - (starts[i] + 300));
 }
 
-Deno.test("allocator: failed probes toward a layer back off 5 → 10 → 20 → 40 → 60 s, capped", () => {
+Deno.test("allocator: failed probes toward a layer back off 5 → 10 → 20 → 30 s, capped", () => {
   const { alloc, layers } = onMiddleLayer();
   const starts = failEveryProbe(alloc, layers, 100, 210_000, () => 3_000_000);
   assertEquals(starts[0], 10_000, "first probe once the 10 s after the last change are over");
-  assertEquals(waits(starts), [5_000, 10_000, 20_000, 40_000, 60_000, 60_000]);
-  assertEquals(alloc.probeBackoffMs, 60_000);
+  assertEquals(waits(starts), [5_000, 10_000, 20_000, 30_000, 30_000, 30_000, 30_000, 30_000]);
+  assertEquals(alloc.probeBackoffMs, 30_000);
   assertEquals(alloc.targetRank, 1, "no failed probe upgrades");
 });
 
@@ -322,7 +322,7 @@ Deno.test("allocator: the estimate's steady growth keeps the back-off; a jump re
   const creep = (t: number) => 2_200_000 * Math.pow(1.08, (t - 10_000) / 1000);
   const crept = failEveryProbe(alloc, layers, 100, 50_000, (t) => t < 10_000 ? 700_000 : creep(t));
   assertEquals(waits(crept), [5_000, 10_000, 20_000]);
-  assertEquals(alloc.probeBackoffMs, 40_000, "fourth failure at 46.2 s: next at 86.2 s");
+  assertEquals(alloc.probeBackoffMs, 30_000, "fourth failure at 46.2 s: next at 76.2 s");
   // 30 % within one tick, from another source than the probe (REMB, a stale cap expiring).
   const jumpAt = 50_000;
   const base = creep(jumpAt);
