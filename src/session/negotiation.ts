@@ -361,6 +361,13 @@ export function buildAnswer(
     "a=ice-lite",
     "a=msid-semantic: WMS *",
   ];
+  // RFC 8285 §6: two-byte header extensions may be mixed in. A dependency descriptor with its
+  // template structure is longer than the one-byte form's 16 bytes, and Chromium sends no
+  // descriptor at all unless the answer allows this.
+  const mixed = "extmap-allow-mixed";
+  if (offer.attributes.includes(mixed) || offer.media.some((m) => m.attributes.includes(mixed))) {
+    lines.push(`a=${mixed}`);
+  }
   for (const [index, media] of offer.media.entries()) {
     const track = plan.tracks.find((t) => t.index === index);
     const inactive = plan.inactive.find((t) => t.index === index);

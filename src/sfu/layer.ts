@@ -7,6 +7,7 @@ import { NackGenerator } from "../rtp/nack-generator.ts";
 import { ReceiveStats } from "../rtp/receive-stats.ts";
 import { RetransmissionCache } from "../rtp/retransmission-cache.ts";
 import type { LayerState } from "./layer-tracker.ts";
+import { DependencyTemplates } from "../rtp/codecs/dependency-descriptor.ts";
 
 /** About 1 s of 2.5 Mbit/s video or 10 s of Opus (LiveKit keeps 500/200 packets). */
 const VIDEO_CACHE = 1024;
@@ -25,6 +26,8 @@ export class Layer {
 
   /** Activity, bitrate, resolution and rank, kept by the producer's LayerTracker. */
   readonly state: LayerState;
+  /** Temporal layers from the dependency descriptor's templates (AV1 carries no TID in-band). */
+  readonly templates = new DependencyTemplates();
 
   constructor(
     ssrc: number,

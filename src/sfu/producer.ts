@@ -142,7 +142,13 @@ export class Producer {
     frame.tid = -1;
     const inspected = this.kind === "video" && pkt.payloadLength > 0 &&
       inspectVideoPayload(this.codecName, pkt.buf, pkt.payloadOffset, pkt.payloadLength, frame);
-    this.tracker.onPacket(layer.state, pkt.length, pkt.timestamp, nowMs, frame.tid ?? -1);
+    let tid = frame.tid ?? -1;
+    const ddOff = pkt.extOffset[Ext.dependencyDescriptor];
+    if (tid < 0 && ddOff >= 0) {
+      layer.templates.read(pkt.buf, ddOff, pkt.extLength[Ext.dependencyDescriptor]);
+      tid = layer.templates.tid;
+    }
+    this.tracker.onPacket(layer.state, pkt.length, pkt.timestamp, nowMs, tid);
     const pushed = layer.nack.push(pkt.sequenceNumber, nowMs);
     if (pushed === NackPush.duplicate) {
       counters.packetsDropped[DropReason.duplicate]++;

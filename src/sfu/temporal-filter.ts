@@ -4,8 +4,9 @@
  * publisher encodes (VP8 TID, VP9 TID).
  *
  * Down: at the next new picture, any time (lower layers never reference higher ones). Up: only
- * at a picture that references nothing above its base (VP8 Y bit, VP9 U bit) or at a key frame
- * (mediasoup `Codecs/VP8.cpp`, Galène). The decision is taken once per picture, on its first
+ * at a switch point — a picture that references nothing above its base (VP8 Y bit, VP9 U bit:
+ * up to its own layer), a dependency-descriptor frame marked Switch for a decode target (up to
+ * that target's layer) — or at a key frame (mediasoup `Codecs/VP8.cpp`, Galène). The decision is taken once per picture, on its first
  * packet to arrive, and remembered for its other packets (a small ring keyed by RTP timestamp),
  * so a picture is forwarded whole or not at all even when its packets are reordered.
  *
@@ -25,7 +26,7 @@ const PICTURES = 16;
 /**
  * @example
  * filter.target = 0;                                  // a viewer pinned to the base layer
- * if (!filter.accept(pkt.timestamp, tid, ySync, key)) dropWithoutGap(pkt);
+ * if (!filter.accept(pkt.timestamp, tid, ySync ? tid : -1, key)) dropWithoutGap(pkt);
  */
 export class TemporalFilter {
   /** Highest temporal layer the viewer should get ({@link ALL_TEMPORAL_LAYERS}: all). */
@@ -59,10 +60,11 @@ export class TemporalFilter {
   }
 
   /**
-   * Whether to forward a packet of RTP timestamp `ts`, temporal layer `tid` (-1: none),
-   * layer-sync flag `sync`, first packet of a key frame `keyframe`.
+   * Whether to forward a packet of RTP timestamp `ts`, temporal layer `tid` (-1: none), that
+   * lets a viewer switch up to temporal layer `syncUpTo` (-1: not a switch point), first packet
+   * of a key frame `keyframe`.
    */
-  accept(ts: number, tid: number, sync: boolean, keyframe: boolean): boolean {
+  accept(ts: number, tid: number, syncUpTo: number, keyframe: boolean): boolean {
     if (tid < 0) return true;
     if (tid > this.#maxSeen) this.#maxSeen = tid;
     if (this.#havePicture) {
@@ -75,15 +77,12 @@ export class TemporalFilter {
       forward = true;
     } else {
       if (this.#current > this.target) this.#current = this.target;
-      if (tid <= this.#current) {
-        forward = true;
-      } else if (tid <= this.target && sync) {
+      if (syncUpTo > this.#current && this.#current < this.target) {
         // Up: the top layer seen means all of them (a layer the encoder adds later flows too).
-        this.#current = tid >= this.#maxSeen ? this.target : tid;
-        forward = true;
-      } else {
-        forward = false;
+        const up = syncUpTo < this.target ? syncUpTo : this.target;
+        this.#current = up >= this.#maxSeen ? this.target : up;
       }
+      forward = tid <= this.#current;
     }
     this.#head = (this.#head + 1) % PICTURES;
     this.#ts[this.#head] = ts;

@@ -66,7 +66,7 @@ function decodeRate(viewer: Page): Promise<{ fps: number; framesDecoded: number 
   })()`);
 }
 
-for (const codec of ["VP8", "VP9"] as const) {
+for (const codec of ["VP8", "VP9", "AV1"] as const) {
   Deno.test({
     name:
       `browser: ${codec} L1T3 from Chromium; a viewer pinned to temporal layer 0 decodes at about a quarter of the frame rate`,
@@ -92,7 +92,7 @@ for (const codec of ["VP8", "VP9"] as const) {
 async function run(
   browser: Browser,
   server: Awaited<ReturnType<typeof startServer>>,
-  codec: "VP8" | "VP9",
+  codec: "VP8" | "VP9" | "AV1",
 ): Promise<void> {
   const stream = `temporal-${codec.toLowerCase()}`;
   const publisher = await browser.newPage(`${server.url}/`);

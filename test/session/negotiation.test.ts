@@ -73,6 +73,14 @@ function withFmtp(offer: string, from: string, to: string): string {
   return offer.replace(from, to);
 }
 
+Deno.test("a=extmap-allow-mixed is answered when offered (Chromium sends no dependency descriptor without it), absent otherwise", () => {
+  assert(CHROMIUM.includes("a=extmap-allow-mixed"));
+  assert(publish(CHROMIUM).text.includes("\r\na=extmap-allow-mixed\r\n"));
+  assert(play(CHROMIUM, CHROMIUM_WHEP).text.includes("a=extmap-allow-mixed"));
+  const without = CHROMIUM.replace("a=extmap-allow-mixed\r\n", "");
+  assert(!publish(without).text.includes("extmap-allow-mixed"));
+});
+
 Deno.test("planPublish: one codec per fixture, in the publisher's preference order", () => {
   const expected: Record<string, string[]> = {
     "OBS 30": ["0 opus/111", "1 h264/96"],

@@ -9,6 +9,7 @@ import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
 import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
 import { Producer } from "../../src/sfu/producer.ts";
 import { ascii, buildPacket } from "../support/packets.ts";
+import { deltaDd, l1t3KeyFrameDd } from "../support/dependency-descriptor.ts";
 
 const publisherMap = ExtensionMap.fromExtmaps([
   { id: 1, uri: ExtensionUri.mid },
@@ -108,4 +109,63 @@ Deno.test("AV1 + dependency descriptor: frame_number continues across simulcast 
   for (let i = 1; i < numbers.length; i++) {
     assertEquals(numbers[i], (numbers[i - 1] + 1) & 0xffff, `frame ${i}`);
   }
+});
+
+Deno.test("AV1 + dependency descriptor: temporal layers from the L1T3 templates; a TL0 pin forwards T0 frames only, unpinned it goes up at a switch frame", () => {
+  const producer = new Producer({
+    kind: "video",
+    mid: "1",
+    codecName: "av1",
+    payloadType: 45,
+    clockRate: 90000,
+    rids: [],
+    extensions: publisherMap,
+    requestKeyframe: () => {},
+  });
+  const link = new MemoryLink();
+  const consumer = new Consumer({
+    producer,
+    link,
+    ssrc: 0xabc,
+    payloadType: 45,
+    mid: "v",
+    extensions: viewerMap,
+  });
+  producer.addConsumer(consumer);
+  const pkt = new InboundPacket();
+  // Template ids from offset 10: T0 10, T1 12, T2 13 (libwebrtc's L1T3, TIDs 0,2,1,2).
+  const templateOf = [10, 13, 12, 13];
+  let frameNumber = 65530;
+  const frame = (i: number) => {
+    const key = i === 0;
+    const dd = key ? l1t3KeyFrameDd(10, frameNumber) : deltaDd(templateOf[i % 4], frameNumber);
+    const bytes = buildPacket({
+      seq: 100 + i,
+      ts: i * 3000,
+      ssrc: 7,
+      marker: true,
+      payload: av1(key),
+      extensions: [[5, dd]],
+    });
+    pkt.parse(bytes, bytes.length, publisherMap);
+    pkt.arrivalMs = i * 33;
+    producer.onPacket(pkt);
+    frameNumber = (frameNumber + 1) & 0xffff;
+  };
+  consumer.setTemporal(0);
+  for (let i = 0; i < 12; i++) frame(i);
+  consumer.setTemporal(null);
+  consumer.select(400);
+  for (let i = 12; i < 20; i++) frame(i);
+  const sent = link.sent.map((p) => {
+    const off = p.extOffset[Ext.dependencyDescriptor];
+    return (p.buf[off + 1] << 8) | p.buf[off + 2];
+  });
+  // T0 frames 0, 4, 8 while pinned; all from frame 12 (a T0 frame, "SSS").
+  const want = [0, 4, 8, 12, 13, 14, 15, 16, 17, 18, 19].map((i) => (65530 + i) & 0xffff);
+  assertEquals(sent, want, "frame_number keeps the gaps of dropped frames");
+  const seqs = link.sent.map((p) => p.sequenceNumber);
+  for (let i = 1; i < seqs.length; i++) assertEquals((seqs[i] - seqs[i - 1]) & 0xffff, 1);
+  // The tracker books AV1 frames by the templates' temporal ids.
+  assertEquals(producer.layers[0].templates.maxTemporalId, 2);
 });
