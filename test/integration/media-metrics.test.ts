@@ -82,11 +82,17 @@ Deno.test("/metrics counts packets, NACKs, retransmissions, PLIs and sessions of
 
     // Loss both ways: ~10 % of the publisher's packets, and every 10th first transmission
     // at the second viewer.
+    // Only packets that arrive in order: one the server forwards late (repaired at ingest)
+    // would be lost twice for this viewer, and werift stops NACKing a sequence number after
+    // ten tries 5 ms apart, before the repair reaches it: a hole the test made, not the server.
     const seen = new Set<number>();
+    let newest = -1;
     dropIncomingRtp(viewers[1].pc, (ssrc, seq) => {
       if (!viewers[1].videoSsrcs.has(ssrc) || seen.has(seq)) return false;
       seen.add(seq);
-      return seq % 10 === 7;
+      const inOrder = newest < 0 || ((seq - newest) & 0xffff) < 0x8000;
+      if (inOrder) newest = seq;
+      return inOrder && seq % 10 === 7;
     });
     setKeepPercent(publisher.pc, 90);
     await sendFrames(publisher, 200);
