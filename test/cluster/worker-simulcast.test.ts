@@ -2,50 +2,20 @@
 // producer has missed the key frames sent before it subscribed, so it must ask for every
 // layer's, or a pin to an upper layer only succeeds once the encoder sends one on its own.
 import { assertEquals } from "@std/assert";
-import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
-import { createLogger } from "../../src/observability/log.ts";
-import type { StreamInfo } from "../../src/http/api.ts";
 import { startStunStub } from "../support/stun-stub.ts";
+import { selectLayer, waitForStreamInfo } from "../support/stream-api.ts";
 import { serverSideConnected, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
 import { BROWSER_LAYERS, playRecording, publishSimulcast } from "../support/simulcast-publisher.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 loadLibsrtp();
 
 const STEP_MS = 10_000;
 
-async function streamInfo(baseUrl: string): Promise<StreamInfo> {
-  const response = await fetch(`${baseUrl}/api/streams/live`);
-  assertEquals(response.status, 200);
-  return await response.json();
-}
-
-/** Polls /api/streams/live until `done` holds; returns that answer. */
-async function waitForApi(
-  baseUrl: string,
-  done: (info: StreamInfo) => boolean,
-  what: string,
-): Promise<StreamInfo> {
-  const deadline = Date.now() + STEP_MS;
-  for (;;) {
-    const info = await streamInfo(baseUrl);
-    if (done(info)) return info;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(info)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 Deno.test("workers: a worker viewer joining a live simulcast stream asks for every layer's key frame; a pin to the top layer is manual at once", async () => {
   const stun = await startStunStub();
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    logLevel: "silent",
-    workers: 2,
-  }, { logger: createLogger("silent") });
+  const server = await startLoopbackServer({ workers: 2 });
   const closers: (() => Promise<void>)[] = [];
   try {
     // Key frames at the start only (and on PLI): nothing periodic rescues a worker that
@@ -59,11 +29,13 @@ Deno.test("workers: a worker viewer joining a live simulcast stream asks for eve
     await publisher.connected;
     await serverSideConnected(server.manager, publisher.location);
     publisher.start();
-    await waitForApi(
+    await waitForStreamInfo(
       server.url,
+      "live",
       (s) =>
         (s.tracks.find((t) => t.kind === "video")?.layers ?? []).filter((l) => l.width > 0)
           .length === 3,
+      STEP_MS,
       "three measured layers",
     );
     // Past the server's 500 ms key-frame throttle, so the worker's requests are not absorbed.
@@ -82,13 +54,7 @@ Deno.test("workers: a worker viewer joining a live simulcast stream asks for eve
 
     // Down to the lowest layer, then up to the top one: each a manual switch.
     for (const [rid, index] of [["q", 0], ["f", 2]] as const) {
-      const response = await fetch(viewer.layerUrl!, {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ mediaId: "0", rid }),
-      });
-      assertEquals(response.status, 200);
-      await response.body?.cancel();
+      assertEquals(await selectLayer(viewer, { mediaId: "0", rid }), 200);
       const mark = viewer.packets.length;
       await waitFor(
         () => viewer.packets.slice(mark).filter((p) => p.layer === index).length >= 30,
@@ -96,9 +62,11 @@ Deno.test("workers: a worker viewer joining a live simulcast stream asks for eve
         `layer ${rid} packets after the pin`,
       );
     }
-    const info = await waitForApi(
+    const info = await waitForStreamInfo(
       server.url,
+      "live",
       (s) => s.viewerLayers[0]?.layer === "f",
+      STEP_MS,
       "the API shows layer f",
     );
     assertEquals(info.viewerLayers[0].reason, "manual", JSON.stringify(info.viewerLayers));

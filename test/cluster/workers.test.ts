@@ -1,8 +1,6 @@
 import { assert, assertEquals, assertGreater } from "@std/assert";
-import { startServer } from "../../src/server.ts";
 import { counters, histograms } from "../../src/observability/counters.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
-import { createLogger } from "../../src/observability/log.ts";
 import { startStunStub } from "../support/stun-stub.ts";
 import {
   holesOf,
@@ -14,20 +12,14 @@ import {
   type Viewer,
   waitFor,
 } from "../support/werift-client.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
-const quiet = createLogger("silent");
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
 
 Deno.test("workers: 2 — viewers spread over two workers get continuous media, PLI, DELETE, clean shutdown", async () => {
   const stun = await startStunStub();
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    logLevel: "silent",
-    workers: 2,
-  }, { logger: quiet });
+  const server = await startLoopbackServer({ workers: 2 });
   try {
     const cluster = server.manager.cluster;
     assert(cluster, "a viewer cluster runs");

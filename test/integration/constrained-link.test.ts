@@ -4,11 +4,10 @@
 // the viewer reaches the top layer; limited below it, it steps down to a layer that fits
 // without a freeze of a second or more and stays there; lifted, it climbs back.
 import { assert, assertEquals } from "@std/assert";
-import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
-import { createLogger } from "../../src/observability/log.ts";
 import type { StreamInfo } from "../../src/http/api.ts";
 import { startStunStub } from "../support/stun-stub.ts";
+import { streamInfo, waitForStreamInfo } from "../support/stream-api.ts";
 import { serverSideConnected, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
 import { startLinkShaper } from "../support/link-shaper.ts";
 import {
@@ -19,6 +18,7 @@ import {
   publishSimulcast,
   type ReceivedPacket,
 } from "../support/simulcast-publisher.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
@@ -46,20 +46,9 @@ const RAMP_MS = 30_000;
 /** How long the link stays limited: past the 10 s hold, so the allocator probes through it. */
 const HOLD_MS = 15_000;
 
-async function streamInfo(baseUrl: string, name: string): Promise<StreamInfo> {
-  const response = await fetch(`${baseUrl}/api/streams/${name}`);
-  assertEquals(response.status, 200);
-  return await response.json();
-}
-
 Deno.test("constrained link: a viewer steps down to a layer that fits without freezing, and climbs back", async () => {
   const stun = await startStunStub();
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    logLevel: "silent",
-  }, { logger: createLogger("silent") });
+  const server = await startLoopbackServer();
   const shaper = await startLinkShaper();
   const closers: (() => Promise<void>)[] = [];
   try {
@@ -172,16 +161,14 @@ async function waitForLayer(
   what: string,
 ): Promise<StreamInfo["viewerLayers"][number]> {
   const ok = typeof want === "string" ? (rid: string | null) => rid === want : want;
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const info = await streamInfo(baseUrl, "link");
-    const entry = info.viewerLayers[0];
-    if (ok(entry.layer, entry.estimateBps)) return entry;
-    if (performance.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(entry)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const info = await waitForStreamInfo(
+    baseUrl,
+    "link",
+    (s) => ok(s.viewerLayers[0].layer, s.viewerLayers[0].estimateBps),
+    timeoutMs,
+    what,
+  );
+  return info.viewerLayers[0];
 }
 
 /**

@@ -1,7 +1,5 @@
 import { assertEquals, assertGreater } from "@std/assert";
-import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
-import { createLogger } from "../../src/observability/log.ts";
 import { startStunStub } from "../support/stun-stub.ts";
 import {
   holesOf,
@@ -11,19 +9,14 @@ import {
   settleWeriftTimers,
   waitFor,
 } from "../support/werift-client.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
-const quiet = createLogger("silent");
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
 
 Deno.test("werift publisher → Quetzal → two werift viewers over ICE/DTLS/SRTP", async () => {
   const stun = await startStunStub();
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    logLevel: "silent",
-  }, { logger: quiet });
+  const server = await startLoopbackServer();
   try {
     const publisher = await publish(server.url, "live", server.publishToken, { stunUrl: stun.url });
     await publisher.connected;

@@ -3,11 +3,10 @@
 // Quetzal over real ICE/DTLS/SRTP on 127.0.0.1. Switches are driven through the WHEP layer
 // extension; the viewer's packets must always form one stream.
 import { assert, assertEquals, assertGreater } from "@std/assert";
-import { startServer } from "../../src/server.ts";
+import type { RunningServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
-import { createLogger } from "../../src/observability/log.ts";
-import type { StreamInfo } from "../../src/http/api.ts";
 import { startStunStub } from "../support/stun-stub.ts";
+import { selectLayer, streamInfo, waitForStreamInfo } from "../support/stream-api.ts";
 import { serverSideConnected, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
 import {
   BROWSER_LAYERS,
@@ -21,6 +20,7 @@ import {
   type SimulcastPublisherOptions,
   simulcastRecvRids,
 } from "../support/simulcast-publisher.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
@@ -29,41 +29,6 @@ loadLibsrtp();
 const STEP_MS = 10_000;
 /** Packets of a layer that must arrive after a switch before the next step. */
 const SETTLE_PACKETS = 30;
-
-async function streamInfo(baseUrl: string, name: string): Promise<StreamInfo> {
-  const response = await fetch(`${baseUrl}/api/streams/${name}`);
-  assertEquals(response.status, 200);
-  return await response.json();
-}
-
-/** Polls the API until `done` holds; returns the last answer. */
-async function waitForApi(
-  baseUrl: string,
-  name: string,
-  done: (info: StreamInfo) => boolean,
-  what: string,
-): Promise<StreamInfo> {
-  const deadline = Date.now() + STEP_MS;
-  for (;;) {
-    const info = await streamInfo(baseUrl, name);
-    if (done(info)) return info;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(info)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** POSTs a WHEP layer request; returns the status. */
-async function selectLayer(viewer: RecordingViewer, body: unknown): Promise<number> {
-  const response = await fetch(viewer.layerUrl!, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  await response.body?.cancel();
-  return response.status;
-}
 
 /** Waits until `count` packets of layer `index` arrived after position `from`. */
 function waitForLayer(viewer: RecordingViewer, index: number, from: number, what: string) {
@@ -114,12 +79,7 @@ function segmentsOf(packets: ReceivedPacket[]): { layer: number; start: number }
 
 Deno.test("simulcast: rid publisher → three ranked layers; manual switch and layer loss keep one stream", async () => {
   const stun = await startStunStub();
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    logLevel: "silent",
-  }, { logger: createLogger("silent") });
+  const server = await startLoopbackServer();
   const closers: (() => Promise<void>)[] = [];
   try {
     // Rids offered in an order that is not quality order: ranking must come from the sizes.
@@ -137,13 +97,14 @@ Deno.test("simulcast: rid publisher → three ranked layers; manual switch and l
     publisher.start();
 
     // Three layers, all measured, ranked by size: q (320) < h (640) < f (1280).
-    const info = await waitForApi(
+    const info = await waitForStreamInfo(
       server.url,
       "sim",
       (s) => {
         const layers = s.tracks.find((t) => t.kind === "video")?.layers ?? [];
         return layers.length === 3 && layers.every((l) => l.active && l.width > 0);
       },
+      STEP_MS,
       "three measured layers",
     );
     const layers = info.tracks.find((t) => t.kind === "video")!.layers;
@@ -185,15 +146,22 @@ Deno.test("simulcast: rid publisher → three ranked layers; manual switch and l
     let mark = viewer.packets.length;
     assertEquals(await selectLayer(viewer, { mediaId: "0", rid: "q" }), 200);
     await waitForLayer(viewer, 0, mark, "layer q after pinning it");
-    await waitForApi(server.url, "sim", (s) => s.viewerLayers[0]?.layer === "q", "api: layer q");
+    await waitForStreamInfo(
+      server.url,
+      "sim",
+      (s) => s.viewerLayers[0]?.layer === "q",
+      STEP_MS,
+      "api: layer q",
+    );
 
     mark = viewer.packets.length;
     assertEquals(await selectLayer(viewer, { mediaId: "0", encodingId: "f" }), 200);
     await waitForLayer(viewer, 2, mark, "layer f after pinning it");
-    const pinned = await waitForApi(
+    const pinned = await waitForStreamInfo(
       server.url,
       "sim",
       (s) => s.viewerLayers[0]?.layer === "f",
+      STEP_MS,
       "api: layer f",
     );
     assertEquals(pinned.viewerLayers[0].reason, "manual");
@@ -203,17 +171,19 @@ Deno.test("simulcast: rid publisher → three ranked layers; manual switch and l
     mark = viewer.packets.length;
     publisher.layer("f").active = false;
     await waitForLayer(viewer, 1, mark, "fallback to layer h when f stops");
-    const fallback = await waitForApi(
+    const fallback = await waitForStreamInfo(
       server.url,
       "sim",
       (s) => s.viewerLayers[0]?.layer === "h",
+      STEP_MS,
       "api: layer h",
     );
     assertEquals(fallback.viewerLayers[0].reason, "layer_loss");
-    await waitForApi(
+    await waitForStreamInfo(
       server.url,
       "sim",
       (s) => s.tracks[0].layers.some((l) => l.rid === "f" && !l.active),
+      STEP_MS,
       "api: layer f inactive",
     );
 
@@ -309,7 +279,7 @@ const OBS_LAYERS: LayerSpec[] = [
   { ...BROWSER_LAYERS[0], rid: "2", width: 424, height: 240 },
 ];
 
-type Server = Awaited<ReturnType<typeof startServer>>;
+type Server = RunningServer;
 
 /** A server, a STUN stub and a connected synthetic publisher sending frames. */
 async function withPublisher(
@@ -318,12 +288,7 @@ async function withPublisher(
   body: (server: Server, publisher: SimulcastPublisher, stunUrl: string) => Promise<void>,
 ): Promise<void> {
   const stun = await startStunStub();
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    logLevel: "silent",
-  }, { logger: createLogger("silent") });
+  const server = await startLoopbackServer();
   let publisher: SimulcastPublisher | undefined;
   try {
     publisher = await publishSimulcast(server.url, stream, server.publishToken, {

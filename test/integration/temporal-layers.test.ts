@@ -4,11 +4,9 @@
 // the viewer receives must stay one valid VP8 stream: only the pinned TIDs, sequence numbers
 // without gaps, PictureID +1 per picture and TL0PICIDX +1 per TL0 picture.
 import { assert, assertEquals, assertGreater } from "@std/assert";
-import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
-import { createLogger } from "../../src/observability/log.ts";
-import type { StreamInfo } from "../../src/http/api.ts";
 import { startStunStub } from "../support/stun-stub.ts";
+import { selectLayer, streamInfo } from "../support/stream-api.ts";
 import { serverSideConnected, settleWeriftTimers, waitFor } from "../support/werift-client.ts";
 import {
   BROWSER_LAYERS,
@@ -17,29 +15,13 @@ import {
   playRecording,
   publishSimulcast,
   type ReceivedPacket,
-  type RecordingViewer,
 } from "../support/simulcast-publisher.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 loadLibsrtp();
 
 const STEP_MS = 10_000;
 const LAYERS: LayerSpec[] = BROWSER_LAYERS.map((l) => ({ ...l, temporalLayers: 3 }));
-
-async function selectLayer(viewer: RecordingViewer, body: unknown): Promise<number> {
-  const response = await fetch(viewer.layerUrl!, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  await response.body?.cancel();
-  return response.status;
-}
-
-async function streamInfo(baseUrl: string, name: string): Promise<StreamInfo> {
-  const response = await fetch(`${baseUrl}/api/streams/${name}`);
-  assertEquals(response.status, 200);
-  return await response.json();
-}
 
 interface LayerEntry {
   rid: string;
@@ -95,13 +77,7 @@ for (const workers of [1, 2]) {
 
 async function pinnedToBase(workers: number): Promise<void> {
   const stun = await startStunStub();
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    logLevel: "silent",
-    workers,
-  }, { logger: createLogger("silent") });
+  const server = await startLoopbackServer({ workers });
   const closers: (() => Promise<void>)[] = [];
   try {
     const publisher = await publishSimulcast(server.url, "tl", server.publishToken, {

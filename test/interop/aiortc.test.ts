@@ -5,13 +5,13 @@
  * aiortc is found (Debian: python3-aiortc).
  */
 import { assert, assertEquals, assertGreater } from "@std/assert";
-import { type RunningServer, startServer } from "../../src/server.ts";
+import type { RunningServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
-import { createLogger } from "../../src/observability/log.ts";
 import { startStunStub } from "../support/stun-stub.ts";
 import { H264, play, settleWeriftTimers, VP8, waitFor } from "../support/werift-client.ts";
 import { type ClientProcess, findPython, scriptPath, spawnClient } from "./child-process.ts";
 import { type VideoCodec, watchMedia } from "./media-checks.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 // Load the native SRTP library outside the tests so the resource sanitizer does not count it.
 loadLibsrtp();
@@ -23,12 +23,7 @@ const script = scriptPath("./aiortc-client.py");
 const CODECS: VideoCodec[] = ["vp8", "h264"];
 
 async function withServer(body: (server: RunningServer) => Promise<void>): Promise<void> {
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    logLevel: "silent",
-  }, { logger: createLogger("silent") });
+  const server = await startLoopbackServer();
   try {
     await body(server);
   } finally {

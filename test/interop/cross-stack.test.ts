@@ -5,12 +5,12 @@
  * gstreamer.test.ts for the packages).
  */
 import { assertEquals, assertGreater } from "@std/assert";
-import { type RunningServer, startServer } from "../../src/server.ts";
+import type { RunningServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
-import { createLogger } from "../../src/observability/log.ts";
 import { settleWeriftTimers } from "../support/werift-client.ts";
 import { type ClientProcess, findPython, scriptPath, spawnClient } from "./child-process.ts";
 import type { VideoCodec } from "./media-checks.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 // Load the native SRTP library outside the tests so the resource sanitizer does not count it.
 loadLibsrtp();
@@ -29,12 +29,7 @@ const SCRIPTS = { aiortc: scriptPath("./aiortc-client.py"), gst: scriptPath("./g
 type Stack = keyof typeof SCRIPTS;
 
 async function withServer(body: (server: RunningServer) => Promise<void>): Promise<void> {
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    logLevel: "silent",
-  }, { logger: createLogger("silent") });
+  const server = await startLoopbackServer();
   try {
     await body(server);
   } finally {
