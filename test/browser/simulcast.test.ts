@@ -3,35 +3,33 @@
 // WHEP with the built-in player, pins layers through the WHEP layer extension and must decode
 // the size it asked for. Runs on 127.0.0.1 only (see test/support/browser.ts).
 import { assert, assertEquals, assertGreater } from "@std/assert";
-import { startServer } from "../../src/server.ts";
+import type { RunningServer } from "../../src/server.ts";
 import type { StreamInfo } from "../../src/http/api.ts";
-import { createLogger } from "../../src/observability/log.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
-import { type Browser, browserUnavailable, launchBrowser, type Page } from "../support/browser.ts";
+import { type Browser, browserUnavailable } from "../support/browser.ts";
+import {
+  decodedVideo,
+  playInPage,
+  pollUntil,
+  publishFromPage,
+  stopAndClose,
+  withBrowserAndServer,
+} from "../support/browser-media.ts";
+import { streamInfoOrNull } from "../support/stream-api.ts";
 
 /** Liveness bounds so a broken build fails instead of hanging; not speed assertions. */
 const LAYERS_DEADLINE_MS = 15_000;
 const STEP_DEADLINE_MS = 15_000;
 /** Back to the top layer in automatic mode: the allocator holds upgrades up to 10 s. */
 const AUTO_UP_DEADLINE_MS = 25_000;
-const POLL_MS = 200;
 /** Frames a viewer must decode to count as playing. */
 const MIN_FRAMES = 30;
-
-const PLAYER_MODULE = "/player/player.js";
 
 // Load the native SRTP library outside the tests so the resource sanitizer does not count it.
 loadLibsrtp();
 
 const skipReason = browserUnavailable();
 if (skipReason) console.log(`skipping simulcast browser tests: ${skipReason}`);
-
-interface Decoded {
-  framesDecoded: number;
-  width: number;
-  height: number;
-  codec: string;
-}
 
 interface ApiLayer {
   rid: string | null;
@@ -40,57 +38,8 @@ interface ApiLayer {
   active: boolean;
 }
 
-/** Polls `probe` until `done` holds or `deadlineMs` passes; the error shows the last value. */
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  deadlineMs: number,
-  pages: Page[] = [],
-): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  let last = await probe();
-  while (!done(last)) {
-    if (Date.now() > deadline) {
-      const logs = pages.map((p) => p.console.join("\n")).join("\n---\n");
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}\n${logs}`);
-    }
-    await new Promise((r) => setTimeout(r, POLL_MS));
-    last = await probe();
-  }
-  return last;
-}
-
-async function streamInfo(baseUrl: string, name: string): Promise<StreamInfo | null> {
-  const response = await fetch(`${baseUrl}/api/streams/${name}`);
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    return null;
-  }
-  return await response.json();
-}
-
 function videoLayers(info: StreamInfo | null): ApiLayer[] {
   return info?.tracks.find((t) => t.kind === "video")?.layers ?? [];
-}
-
-/** What the viewer's decoder produces now (getStats inbound-rtp video). */
-function decoded(viewer: Page): Promise<Decoded> {
-  return viewer.evaluate<Decoded>(`(async () => {
-    const pc = globalThis.player.pc;
-    const none = { framesDecoded: 0, width: 0, height: 0, codec: "" };
-    if (!pc) return none;
-    const stats = [...(await pc.getStats()).values()];
-    const video = stats.find((s) => s.type === "inbound-rtp" && s.kind === "video");
-    if (!video) return none;
-    const codec = stats.find((s) => s.id === video.codecId);
-    return {
-      framesDecoded: video.framesDecoded ?? 0,
-      width: video.frameWidth ?? 0,
-      height: video.frameHeight ?? 0,
-      codec: codec?.mimeType ?? "",
-    };
-  })()`);
 }
 
 /** "pins": pin q, pin f, stop f at the publisher; "auto-return": pin q, then automatic. */
@@ -110,25 +59,13 @@ Deno.test({
   fn: () => simulcast("VP8", "auto-return"),
 });
 
-async function simulcast(codec: "VP8" | "H264", mode: Mode): Promise<void> {
-  await using browser = await launchBrowser();
-  if (!browser) return;
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    logLevel: "silent",
-  }, { logger: createLogger("silent") });
-  try {
-    await run(browser, server, codec, mode);
-  } finally {
-    await server.close();
-  }
+function simulcast(codec: "VP8" | "H264", mode: Mode): Promise<void> {
+  return withBrowserAndServer((browser, server) => run(browser, server, codec, mode));
 }
 
 async function run(
   browser: Browser,
-  server: Awaited<ReturnType<typeof startServer>>,
+  server: RunningServer,
   codec: "VP8" | "H264",
   mode: Mode,
 ): Promise<void> {
@@ -143,26 +80,23 @@ async function run(
     await publisher.close();
     return;
   }
-  const encodings = await publisher.evaluate<{ rid: string; active: boolean }[]>(`(async () => {
-    const m = await import(${JSON.stringify(PLAYER_MODULE)});
-    const pub = await m.whipPublish("/whip/${stream}", {
-      token: ${JSON.stringify(server.publishToken)},
-      codec: "${codec}",
+  const encodings = await publishFromPage<{ rid: string; active: boolean }[]>(
+    publisher,
+    stream,
+    {
+      token: server.publishToken,
+      codec,
       simulcast: true,
       video: { width: 1280, height: 720, frameRate: 30 },
-    });
-    globalThis.publisher = pub;
-    await pub.connected;
-    const sender = pub.pc.getTransceivers().find((t) => t.sender.track?.kind === "video").sender;
-    globalThis.videoSender = sender;
-    return sender.getParameters().encodings.map((e) => ({ rid: e.rid, active: e.active }));
-  })()`);
+    },
+    "sender.getParameters().encodings.map((e) => ({ rid: e.rid, active: e.active }))",
+  );
   assertEquals(encodings.map((e) => e.rid), ["q", "h", "f"], "the page sends three encodings");
 
   // All three layers arrive and are measured: distinct sizes, "f" the largest, ranked by size.
-  const info = await waitFor(
+  const info = await pollUntil(
     "three layers with distinct measured sizes",
-    () => streamInfo(server.url, stream),
+    () => streamInfoOrNull(server.url, stream),
     (s) => {
       const layers = videoLayers(s);
       return layers.length === 3 && layers.every((l) => l.active && l.width > 0) &&
@@ -174,7 +108,7 @@ async function run(
   const layers = videoLayers(info).sort((a, b) => a.width - b.width);
   assertEquals(layers.map((l) => l.rid), ["q", "h", "f"], JSON.stringify(layers));
   const producer = server.manager.publisherOf(stream)!.producers.find((p) => p.kind === "video")!;
-  await waitFor(
+  await pollUntil(
     "ranks by measured size",
     () => Promise.resolve([0, 1, 2].map((r) => producer.layerOfRank(r)?.rid ?? null)),
     (ranks) => ranks.join() === "q,h,f",
@@ -184,19 +118,10 @@ async function run(
 
   const viewer = await browser.newPage(`${server.url}/`);
   const pages = [publisher, viewer];
-  await viewer.evaluate(`(async () => {
-    const m = await import(${JSON.stringify(PLAYER_MODULE)});
-    const video = document.createElement("video");
-    video.muted = true;
-    video.playsInline = true;
-    document.body.append(video);
-    globalThis.layerEvents = [];
-    globalThis.player = m.whepPlay("/whep/${stream}", { video });
-    globalThis.player.addEventListener("layers", (e) => globalThis.layerEvents.push(e.detail));
-  })()`);
-  const playing = await waitFor(
+  await playInPage(viewer, stream, { recordLayerEvents: true });
+  const playing = await pollUntil(
     "decoded video",
-    () => decoded(viewer),
+    () => decodedVideo(viewer),
     (d) => d.framesDecoded > MIN_FRAMES && d.width > 0,
     STEP_DEADLINE_MS,
     pages,
@@ -204,7 +129,7 @@ async function run(
   assertEquals(playing.codec, `video/${codec}`);
 
   // SSE `layers` lists the three layers with their ranks and sizes.
-  const listed = await waitFor(
+  const listed = await pollUntil(
     "an SSE layers event with three measured layers",
     () =>
       viewer.evaluate<{ rid: string; spatialLayerId: number; width: number }[]>(
@@ -223,16 +148,16 @@ async function run(
 
   // Pin the lowest layer: the decoder's frame size follows, and the API shows the layer.
   await viewer.evaluate(`globalThis.player.selectLayer("q")`);
-  await waitFor(
+  await pollUntil(
     `decoded width ${small.width} after pinning q`,
-    () => decoded(viewer),
+    () => decodedVideo(viewer),
     (d) => d.width === small.width,
     STEP_DEADLINE_MS,
     pages,
   );
-  const pinned = await waitFor(
+  const pinned = await pollUntil(
     "the API to show layer q",
-    () => streamInfo(server.url, stream),
+    () => streamInfoOrNull(server.url, stream),
     (s) => s?.viewerLayers[0]?.layer === "q",
     STEP_DEADLINE_MS,
   );
@@ -242,35 +167,35 @@ async function run(
     // Automatic again (`{mediaId}` alone): on an unconstrained loopback link the viewer
     // returns to the top layer.
     await viewer.evaluate(`globalThis.player.selectLayer("")`);
-    await waitFor(
+    await pollUntil(
       `decoded width ${large.width} in automatic mode`,
-      () => decoded(viewer),
+      () => decodedVideo(viewer),
       (d) => d.width === large.width,
       AUTO_UP_DEADLINE_MS,
       pages,
     );
-    await waitFor(
+    await pollUntil(
       "the API to show layer f",
-      () => streamInfo(server.url, stream),
+      () => streamInfoOrNull(server.url, stream),
       (s) => s?.viewerLayers[0]?.layer === "f",
       STEP_DEADLINE_MS,
     );
-    await close(publisher, viewer);
+    await stopAndClose(publisher, viewer);
     return;
   }
 
   // Pin the top layer by rid: the size follows back up.
   await viewer.evaluate(`globalThis.player.selectLayer("f")`);
-  await waitFor(
+  await pollUntil(
     `decoded width ${large.width} after pinning f`,
-    () => decoded(viewer),
+    () => decodedVideo(viewer),
     (d) => d.width === large.width,
     STEP_DEADLINE_MS,
     pages,
   );
-  await waitFor(
+  await pollUntil(
     "the API to show layer f",
-    () => streamInfo(server.url, stream),
+    () => streamInfoOrNull(server.url, stream),
     (s) => s?.viewerLayers[0]?.layer === "f",
     STEP_DEADLINE_MS,
   );
@@ -282,19 +207,19 @@ async function run(
     params.encodings[2].active = false;
     await sender.setParameters(params);
   })()`);
-  const stopped = await decoded(viewer);
-  const fallback = await waitFor(
+  const stopped = await decodedVideo(viewer);
+  const fallback = await pollUntil(
     "decoding to continue on a lower layer after the top layer stopped",
-    () => decoded(viewer),
+    () => decodedVideo(viewer),
     (d) =>
       d.width > 0 && d.width < large.width && d.framesDecoded > stopped.framesDecoded + MIN_FRAMES,
     STEP_DEADLINE_MS,
     pages,
   );
   assertGreater(fallback.framesDecoded, stopped.framesDecoded);
-  const after = await waitFor(
+  const after = await pollUntil(
     "the API to show the fallback",
-    () => streamInfo(server.url, stream),
+    () => streamInfoOrNull(server.url, stream),
     (s) => s?.viewerLayers[0]?.layer !== "f" && s?.viewerLayers[0]?.layer !== null,
     STEP_DEADLINE_MS,
   );
@@ -304,20 +229,13 @@ async function run(
 
   // Back to automatic (`{mediaId}` alone) with the top layer gone: decoding goes on.
   await viewer.evaluate(`globalThis.player.selectLayer("")`);
-  const auto = await decoded(viewer);
-  await waitFor(
+  const auto = await decodedVideo(viewer);
+  await pollUntil(
     "decoding to continue in automatic mode",
-    () => decoded(viewer),
+    () => decodedVideo(viewer),
     (d) => d.framesDecoded > auto.framesDecoded + MIN_FRAMES,
     STEP_DEADLINE_MS,
     pages,
   );
-  await close(publisher, viewer);
-}
-
-async function close(publisher: Page, viewer: Page): Promise<void> {
-  await viewer.evaluate("globalThis.player.stop()");
-  await publisher.evaluate("globalThis.publisher.stop()");
-  await viewer.close();
-  await publisher.close();
+  await stopAndClose(publisher, viewer);
 }

@@ -5,51 +5,28 @@
 // rate when unpinned: libwebrtc's reference finder accepts what the munger made of the stream.
 // Ratios only, no timing assertions. Runs on 127.0.0.1 only (see test/support/browser.ts).
 import { assert, assertEquals } from "@std/assert";
-import { startServer } from "../../src/server.ts";
-import type { StreamInfo } from "../../src/http/api.ts";
-import { createLogger } from "../../src/observability/log.ts";
+import type { RunningServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { Ext } from "../../src/rtp/header-extensions.ts";
-import { type Browser, browserUnavailable, launchBrowser, type Page } from "../support/browser.ts";
+import { type Browser, browserUnavailable, type Page } from "../support/browser.ts";
+import {
+  decodedVideo,
+  playInPage,
+  pollUntil,
+  publishFromPage,
+  stopAndClose,
+  withBrowserAndServer,
+} from "../support/browser-media.ts";
+import { streamInfoOrNull } from "../support/stream-api.ts";
 
 const STEP_DEADLINE_MS = 20_000;
-const POLL_MS = 200;
 /** How long each frame-rate sample spans (page time); the result is a ratio of two samples. */
 const SAMPLE_MS = 3000;
-const PLAYER_MODULE = "/player/player.js";
 
 loadLibsrtp();
 
 const skipReason = browserUnavailable();
 if (skipReason) console.log(`skipping temporal-layer browser tests: ${skipReason}`);
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  pages: Page[] = [],
-): Promise<T> {
-  const deadline = Date.now() + STEP_DEADLINE_MS;
-  let last = await probe();
-  while (!done(last)) {
-    if (Date.now() > deadline) {
-      const logs = pages.map((p) => p.console.join("\n")).join("\n---\n");
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}\n${logs}`);
-    }
-    await new Promise((r) => setTimeout(r, POLL_MS));
-    last = await probe();
-  }
-  return last;
-}
-
-async function streamInfo(baseUrl: string, name: string): Promise<StreamInfo | null> {
-  const response = await fetch(`${baseUrl}/api/streams/${name}`);
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    return null;
-  }
-  return await response.json();
-}
 
 /** Frames decoded per second over `SAMPLE_MS` of page time, from getStats. */
 function decodeRate(viewer: Page): Promise<{ fps: number; framesDecoded: number }> {
@@ -66,50 +43,52 @@ function decodeRate(viewer: Page): Promise<{ fps: number; framesDecoded: number 
   })()`);
 }
 
+/**
+ * Unpins `viewer` back to every temporal layer, waits until the API shows it, lets the switch
+ * settle and returns the decode rate then.
+ */
+async function unpinAndMeasure(
+  server: RunningServer,
+  stream: string,
+  viewer: Page,
+  pages: Page[],
+  what: string,
+): Promise<{ fps: number; framesDecoded: number }> {
+  await viewer.evaluate(`globalThis.player.selectLayer("")`);
+  await pollUntil(
+    what,
+    () => streamInfoOrNull(server.url, stream),
+    (s) => s?.viewerLayers[0]?.temporalLayer === null,
+    STEP_DEADLINE_MS,
+    pages,
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  return await decodeRate(viewer);
+}
+
 for (const codec of ["VP8", "VP9", "AV1"] as const) {
   Deno.test({
     name:
       `browser: ${codec} L1T3 from Chromium; a viewer pinned to temporal layer 0 decodes at about a quarter of the frame rate`,
     ignore: skipReason !== null,
-    fn: async () => {
-      await using browser = await launchBrowser();
-      if (!browser) return;
-      const server = await startServer({
-        port: 0,
-        host: "127.0.0.1",
-        publicIps: ["127.0.0.1"],
-        logLevel: "silent",
-      }, { logger: createLogger("silent") });
-      try {
-        await run(browser, server, codec);
-      } finally {
-        await server.close();
-      }
-    },
+    fn: () => withBrowserAndServer((browser, server) => run(browser, server, codec)),
   });
 }
 
 async function run(
   browser: Browser,
-  server: Awaited<ReturnType<typeof startServer>>,
+  server: RunningServer,
   codec: "VP8" | "VP9" | "AV1",
 ): Promise<void> {
   const stream = `temporal-${codec.toLowerCase()}`;
   const publisher = await browser.newPage(`${server.url}/`);
-  const mode = await publisher.evaluate<string>(`(async () => {
-    const m = await import(${JSON.stringify(PLAYER_MODULE)});
-    const pub = await m.whipPublish("/whip/${stream}", {
-      token: ${JSON.stringify(server.publishToken)},
-      codec: "${codec}",
-      scalabilityMode: "L1T3",
-      audio: false,
-      video: { width: 640, height: 360, frameRate: 30 },
-    });
-    globalThis.publisher = pub;
-    await pub.connected;
-    const sender = pub.pc.getTransceivers().find((t) => t.sender.track?.kind === "video").sender;
-    return sender.getParameters().encodings[0].scalabilityMode ?? "";
-  })()`);
+  const mode = await publishFromPage<string>(publisher, stream, {
+    token: server.publishToken,
+    codec,
+    scalabilityMode: "L1T3",
+    audio: false,
+    video: { width: 640, height: 360, frameRate: 30 },
+  }, `sender.getParameters().encodings[0].scalabilityMode ?? ""`);
   if (mode !== "L1T3") {
     console.log(`skipping ${codec}: this Chromium ignored scalabilityMode L1T3 (${mode})`);
     await publisher.evaluate("globalThis.publisher.stop()");
@@ -118,10 +97,11 @@ async function run(
   }
 
   // The server sees three temporal layers in the one layer.
-  const info = await waitFor(
+  const info = await pollUntil(
     "a video layer with temporal layers 0–2",
-    () => streamInfo(server.url, stream),
+    () => streamInfoOrNull(server.url, stream),
     (s) => s?.tracks.find((t) => t.kind === "video")?.layers[0]?.temporalLayerId === 2,
+    STEP_DEADLINE_MS,
     [publisher],
   );
   const layer = info!.tracks.find((t) => t.kind === "video")!.layers[0];
@@ -129,25 +109,12 @@ async function run(
 
   const viewer = await browser.newPage(`${server.url}/`);
   const pages = [publisher, viewer];
-  await viewer.evaluate(`(async () => {
-    const m = await import(${JSON.stringify(PLAYER_MODULE)});
-    const video = document.createElement("video");
-    video.muted = true;
-    video.playsInline = true;
-    document.body.append(video);
-    globalThis.player = m.whepPlay("/whep/${stream}", { video });
-  })()`);
-  await waitFor(
+  await playInPage(viewer, stream);
+  await pollUntil(
     "decoded video",
-    () =>
-      viewer.evaluate<number>(`(async () => {
-      const pc = globalThis.player.pc;
-      if (!pc) return 0;
-      const v = [...(await pc.getStats()).values()]
-        .find((s) => s.type === "inbound-rtp" && s.kind === "video");
-      return v?.framesDecoded ?? 0;
-    })()`),
-    (n) => n > 30,
+    () => decodedVideo(viewer),
+    (d) => d.framesDecoded > 30,
+    STEP_DEADLINE_MS,
     pages,
   );
   const full = await decodeRate(viewer);
@@ -155,25 +122,24 @@ async function run(
   // Temporal layer 0 only (the layer's rid is its SSRC: no simulcast).
   const rid = layer.rid ?? String(layer.ssrc);
   await viewer.evaluate(`globalThis.player.selectLayer(${JSON.stringify(rid)}, 0)`);
-  await waitFor(
+  await pollUntil(
     "the API to show temporal layer 0 forwarded",
-    () => streamInfo(server.url, stream),
+    () => streamInfoOrNull(server.url, stream),
     (s) => s?.viewerLayers[0]?.temporalLayer === 0,
+    STEP_DEADLINE_MS,
     pages,
   );
   // Let the switch settle, then measure.
   await new Promise((r) => setTimeout(r, 500));
   const base = await decodeRate(viewer);
 
-  await viewer.evaluate(`globalThis.player.selectLayer("")`);
-  await waitFor(
-    "the API to show all temporal layers again",
-    () => streamInfo(server.url, stream),
-    (s) => s?.viewerLayers[0]?.temporalLayer === null,
+  const back = await unpinAndMeasure(
+    server,
+    stream,
+    viewer,
     pages,
+    "the API to show all temporal layers again",
   );
-  await new Promise((r) => setTimeout(r, 500));
-  const back = await decodeRate(viewer);
 
   const ratio = base.fps / full.fps;
   console.log(
@@ -185,10 +151,7 @@ async function run(
   assert(ratio > 0.1 && ratio < 0.45, `TL0 is about a quarter of the frames: ratio ${ratio}`);
   assert(back.fps > 2 * base.fps, `the frame rate comes back: ${back.fps} vs ${base.fps}`);
 
-  await viewer.evaluate("globalThis.player.stop()");
-  await publisher.evaluate("globalThis.publisher.stop()");
-  await viewer.close();
-  await publisher.close();
+  await stopAndClose(publisher, viewer);
 }
 
 for (const codec of ["VP8", "VP9"] as const) {
@@ -196,71 +159,40 @@ for (const codec of ["VP8", "VP9"] as const) {
     name:
       `browser: ${codec} simulcast with L1T3 layers; spatial switches while pinned to temporal layer 0 keep decoding`,
     ignore: skipReason !== null,
-    fn: async () => {
-      await using browser = await launchBrowser();
-      if (!browser) return;
-      const server = await startServer({
-        port: 0,
-        host: "127.0.0.1",
-        publicIps: ["127.0.0.1"],
-        logLevel: "silent",
-      }, { logger: createLogger("silent") });
-      try {
-        await runSimulcast(browser, server, codec);
-      } finally {
-        await server.close();
-      }
-    },
+    fn: () => withBrowserAndServer((browser, server) => runSimulcast(browser, server, codec)),
   });
-}
-
-/** Decoded frames and size now. */
-function decoded(viewer: Page): Promise<{ framesDecoded: number; width: number }> {
-  return viewer.evaluate(`(async () => {
-    const pc = globalThis.player.pc;
-    if (!pc) return { framesDecoded: 0, width: 0 };
-    const v = [...(await pc.getStats()).values()]
-      .find((s) => s.type === "inbound-rtp" && s.kind === "video");
-    return { framesDecoded: v?.framesDecoded ?? 0, width: v?.frameWidth ?? 0 };
-  })()`);
 }
 
 async function runSimulcast(
   browser: Browser,
-  server: Awaited<ReturnType<typeof startServer>>,
+  server: RunningServer,
   codec: "VP8" | "VP9",
 ): Promise<void> {
   const stream = `temporal-sim-${codec.toLowerCase()}`;
   const publisher = await browser.newPage(`${server.url}/`);
-  const modes = await publisher.evaluate<string[]>(`(async () => {
-    const m = await import(${JSON.stringify(PLAYER_MODULE)});
-    const pub = await m.whipPublish("/whip/${stream}", {
-      token: ${JSON.stringify(server.publishToken)},
-      codec: "${codec}",
-      simulcast: true,
-      scalabilityMode: "L1T3",
-      audio: false,
-      video: { width: 1280, height: 720, frameRate: 30 },
-    });
-    globalThis.publisher = pub;
-    await pub.connected;
-    const sender = pub.pc.getTransceivers().find((t) => t.sender.track?.kind === "video").sender;
-    return sender.getParameters().encodings.map((e) => e.scalabilityMode ?? "");
-  })()`);
+  const modes = await publishFromPage<string[]>(publisher, stream, {
+    token: server.publishToken,
+    codec,
+    simulcast: true,
+    scalabilityMode: "L1T3",
+    audio: false,
+    video: { width: 1280, height: 720, frameRate: 30 },
+  }, `sender.getParameters().encodings.map((e) => e.scalabilityMode ?? "")`);
   if (modes.length !== 3 || modes.some((m) => m !== "L1T3")) {
     console.log(`skipping ${codec} simulcast L1T3: this Chromium sends ${JSON.stringify(modes)}`);
     await publisher.evaluate("globalThis.publisher.stop()");
     await publisher.close();
     return;
   }
-  const info = await waitFor(
+  const info = await pollUntil(
     "three layers with measured sizes and temporal layers",
-    () => streamInfo(server.url, stream),
+    () => streamInfoOrNull(server.url, stream),
     (s) => {
       const layers = s?.tracks.find((t) => t.kind === "video")?.layers ?? [];
       return layers.length === 3 && new Set(layers.map((l) => l.width)).size === 3 &&
         layers.every((l) => l.active && l.width > 0 && l.temporalLayerId === 2);
     },
+    STEP_DEADLINE_MS,
     [publisher],
   );
   const layers = info!.tracks.find((t) => t.kind === "video")!.layers.sort((a, b) =>
@@ -275,29 +207,30 @@ async function runSimulcast(
 
   const viewer = await browser.newPage(`${server.url}/`);
   const pages = [publisher, viewer];
-  await viewer.evaluate(`(async () => {
-    const m = await import(${JSON.stringify(PLAYER_MODULE)});
-    const video = document.createElement("video");
-    video.muted = true;
-    video.playsInline = true;
-    document.body.append(video);
-    globalThis.player = m.whepPlay("/whep/${stream}", { video });
-  })()`);
-  await waitFor("decoded video", () => decoded(viewer), (d) => d.framesDecoded > 30, pages);
+  await playInPage(viewer, stream);
+  await pollUntil(
+    "decoded video",
+    () => decodedVideo(viewer),
+    (d) => d.framesDecoded > 30,
+    STEP_DEADLINE_MS,
+    pages,
+  );
 
   // The small layer at TL0, then the large one at TL0: a spatial switch while filtering.
   for (const target of [small, large]) {
     await viewer.evaluate(`globalThis.player.selectLayer(${JSON.stringify(target.rid)}, 0)`);
-    await waitFor(
+    await pollUntil(
       `decoded width ${target.width} at temporal layer 0`,
-      () => decoded(viewer),
+      () => decodedVideo(viewer),
       (d) => d.width === target.width,
+      STEP_DEADLINE_MS,
       pages,
     );
-    await waitFor(
+    await pollUntil(
       "the API to show the layer at temporal layer 0",
-      () => streamInfo(server.url, stream),
+      () => streamInfoOrNull(server.url, stream),
       (s) => s?.viewerLayers[0]?.layer === target.rid && s?.viewerLayers[0]?.temporalLayer === 0,
+      STEP_DEADLINE_MS,
       pages,
     );
     const rate = await decodeRate(viewer);
@@ -310,19 +243,8 @@ async function runSimulcast(
     assert(rate.fps < 0.5 * fps[2].framerate, `fewer frames than the full rate: ${rate.fps}`);
   }
   // Unpinned: the full frame rate again.
-  await viewer.evaluate(`globalThis.player.selectLayer("")`);
-  await waitFor(
-    "all temporal layers again",
-    () => streamInfo(server.url, stream),
-    (s) => s?.viewerLayers[0]?.temporalLayer === null,
-    pages,
-  );
-  await new Promise((r) => setTimeout(r, 500));
-  const back = await decodeRate(viewer);
+  const back = await unpinAndMeasure(server, stream, viewer, pages, "all temporal layers again");
   assert(back.fps > 0, "decoding goes on in automatic mode");
 
-  await viewer.evaluate("globalThis.player.stop()");
-  await publisher.evaluate("globalThis.publisher.stop()");
-  await viewer.close();
-  await publisher.close();
+  await stopAndClose(publisher, viewer);
 }

@@ -8,9 +8,14 @@ import {
   browserUnavailable,
   isPngNotBlank,
   launchBrowser,
-  type Page,
   pngLumaStats,
 } from "../support/browser.ts";
+import {
+  PLAYER_MODULE,
+  pollUntil,
+  publishFromPage,
+  stopAndClose,
+} from "../support/browser-media.ts";
 
 /** An upper bound so a broken build fails instead of hanging; not a speed assertion. */
 const MEDIA_DEADLINE_MS = 45_000;
@@ -27,31 +32,6 @@ interface Summary {
   width: number;
   height: number;
 }
-
-/** Polls `probe` until `done` holds for its result or the deadline passes. */
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T>,
-  done: (value: T) => boolean,
-  page: Page,
-): Promise<T> {
-  const deadline = Date.now() + MEDIA_DEADLINE_MS;
-  let last: T = await probe();
-  while (!done(last)) {
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out waiting for ${what}; last: ${JSON.stringify(last)}\npage console:\n${
-          page.console.join("\n")
-        }`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    last = await probe();
-  }
-  return last;
-}
-
-const PLAYER_MODULE = "/player/player.js";
 
 // Load the native SRTP library outside the tests so the resource sanitizer does not count it.
 loadLibsrtp();
@@ -79,17 +59,12 @@ async function publishAndPlay(codec: "H264" | "VP8"): Promise<void> {
   try {
     const stream = `browser-${codec.toLowerCase()}`;
     const publisher = await browser.newPage(`${server.url}/`);
-    const publishedCodec = await publisher.evaluate<string>(`(async () => {
-      const m = await import(${JSON.stringify(PLAYER_MODULE)});
-      const pub = await m.whipPublish("/whip/${stream}", {
-        token: ${JSON.stringify(server.publishToken)},
-        codec: "${codec}",
-      });
-      globalThis.publisher = pub;
-      await pub.connected;
-      const sender = pub.pc.getTransceivers().find((t) => t.sender.track?.kind === "video").sender;
-      return sender.getParameters().codecs[0]?.mimeType ?? "";
-    })()`);
+    const publishedCodec = await publishFromPage<string>(
+      publisher,
+      stream,
+      { token: server.publishToken, codec },
+      `sender.getParameters().codecs[0]?.mimeType ?? ""`,
+    );
     assertEquals(publishedCodec, `video/${codec}`);
 
     const viewer = await browser.newPage(`${server.url}/`);
@@ -105,7 +80,7 @@ async function publishAndPlay(codec: "H264" | "VP8"): Promise<void> {
       globalThis.player = m.whepPlay("/whep/${stream}", { video });
     })()`);
 
-    const summary = await waitFor<Summary | null>(
+    const summary = await pollUntil<Summary | null>(
       "decoded video and received audio",
       () =>
         viewer.evaluate(`(async () => {
@@ -116,7 +91,9 @@ async function publishAndPlay(codec: "H264" | "VP8"): Promise<void> {
       (s) =>
         s !== null && s.framesDecoded > MIN_FRAMES_DECODED &&
         s.audioPacketsReceived > MIN_AUDIO_PACKETS,
-      viewer,
+      MEDIA_DEADLINE_MS,
+      [viewer],
+      POLL_MS,
     );
     assertEquals(summary!.videoCodec, `video/${codec}`);
     assertEquals(summary!.audioCodec.toLowerCase(), "audio/opus");
@@ -125,7 +102,7 @@ async function publishAndPlay(codec: "H264" | "VP8"): Promise<void> {
 
     // The element is painting frames (not just decoding them): then the picture must show
     // the fake camera's pattern, not a black or grey box.
-    await waitFor(
+    await pollUntil(
       "the video element to play",
       () =>
         viewer.evaluate<number>(
@@ -133,16 +110,15 @@ async function publishAndPlay(codec: "H264" | "VP8"): Promise<void> {
             return v.videoWidth > 0 && !v.paused ? v.currentTime : 0; })()`,
         ),
       (currentTime) => currentTime > 0.5,
-      viewer,
+      MEDIA_DEADLINE_MS,
+      [viewer],
+      POLL_MS,
     );
     const png = await viewer.screenshot({ x: 0, y: 0, width: 640, height: 360 });
     const stats = await pngLumaStats(png);
     assert(await isPngNotBlank(png), `blank video: ${JSON.stringify(stats)}`);
 
-    await viewer.evaluate("globalThis.player.stop()");
-    await publisher.evaluate("globalThis.publisher.stop()");
-    await viewer.close();
-    await publisher.close();
+    await stopAndClose(publisher, viewer);
   } finally {
     await server.close();
   }

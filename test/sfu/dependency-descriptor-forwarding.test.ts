@@ -5,11 +5,10 @@
  */
 import { assertEquals } from "@std/assert";
 import { Ext, ExtensionMap, ExtensionUri } from "../../src/rtp/header-extensions.ts";
-import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
-import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
-import { Producer } from "../../src/sfu/producer.ts";
+import type { InboundPacket } from "../../src/rtp/inbound-packet.ts";
 import { ascii, buildPacket } from "../support/packets.ts";
 import { deltaDd, l1t3KeyFrameDd } from "../support/dependency-descriptor.ts";
+import { forwardingRig } from "../support/forwarding-rig.ts";
 
 const publisherMap = ExtensionMap.fromExtmaps([
   { id: 1, uri: ExtensionUri.mid },
@@ -21,20 +20,6 @@ const viewerMap = ExtensionMap.fromExtmaps([
   { id: 9, uri: ExtensionUri.dependencyDescriptor },
 ]);
 
-class MemoryLink implements ViewerLink {
-  sent: InboundPacket[] = [];
-  ready = true;
-  sendRtp(buf: Uint8Array, len: number): boolean {
-    const pkt = new InboundPacket();
-    pkt.parse(buf.slice(0, len), len, viewerMap);
-    this.sent.push(pkt);
-    return true;
-  }
-  nextTransportSequence(): number {
-    return 0;
-  }
-}
-
 /** An AV1 payload: aggregation header (N=1 on a key frame) and one OBU element. */
 function av1(key: boolean): Uint8Array {
   const out = new Uint8Array(100);
@@ -43,32 +28,25 @@ function av1(key: boolean): Uint8Array {
   return out;
 }
 
+/** The frame_number (descriptor bytes 1–2) of a packet the viewer was sent. */
+function frameNumberOf(p: InboundPacket): number {
+  const off = p.extOffset[Ext.dependencyDescriptor];
+  return (p.buf[off + 1] << 8) | p.buf[off + 2];
+}
+
 Deno.test("AV1 + dependency descriptor: frame_number continues across simulcast switches (the new layer's base is behind)", () => {
-  const producer = new Producer({
-    kind: "video",
-    mid: "1",
+  const { consumer, link, push } = forwardingRig({
     codecName: "av1",
     payloadType: 45,
-    clockRate: 90000,
+    viewerPayloadType: 45,
     rids: ["q", "f"],
-    extensions: publisherMap,
-    requestKeyframe: () => {},
+    publisherMap,
+    viewerMap,
   });
-  const link = new MemoryLink();
-  const consumer = new Consumer({
-    producer,
-    link,
-    ssrc: 0xabc,
-    payloadType: 45,
-    mid: "v",
-    extensions: viewerMap,
-  });
-  producer.addConsumer(consumer);
   const layers = [
     { ssrc: 10, rid: "q", seq: 100, frame: 50_000 },
     { ssrc: 30, rid: "f", seq: 9000, frame: 20 },
   ];
-  const pkt = new InboundPacket();
   const frame = (l: (typeof layers)[number], i: number, key: boolean) => {
     // DD mandatory fields: start and end of frame, template id 0, frame_number; a key frame's
     // structure bytes are not read by the forwarder (a placeholder byte stands for them).
@@ -81,9 +59,7 @@ Deno.test("AV1 + dependency descriptor: frame_number continues across simulcast 
       payload: av1(key),
       extensions: [[2, ascii(l.rid)], [5, dd]],
     });
-    pkt.parse(bytes, bytes.length, publisherMap);
-    pkt.arrivalMs = i * 33;
-    producer.onPacket(pkt);
+    push(bytes, i * 33);
     l.seq++;
     l.frame = (l.frame + 1) & 0xffff;
   };
@@ -100,10 +76,7 @@ Deno.test("AV1 + dependency descriptor: frame_number continues across simulcast 
   consumer.select(600);
   frame(layers[0], 15, true);
   for (let i = 16; i < 20; i++) frame(layers[0], i, false);
-  const numbers = link.sent.map((p) => {
-    const off = p.extOffset[Ext.dependencyDescriptor];
-    return (p.buf[off + 1] << 8) | p.buf[off + 2];
-  });
+  const numbers = link.sent.map(frameNumberOf);
   assertEquals(numbers.length, 20);
   assertEquals(numbers[0], 50_000);
   for (let i = 1; i < numbers.length; i++) {
@@ -112,27 +85,14 @@ Deno.test("AV1 + dependency descriptor: frame_number continues across simulcast 
 });
 
 Deno.test("AV1 + dependency descriptor: temporal layers from the L1T3 templates; a TL0 pin forwards T0 frames only, unpinned it goes up at a switch frame", () => {
-  const producer = new Producer({
-    kind: "video",
-    mid: "1",
+  const { producer, consumer, link, push } = forwardingRig({
     codecName: "av1",
     payloadType: 45,
-    clockRate: 90000,
+    viewerPayloadType: 45,
     rids: [],
-    extensions: publisherMap,
-    requestKeyframe: () => {},
+    publisherMap,
+    viewerMap,
   });
-  const link = new MemoryLink();
-  const consumer = new Consumer({
-    producer,
-    link,
-    ssrc: 0xabc,
-    payloadType: 45,
-    mid: "v",
-    extensions: viewerMap,
-  });
-  producer.addConsumer(consumer);
-  const pkt = new InboundPacket();
   // Template ids from offset 10: T0 10, T1 12, T2 13 (libwebrtc's L1T3, TIDs 0,2,1,2).
   const templateOf = [10, 13, 12, 13];
   let frameNumber = 65530;
@@ -147,9 +107,7 @@ Deno.test("AV1 + dependency descriptor: temporal layers from the L1T3 templates;
       payload: av1(key),
       extensions: [[5, dd]],
     });
-    pkt.parse(bytes, bytes.length, publisherMap);
-    pkt.arrivalMs = i * 33;
-    producer.onPacket(pkt);
+    push(bytes, i * 33);
     frameNumber = (frameNumber + 1) & 0xffff;
   };
   consumer.setTemporal(0);
@@ -157,10 +115,7 @@ Deno.test("AV1 + dependency descriptor: temporal layers from the L1T3 templates;
   consumer.setTemporal(null);
   consumer.select(400);
   for (let i = 12; i < 20; i++) frame(i);
-  const sent = link.sent.map((p) => {
-    const off = p.extOffset[Ext.dependencyDescriptor];
-    return (p.buf[off + 1] << 8) | p.buf[off + 2];
-  });
+  const sent = link.sent.map(frameNumberOf);
   // T0 frames 0, 4, 8 while pinned; all from frame 12 (a T0 frame, "SSS").
   const want = [0, 4, 8, 12, 13, 14, 15, 16, 17, 18, 19].map((i) => (65530 + i) & 0xffff);
   assertEquals(sent, want, "frame_number keeps the gaps of dropped frames");

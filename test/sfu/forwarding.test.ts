@@ -5,13 +5,14 @@
 import { assert, assertEquals, assertGreater } from "@std/assert";
 import { Ext, ExtensionMap, ExtensionUri } from "../../src/rtp/header-extensions.ts";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
-import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
+import { Consumer } from "../../src/sfu/consumer.ts";
 import { Producer } from "../../src/sfu/producer.ts";
 import { SendHistory } from "../../src/sfu/send-history.ts";
 import { histograms } from "../../src/observability/counters.ts";
 import { TwccFeedback } from "../../src/rtp/twcc-reader.ts";
 import { TwccStatus } from "../../src/rtp/twcc-writer.ts";
 import { ascii, buildPacket, vp8 } from "../support/packets.ts";
+import { forwardingRig, MemoryLink } from "../support/forwarding-rig.ts";
 
 const publisherMap = ExtensionMap.fromExtmaps([
   { id: 1, uri: ExtensionUri.mid },
@@ -22,49 +23,15 @@ const viewerMap = ExtensionMap.fromExtmaps([
   { id: 4, uri: ExtensionUri.transportWideCc },
 ]);
 
-class MemoryLink implements ViewerLink {
-  sent: InboundPacket[] = [];
-  /** Per sent packet: the transport-wide seq and whether it was sent as a probe. */
-  twccSeqs: number[] = [];
-  probes: boolean[] = [];
-  ready = true;
-  #twcc = 0;
-  sendRtp(buf: Uint8Array, len: number, twccSeq: number, isProbe = false): boolean {
-    const pkt = new InboundPacket();
-    pkt.parse(buf.slice(0, len), len, viewerMap);
-    this.sent.push(pkt);
-    this.twccSeqs.push(twccSeq);
-    this.probes.push(isProbe);
-    return true;
-  }
-  nextTransportSequence(): number {
-    return this.#twcc++ & 0xffff;
-  }
-}
-
 function setup(rids: string[] = []) {
   const keyframeRequests: number[] = [];
-  const producer = new Producer({
-    kind: "video",
-    mid: "1",
+  const { producer, consumer, link, push } = forwardingRig({
     codecName: "vp8",
-    payloadType: 96,
-    clockRate: 90000,
     rids,
-    extensions: publisherMap,
+    publisherMap,
+    viewerMap,
     requestKeyframe: (ssrc) => keyframeRequests.push(ssrc),
   });
-  const link = new MemoryLink();
-  const consumer = new Consumer({
-    producer,
-    link,
-    ssrc: 0xabc,
-    payloadType: 100,
-    mid: "v",
-    extensions: viewerMap,
-  });
-  producer.addConsumer(consumer);
-  const pkt = new InboundPacket();
   const feed = (
     p: {
       seq: number;
@@ -85,9 +52,7 @@ function setup(rids: string[] = []) {
       extensions: ext,
       payload: vp8(!!p.key),
     });
-    pkt.parse(bytes, bytes.length, publisherMap);
-    pkt.arrivalMs = p.at;
-    producer.onPacket(pkt);
+    push(bytes, p.at);
   };
   return { producer, consumer, link, feed, keyframeRequests };
 }
@@ -295,7 +260,7 @@ Deno.test("probe padding: none without transport-wide-cc", () => {
   });
   const consumer = new Consumer({
     producer,
-    link: new MemoryLink(),
+    link: new MemoryLink(viewerMap),
     ssrc: 1,
     payloadType: 100,
     mid: "v",

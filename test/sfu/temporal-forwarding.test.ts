@@ -8,9 +8,8 @@ import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
 import { readVp8Descriptor, Vp8Descriptor } from "../../src/rtp/codecs/vp8.ts";
 import { readVp9Descriptor, Vp9Descriptor } from "../../src/rtp/codecs/vp9.ts";
 import type { CodecName } from "../../src/rtp/codecs/codec.ts";
-import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
-import { Producer } from "../../src/sfu/producer.ts";
 import { ascii, buildPacket, vp8Layered, vp9Layered } from "../support/packets.ts";
+import { forwardingRig } from "../support/forwarding-rig.ts";
 
 const publisherMap = ExtensionMap.fromExtmaps([
   { id: 1, uri: ExtensionUri.mid },
@@ -18,42 +17,13 @@ const publisherMap = ExtensionMap.fromExtmaps([
 ]);
 const viewerMap = ExtensionMap.fromExtmaps([{ id: 3, uri: ExtensionUri.mid }]);
 
-class MemoryLink implements ViewerLink {
-  sent: InboundPacket[] = [];
-  ready = true;
-  sendRtp(buf: Uint8Array, len: number): boolean {
-    const pkt = new InboundPacket();
-    pkt.parse(buf.slice(0, len), len, viewerMap);
-    this.sent.push(pkt);
-    return true;
-  }
-  nextTransportSequence(): number {
-    return 0;
-  }
-}
-
 function setup(codecName: CodecName = "vp8", rids: string[] = []) {
-  const producer = new Producer({
-    kind: "video",
-    mid: "1",
+  const { producer, consumer, link, push } = forwardingRig({
     codecName,
-    payloadType: 96,
-    clockRate: 90000,
     rids,
-    extensions: publisherMap,
-    requestKeyframe: () => {},
+    publisherMap,
+    viewerMap,
   });
-  const link = new MemoryLink();
-  const consumer = new Consumer({
-    producer,
-    link,
-    ssrc: 0xabc,
-    payloadType: 100,
-    mid: "v",
-    extensions: viewerMap,
-  });
-  producer.addConsumer(consumer);
-  const pkt = new InboundPacket();
   const feed = (
     seq: number,
     ts: number,
@@ -71,9 +41,7 @@ function setup(codecName: CodecName = "vp8", rids: string[] = []) {
       payload,
       extensions: rid ? [[2, ascii(rid)]] : [],
     });
-    pkt.parse(bytes, bytes.length, publisherMap);
-    pkt.arrivalMs = at;
-    producer.onPacket(pkt);
+    push(bytes, at);
   };
   return { producer, consumer, link, feed };
 }
