@@ -105,6 +105,8 @@ export function readOptions(
 
 interface JsonSchemaField {
   type?: string;
+  const?: unknown;
+  anyOf?: JsonSchemaField[];
   default?: unknown;
   enum?: unknown[];
   minimum?: number;
@@ -134,6 +136,8 @@ function renderValues(field: JsonSchemaField, list: boolean): string {
       patternName(field.items)?.[1] ?? "values"
     }, comma-separated; the flag may be repeated`;
   }
+  if (field.anyOf) return field.anyOf.map((f) => renderValues(f, false)).join(" or ");
+  if (field.const !== undefined) return `\`${field.const}\``;
   if (field.enum) return field.enum.map((v) => `\`${v}\``).join(", ");
   if (field.type === "boolean") return "`true`, `false` (`0`, `no`, `off` also mean false)";
   if (field.type === "integer" || field.type === "number") {

@@ -85,15 +85,13 @@ export const ConfigSchema = z.object({
   /** Serve /metrics behind this bearer token (unset: open). */
   metricsToken: z.string().min(1).optional(),
   /**
-   * Viewer worker threads (Deno Workers); 0 or 1 forwards on the main thread; `auto`: one per
-   * core.
+   * Viewer worker threads (Deno Workers): `auto` takes one per core; 0 or 1 forwards on the main
+   * thread.
    */
-  workers: z.preprocess(
-    (v) => (v === "auto" ? navigator.hardwareConcurrency : v),
-    z.coerce.number({
-      error: (issue) => issue.code === "invalid_type" ? "expected an integer or auto" : undefined,
-    }).int().min(0).max(256).default(1),
-  ),
+  workers: z.union([
+    z.literal("auto"),
+    z.coerce.number().int().min(0).max(256),
+  ], { error: "expected auto or an integer from 0 to 256" }).default("auto"),
   /** Forwarded packets/s beyond which new viewers get 503 + Retry-After; 0 = no limit. */
   maxForwardPps: z.coerce.number().int().min(0).default(0),
   /** Resident memory (MiB) beyond which new sessions get 503 + Retry-After; 0 = no limit. */
@@ -135,6 +133,11 @@ const OPTIONS: Record<string, { key: keyof Config; env: string; list?: boolean }
 /** A configuration problem, with one line per bad value. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+}
+
+/** Viewer workers to start: `auto` is one per core (Deno's count of logical CPUs). */
+export function workerCount(workers: Config["workers"]): number {
+  return workers === "auto" ? Math.max(1, navigator.hardwareConcurrency) : workers;
 }
 
 /** Parses flags (`--port 9000` or `--port=9000`) and environment variables into a Config. */

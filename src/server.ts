@@ -7,7 +7,13 @@
  * const server = await startServer({ port: 0, publicIps: ["127.0.0.1"] });
  * await server.close();
  */
-import { type Config, type ConfigInput, hostIpv4Addresses, parseConfig } from "./config.ts";
+import {
+  type Config,
+  type ConfigInput,
+  hostIpv4Addresses,
+  parseConfig,
+  workerCount,
+} from "./config.ts";
 import { createApp } from "./http/app.ts";
 import { rateLimit } from "./http/rate-limit.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
@@ -70,7 +76,7 @@ export async function startServer(
     maxRssMb: config.maxRssMb,
   });
   try {
-    await manager.startWorkers(config.workers, config.srtp);
+    await manager.startWorkers(workerCount(config.workers), config.srtp);
   } catch (error) {
     await manager.close();
     throw error;

@@ -1,5 +1,11 @@
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
-import { ConfigError, describeConfig, loadConfig, parseConfig } from "../src/config.ts";
+import {
+  ConfigError,
+  describeConfig,
+  loadConfig,
+  parseConfig,
+  workerCount,
+} from "../src/config.ts";
 
 Deno.test("defaults", () => {
   const config = loadConfig([], {});
@@ -81,10 +87,11 @@ Deno.test("strict-etag: bare flag, explicit values, and the variable", () => {
   );
 });
 
-Deno.test("workers: a count, or auto for one per core", () => {
-  assertEquals(loadConfig([], {}).workers, 1);
+Deno.test("workers: auto (one per core) by default, or a count", () => {
+  assertEquals(loadConfig([], {}).workers, "auto");
+  assertEquals(workerCount("auto"), navigator.hardwareConcurrency);
   assertEquals(loadConfig(["--workers", "3"], {}).workers, 3);
-  assertEquals(loadConfig([], { QUETZAL_WORKERS: "auto" }).workers, navigator.hardwareConcurrency);
+  assertEquals(workerCount(loadConfig([], { QUETZAL_WORKERS: "1" }).workers), 1);
 });
 
 Deno.test("each bad value gives a message naming the flag and the variable", () => {
@@ -112,7 +119,7 @@ Deno.test("each bad value gives a message naming the flag and the variable", () 
     [["--rate-limit", "1.5"], {}, "--rate-limit / QUETZAL_RATE_LIMIT", /int/i],
     [["--srtp", "openssl"], {}, "--srtp / QUETZAL_SRTP", /libsrtp/],
     [["--send-path", "io_uring"], {}, "--send-path / QUETZAL_SEND_PATH", /syscall/],
-    [["--workers", "many"], {}, "--workers / QUETZAL_WORKERS", /integer or auto/],
+    [["--workers", "many"], {}, "--workers / QUETZAL_WORKERS", /auto or an integer/],
     [[], { QUETZAL_WORKERS: "300" }, "--workers / QUETZAL_WORKERS", /256/],
     [["--strict-etag=maybe"], {}, "--strict-etag / QUETZAL_STRICT_ETAG", /true|false/],
     [[], { QUETZAL_STRICT_ETAG: "flase" }, "--strict-etag / QUETZAL_STRICT_ETAG", /true|false/],

@@ -77,7 +77,10 @@ export async function runMeeting(
 ): Promise<Row> {
   const n = options.participants;
   const verbose = options.verbose ?? false;
-  const server = new BenchChild("quetzal", LIB + "server-process.ts", ["--srtp=auto"], {
+  const server = new BenchChild("quetzal", LIB + "server-process.ts", [
+    "--srtp=auto",
+    "--workers=1",
+  ], {
     verbose,
   });
   const rss = new RssSampler(server.pid);

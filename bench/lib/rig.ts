@@ -53,7 +53,10 @@ export interface RigOptions {
   impl: SfuImpl;
   /** Quetzal's SRTP backend. */
   srtp?: "auto" | "ts" | "libsrtp";
-  /** Quetzal's viewer workers (`--workers`); unset: the server's default. */
+  /**
+   * Quetzal's viewer workers (`--workers`); default 1, one thread like the werift baseline, so
+   * CPU per packet compares like with like (the `workers` and `fanout` cases compare counts).
+   */
   workers?: number;
   /** Quetzal's send path (`--send-path`); unset: auto. */
   sendPath?: "auto" | "syscall" | "dgram";
@@ -107,7 +110,7 @@ export class Rig {
     this.#verbose = options.verbose ?? false;
     const script = options.impl === "quetzal" ? "server-process.ts" : "werift-sfu-process.ts";
     const args = [`--srtp=${options.srtp ?? "auto"}`];
-    if (options.workers !== undefined) args.push(`--workers=${options.workers}`);
+    args.push(`--workers=${options.workers ?? 1}`);
     if (options.sendPath !== undefined) args.push(`--send-path=${options.sendPath}`);
     this.server = new BenchChild(options.impl, HERE + script, args, { verbose: this.#verbose });
     this.rss = new RssSampler(this.server.pid);

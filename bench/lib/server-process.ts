@@ -3,7 +3,8 @@
  * port, announcing 127.0.0.1 only. Prints `{ event: "listening", url, publishToken }`, then
  * answers the orchestrator's commands (event-loop lag, packet counters) until stdin closes.
  *
- * Args: --srtp=auto|ts|libsrtp, --workers=N (viewer workers; default: the server's default),
+ * Args: --srtp=auto|ts|libsrtp, --workers=N|auto (viewer workers; the rig passes 1 unless a
+ * case compares counts),
  * --send-path=auto|syscall|dgram
  */
 import { startServer } from "../../src/server.ts";
@@ -25,7 +26,7 @@ const server = await startServer({
   maxSessions: 10_000,
   maxViewersPerStream: 10_000,
   rateLimitPerMinute: 1_000_000,
-  ...(workers !== undefined ? { workers: Number(workers) } : {}),
+  ...(workers !== undefined ? { workers: workers === "auto" ? "auto" : Number(workers) } : {}),
 }, { logger: createLogger("silent") });
 const lag = new LagSampler();
 emit({

@@ -54,6 +54,7 @@ async function publishAndPlay(codec: "H264" | "VP8"): Promise<void> {
     port: 0,
     host: "127.0.0.1",
     publicIps: ["127.0.0.1"],
+    workers: 1,
     logLevel: "warn",
   });
   try {

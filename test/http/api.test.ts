@@ -16,6 +16,7 @@ async function withServer(fn: (server: RunningServer) => Promise<void>): Promise
     port: 0,
     host: "127.0.0.1",
     publicIps: ["127.0.0.1"],
+    workers: 1,
     logLevel: "silent",
     publishToken: TOKEN,
   }, { logger: createLogger("silent") });

@@ -32,6 +32,7 @@ async function withServer(
     port: 0,
     host: "127.0.0.1",
     publicIps: ["127.0.0.1"],
+    workers: 1,
     logLevel: "silent",
     publishToken: TOKEN,
     rateLimitPerMinute: 10_000,

@@ -29,7 +29,7 @@ const cases = [
 Deno.test("a viewer that cannot decode the publisher's codec gets 422 naming it", async () => {
   const stun = await startStunStub();
   const server = await startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent" },
+    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
     { logger: quiet },
   );
   const peers: { close(): Promise<void> }[] = [];

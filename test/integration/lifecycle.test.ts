@@ -34,6 +34,7 @@ function startQuietServer(): Promise<RunningServer> {
       port: 0,
       host: "127.0.0.1",
       publicIps: ["127.0.0.1"],
+      workers: 1,
       logLevel: "silent",
       // Four requests a cycle, 200 cycles: well over the per-address default.
       rateLimitPerMinute: 10_000,

@@ -50,7 +50,7 @@ interface Rig {
 async function rig(stream: string): Promise<Rig> {
   const stun = await startStunStub();
   const server = await startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent" },
+    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
     { logger: quiet },
   );
   const opts = { stunUrl: stun.url };

@@ -31,7 +31,7 @@ const PUBLISHER_LEFT = 5;
 
 function startQuietServer(): Promise<RunningServer> {
   return startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent" },
+    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
     { logger: quiet },
   );
 }

@@ -27,7 +27,7 @@ Deno.test({
   async fn() {
     const stun = await startStunStub();
     const server = await startServer(
-      { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent" },
+      { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
       { logger: quiet },
     );
     const peers: { close(): Promise<void> }[] = [];

@@ -1,7 +1,8 @@
 /**
  * The server most integration, browser and interop tests run against: a free port on
- * 127.0.0.1, 127.0.0.1 as its only host candidate (no test may reach a public address), and
- * no log output.
+ * 127.0.0.1, 127.0.0.1 as its only host candidate (no test may reach a public address), no log
+ * output, and viewers forwarded on the main thread (`workers: 1`, not the default one per
+ * core) so a test behaves the same on any machine; tests of the workers pass their count.
  */
 import type { ConfigInput } from "../../src/config.ts";
 import { createLogger } from "../../src/observability/log.ts";
@@ -14,6 +15,7 @@ export function startLoopbackServer(config: Partial<ConfigInput> = {}): Promise<
     host: "127.0.0.1",
     publicIps: ["127.0.0.1"],
     logLevel: "silent",
+    workers: 1,
     ...config,
   }, { logger: createLogger("silent") });
 }
