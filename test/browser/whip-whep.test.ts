@@ -43,22 +43,29 @@ for (const codec of ["H264", "VP8"] as const) {
   Deno.test({
     name: `browser: WHIP publish and WHEP play ${codec} through Chromium`,
     ignore: skipReason !== null,
-    fn: () => publishAndPlay(codec),
+    fn: () => publishAndPlay(codec, 1),
   });
 }
 
-async function publishAndPlay(codec: "H264" | "VP8"): Promise<void> {
+// The default configuration forwards to viewers from workers (one per core).
+Deno.test({
+  name: "browser: WHIP publish and WHEP play VP8 through Chromium, viewers in two workers",
+  ignore: skipReason !== null,
+  fn: () => publishAndPlay("VP8", 2),
+});
+
+async function publishAndPlay(codec: "H264" | "VP8", workers: number): Promise<void> {
   await using browser = await launchBrowser();
   if (!browser) return;
   const server = await startServer({
     port: 0,
     host: "127.0.0.1",
     publicIps: ["127.0.0.1"],
-    workers: 1,
+    workers,
     logLevel: "warn",
   });
   try {
-    const stream = `browser-${codec.toLowerCase()}`;
+    const stream = `browser-${codec.toLowerCase()}-w${workers}`;
     const publisher = await browser.newPage(`${server.url}/`);
     const publishedCodec = await publishFromPage<string>(
       publisher,
