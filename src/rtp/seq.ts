@@ -19,6 +19,17 @@ export function seqDiff(a: number, b: number): number {
 }
 
 /**
+ * Signed distance `a − b` in a `bits`-bit counter (1 ≤ bits ≤ 32): VP8/VP9 PictureIDs (7 or 15
+ * bits), TL0PICIDX (8 bits).
+ *
+ * @example bitsDiff(0, 127, 7) // 1
+ */
+export function bitsDiff(a: number, b: number, bits: number): number {
+  const shift = 32 - bits;
+  return ((a - b) << shift) >> shift;
+}
+
+/**
  * True if sequence number `a` comes after `b`, modulo 2^16.
  *
  * At exactly half the range apart the larger value counts as newer, so that of two different

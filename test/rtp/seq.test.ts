@@ -1,5 +1,12 @@
 import { assertEquals } from "@std/assert";
-import { isSeqNewer, seqDiff, SeqUnwrapper, tsDiff, TsUnwrapper } from "../../src/rtp/seq.ts";
+import {
+  bitsDiff,
+  isSeqNewer,
+  seqDiff,
+  SeqUnwrapper,
+  tsDiff,
+  TsUnwrapper,
+} from "../../src/rtp/seq.ts";
 
 Deno.test("seqDiff: signed 16-bit distance", () => {
   const rows: [number, number, number][] = [
@@ -16,6 +23,22 @@ Deno.test("seqDiff: signed 16-bit distance", () => {
     [100, 50, 50],
   ];
   for (const [a, b, want] of rows) assertEquals(seqDiff(a, b), want, `seqDiff(${a}, ${b})`);
+});
+
+Deno.test("bitsDiff: signed distance in 7-, 8-, 15- and 16-bit counters", () => {
+  const rows: [number, number, number, number][] = [
+    [0, 127, 7, 1],
+    [127, 0, 7, -1],
+    [63, 0, 7, 63],
+    [64, 0, 7, -64],
+    [0, 255, 8, 1],
+    [5, 0x7ffe, 15, 7],
+    [0x7ffe, 5, 15, -7],
+    [0, 65535, 16, 1],
+  ];
+  for (const [a, b, bits, want] of rows) {
+    assertEquals(bitsDiff(a, b, bits), want, `${a} − ${b} (${bits})`);
+  }
 });
 
 Deno.test("isSeqNewer: wrap-aware and antisymmetric at half range", () => {

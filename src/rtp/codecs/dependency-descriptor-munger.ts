@@ -19,10 +19,7 @@
  * @module
  */
 
-/** Signed 16-bit difference a − b. */
-function diff16(a: number, b: number): number {
-  return (((a - b) & 0xffff) << 16) >> 16;
-}
+import { seqDiff } from "../seq.ts";
 
 /**
  * @example
@@ -56,7 +53,7 @@ export class DependencyDescriptorMunger {
     const out = (frameNumber + this.#offset) & 0xffff;
     buf[off + 1] = out >> 8;
     buf[off + 2] = out & 0xff;
-    if (!this.#started || diff16(out, this.#lastOut) > 0) this.#lastOut = out;
+    if (!this.#started || seqDiff(out, this.#lastOut) > 0) this.#lastOut = out;
     this.#started = true;
     return true;
   }

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { bitsDiff } from "../seq.ts";
 import type { PayloadMunger } from "./payload-munger.ts";
 import { readVp8Descriptor, Vp8Descriptor } from "./vp8.ts";
 
@@ -26,12 +27,6 @@ export const Vp8MungeCode = {
 } as const;
 
 const RING = 8;
-
-/** Signed difference a − b in a `bits`-bit sequence space. */
-function diff(a: number, b: number, bits: number): number {
-  const shift = 32 - bits;
-  return ((a - b) << shift) >> shift;
-}
 
 /**
  * VP8 descriptor munger for one outbound video track.
@@ -117,15 +112,15 @@ export class Vp8Munger implements PayloadMunger {
       } else {
         buf[o] = out;
       }
-      if (this.#lastOutPid < 0 || diff(out, this.#lastOutPid, bits) > 0) this.#lastOutPid = out;
-      if (this.#newestInPid < 0 || diff(d.pictureId, this.#newestInPid, bits) > 0) {
+      if (this.#lastOutPid < 0 || bitsDiff(out, this.#lastOutPid, bits) > 0) this.#lastOutPid = out;
+      if (this.#newestInPid < 0 || bitsDiff(d.pictureId, this.#newestInPid, bits) > 0) {
         this.#newestInPid = d.pictureId;
       }
     }
     if (d.tl0PicIdxOffset >= 0) {
       const out = (d.tl0PicIdx + this.#tl0Offset) & 0xff;
       buf[d.tl0PicIdxOffset] = out;
-      if (this.#lastOutTl0 < 0 || diff(out, this.#lastOutTl0, 8) > 0) this.#lastOutTl0 = out;
+      if (this.#lastOutTl0 < 0 || bitsDiff(out, this.#lastOutTl0, 8) > 0) this.#lastOutTl0 = out;
     }
     if (d.keyIdx >= 0) {
       const out = (d.keyIdx + this.#keyIdxOffset) & 0x1f;
@@ -150,7 +145,7 @@ export class Vp8Munger implements PayloadMunger {
       const bits = d.pictureIdBits;
       const pid = d.pictureId;
       const isNew = pid !== this.#lastDroppedPid &&
-        (this.#newestInPid < 0 || diff(pid, this.#newestInPid, bits) > 0);
+        (this.#newestInPid < 0 || bitsDiff(pid, this.#newestInPid, bits) > 0);
       if (isNew) {
         this.#lastDroppedPid = pid;
         this.#newestInPid = pid;
@@ -200,7 +195,7 @@ export class Vp8Munger implements PayloadMunger {
   #offsetFor(pid: number, bits: number): number {
     let i = this.#head;
     for (let k = 0; k < this.#entries; k++) {
-      if (diff(pid, this.#fromPid[i], bits) >= 0) return this.#pidOffset[i];
+      if (bitsDiff(pid, this.#fromPid[i], bits) >= 0) return this.#pidOffset[i];
       if (k + 1 < this.#entries) i = (i + RING - 1) % RING;
     }
     return this.#pidOffset[i];

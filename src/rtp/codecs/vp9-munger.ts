@@ -16,14 +16,9 @@
  * @module
  */
 
+import { bitsDiff } from "../seq.ts";
 import type { PayloadMunger } from "./payload-munger.ts";
 import { readVp9Descriptor, Vp9Descriptor } from "./vp9.ts";
-
-/** Signed difference a − b in a `bits`-bit sequence space. */
-function diff(a: number, b: number, bits: number): number {
-  const shift = 32 - bits;
-  return ((a - b) << shift) >> shift;
-}
 
 /**
  * VP9 descriptor munger for one outbound video track.
@@ -86,12 +81,12 @@ export class Vp9Munger implements PayloadMunger {
       } else {
         buf[o] = out;
       }
-      if (this.#lastOutPid < 0 || diff(out, this.#lastOutPid, bits) > 0) this.#lastOutPid = out;
+      if (this.#lastOutPid < 0 || bitsDiff(out, this.#lastOutPid, bits) > 0) this.#lastOutPid = out;
     }
     if (d.tl0PicIdxOffset >= 0) {
       const out = (d.tl0PicIdx + this.#tl0Offset) & 0xff;
       buf[d.tl0PicIdxOffset] = out;
-      if (this.#lastOutTl0 < 0 || diff(out, this.#lastOutTl0, 8) > 0) this.#lastOutTl0 = out;
+      if (this.#lastOutTl0 < 0 || bitsDiff(out, this.#lastOutTl0, 8) > 0) this.#lastOutTl0 = out;
     }
     this.#started = true;
     return 0;
