@@ -164,12 +164,41 @@ async function startFanout(
   };
 }
 
+interface Measured {
+  pps: number;
+  usPerPacket: number;
+  cpuPercent: number;
+  shed: number;
+}
+
+/** Datagrams/s, process CPU per datagram and packets shed while `run(until)` drives the fan-out. */
+async function measureWindow(
+  fanout: Fanout,
+  ms: number,
+  run: (untilMs: number) => Promise<void>,
+): Promise<Measured> {
+  const sent0 = fanout.sent();
+  const shed0 = fanout.shed();
+  const cpu0 = cpuNow();
+  const t0 = performance.now();
+  await run(t0 + ms);
+  const wallS = (performance.now() - t0) / 1000;
+  const cpuS = cpuNow() - cpu0;
+  const sent = fanout.sent() - sent0;
+  return {
+    pps: sent / wallS,
+    usPerPacket: (cpuS * 1e6) / sent,
+    cpuPercent: (cpuS / wallS) * 100,
+    shed: fanout.shed() - shed0,
+  };
+}
+
 /** Saturated: as many packets as the workers take; returns outbound packets/s and CPU. */
 async function runSaturated(
   workers: number,
   options: FanoutWorkersOptions,
   sinkPort: number,
-): Promise<{ pps: number; usPerPacket: number; cpuPercent: number; shed: number }> {
+): Promise<Measured> {
   const fanout = await startFanout(workers, options.consumers, sinkPort);
   try {
     let i = 0;
@@ -181,20 +210,7 @@ async function runSaturated(
       }
     };
     await feed(performance.now() + Math.min(500, options.runMs / 2)); // warm-up
-    const sent0 = fanout.sent();
-    const shed0 = fanout.shed();
-    const cpu0 = cpuNow();
-    const t0 = performance.now();
-    await feed(t0 + options.runMs);
-    const wallS = (performance.now() - t0) / 1000;
-    const cpuS = cpuNow() - cpu0;
-    const sent = fanout.sent() - sent0;
-    return {
-      pps: sent / wallS,
-      usPerPacket: (cpuS * 1e6) / sent,
-      cpuPercent: (cpuS / wallS) * 100,
-      shed: fanout.shed() - shed0,
-    };
+    return await measureWindow(fanout, options.runMs, feed);
   } finally {
     await fanout.close();
   }
@@ -208,7 +224,7 @@ async function runPaced(
   workers: number,
   options: FanoutWorkersOptions,
   sinkPort: number,
-): Promise<{ pps: number; usPerPacket: number; cpuPercent: number }> {
+): Promise<Measured> {
   const fanout = await startFanout(workers, options.pacedConsumers, sinkPort);
   let i = 0;
   const timer = setInterval(() => {
@@ -216,18 +232,11 @@ async function runPaced(
   }, 1000 / 30);
   try {
     await sleep(Math.min(1000, options.pacedMs / 2)); // warm-up
-    const sent0 = fanout.sent();
-    const cpu0 = cpuNow();
-    const t0 = performance.now();
-    await sleep(options.pacedMs);
-    const wallS = (performance.now() - t0) / 1000;
-    const cpuS = cpuNow() - cpu0;
-    const sent = fanout.sent() - sent0;
-    return {
-      pps: sent / wallS,
-      usPerPacket: (cpuS * 1e6) / sent,
-      cpuPercent: (cpuS / wallS) * 100,
-    };
+    return await measureWindow(
+      fanout,
+      options.pacedMs,
+      (untilMs) => sleep(untilMs - performance.now()),
+    );
   } finally {
     clearInterval(timer);
     await fanout.close();
