@@ -36,6 +36,8 @@ export const DropReason = {
   padding: 6,
   /** The socket refused the packet. */
   sendError: 7,
+  /** A picture above the viewer's temporal-layer target (pinned, capped or trimmed to fit). */
+  temporalLayer: 8,
 } as const;
 export const DROP_REASONS = Object.keys(DropReason) as (keyof typeof DropReason)[];
 /** Label values of `DropReason`, in index order (snake_case, as Prometheus label values are). */

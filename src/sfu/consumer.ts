@@ -205,6 +205,7 @@ export class Consumer {
         payload.drop(pkt.buf, off, len);
         this.#drop(pkt);
         this.temporalDropped++;
+        counters.packetsDropped[DropReason.temporalLayer]++;
         return;
       }
     } else if (ddOff >= 0 && pkt.extLength[Ext.dependencyDescriptor] > 3) {

@@ -10,6 +10,7 @@ import { readVp9Descriptor, Vp9Descriptor } from "../../src/rtp/codecs/vp9.ts";
 import type { CodecName } from "../../src/rtp/codecs/codec.ts";
 import { ascii, buildPacket, vp8Layered, vp9Layered } from "../support/packets.ts";
 import { forwardingRig } from "../support/forwarding-rig.ts";
+import { counters, DropReason } from "../../src/observability/counters.ts";
 
 const publisherMap = ExtensionMap.fromExtmaps([
   { id: 1, uri: ExtensionUri.mid },
@@ -94,6 +95,7 @@ function assertContiguous(sent: InboundPacket[]) {
 }
 
 Deno.test("temporal: a viewer pinned to TL0 gets only TID 0, with contiguous sequence numbers, PictureID +1 and TL0PICIDX +1", () => {
+  const droppedBefore = counters.packetsDropped[DropReason.temporalLayer];
   const { consumer, link, feed } = setup();
   const src = new Vp8Source(65500, 32700, 7);
   consumer.setTemporal(0);
@@ -117,6 +119,11 @@ Deno.test("temporal: a viewer pinned to TL0 gets only TID 0, with contiguous seq
     assertEquals(ds[i + 1].pictureId, ds[i].pictureId);
   }
   assertEquals(consumer.temporalDropped, 120);
+  assertEquals(
+    counters.packetsDropped[DropReason.temporalLayer] - droppedBefore,
+    120,
+    'counted as quetzal_packets_dropped_total{reason="temporal_layer"}',
+  );
   assertEquals(consumer.temporalCurrent, 0);
 });
 
