@@ -260,24 +260,32 @@ export class Consumer {
     if (shift < 0) return;
     const seq = (munger.outSeq + shift) & 0xffff;
     const twccSeq = this.#rewriter.hasTransportWideCc ? this.#link.nextTransportSequence() : -1;
+    if (this.#sendPadding(seq, munger.outTs, twccSeq, absSendTime(pkt.arrivalMs), false)) {
+      this.gapsFilled++;
+    }
+  }
+
+  /** Sends one padding-only packet (no payload, P bit) at (seq, ts); false if refused. */
+  #sendPadding(seq: number, ts: number, twccSeq: number, abs: number, isProbe: boolean): boolean {
     const len = this.#rewriter.write(
       this.#padding,
       this.#scratch,
       this.ssrc,
       this.payloadType,
       seq,
-      munger.outTs,
+      ts,
       false,
       twccSeq,
-      absSendTime(pkt.arrivalMs),
+      abs,
     );
-    if (!this.#link.sendRtp(this.#scratch, len, twccSeq)) {
+    if (!this.#link.sendRtp(this.#scratch, len, twccSeq, isProbe)) {
       counters.packetsDropped[DropReason.queueFull]++;
-      return;
+      return false;
     }
-    this.gapsFilled++;
-    counters.rtpPacketsOut[this.producer.kindIndex]++;
-    counters.rtpBytesOut[this.producer.kindIndex] += len;
+    const kind = this.producer.kindIndex;
+    counters.rtpPacketsOut[kind]++;
+    counters.rtpBytesOut[kind] += len;
+    return true;
   }
 
   /** Sequence shift for a munged sequence number; -1 if it lies before two insertion points. */
@@ -314,30 +322,13 @@ export class Consumer {
     }
     const ts = munger.lastOutTs;
     const abs = absSendTime(nowMs);
-    const kind = this.producer.kindIndex;
     for (; n > 0; n--) {
       const seq = (base + this.#seqShift + 1) & 0xffff;
       const twccSeq = this.#link.nextTransportSequence();
-      const len = this.#rewriter.write(
-        this.#padding,
-        this.#scratch,
-        this.ssrc,
-        this.payloadType,
-        seq,
-        ts,
-        false,
-        twccSeq,
-        abs,
-      );
       // The sequence number is spent even if the queue refused it: the viewer sees a loss.
       this.#seqShift = (this.#seqShift + 1) & 0xffff;
-      if (!this.#link.sendRtp(this.#scratch, len, twccSeq, true)) {
-        counters.packetsDropped[DropReason.queueFull]++;
-        break;
-      }
+      if (!this.#sendPadding(seq, ts, twccSeq, abs, true)) break;
       prober.onSent(twccSeq, nowMs);
-      counters.rtpPacketsOut[kind]++;
-      counters.rtpBytesOut[kind] += len;
       this.probePacketsSent++;
     }
   }
