@@ -14,7 +14,6 @@ import { absSendTime, PacketRewriter } from "../rtp/packet-rewriter.ts";
 import { counters, DropReason, histograms, SWITCH_REASONS } from "../observability/counters.ts";
 import { type PayloadMunger, payloadMungerFor } from "../rtp/codecs/payload-munger.ts";
 import { DependencyDescriptorMunger } from "../rtp/codecs/dependency-descriptor-munger.ts";
-import { DependencyTemplates } from "../rtp/codecs/dependency-descriptor.ts";
 import { ALLOCATION_REASON_LABELS, LayerAllocator } from "./allocator.ts";
 import { alignTimestamp, TsAlignInput, TsAlignResult } from "./timestamp-aligner.ts";
 import type { Layer } from "./layer.ts";
@@ -24,7 +23,7 @@ import { ProbeOutcome, Prober, ProbeState } from "./prober.ts";
 import type { SendHistory } from "./send-history.ts";
 import type { TwccFeedback } from "../rtp/twcc-reader.ts";
 import { isSeqNewer, seqDiff } from "../rtp/seq.ts";
-import { Ext, ExtensionMap } from "../rtp/header-extensions.ts";
+import { ExtensionMap } from "../rtp/header-extensions.ts";
 import { ALL_TEMPORAL_LAYERS, TemporalFilter } from "./temporal-filter.ts";
 
 /** What a consumer needs from its viewer's transport. */
@@ -106,8 +105,6 @@ export class Consumer {
   readonly #temporal = new TemporalFilter();
   /** Dependency descriptor frame_number continuity (AV1 and any codec that carries one). */
   readonly #dd = new DependencyDescriptorMunger();
-  /** The forwarded layer's dependency-descriptor templates: temporal ids where AV1 has none. */
-  readonly #templates = new DependencyTemplates();
   readonly #histSeq = new Int32Array(HISTORY).fill(-1);
   readonly #histInSeq = new Uint16Array(HISTORY);
   readonly #histSsrc = new Uint32Array(HISTORY);
@@ -182,35 +179,16 @@ export class Consumer {
       counters.packetsDropped[DropReason.padding]++;
       return;
     }
-    const ddOff = pkt.extOffset[Ext.dependencyDescriptor];
-    if (this.#temporal.active) {
-      const payload = this.#payload;
-      const off = pkt.payloadOffset;
-      const len = pkt.payloadLength;
-      const templates = this.#templates;
-      let tid = -1;
-      let syncUpTo = -1;
-      if (
-        ddOff >= 0 &&
-        templates.read(pkt.buf, ddOff, pkt.extLength[Ext.dependencyDescriptor]) &&
-        templates.tid >= 0
-      ) {
-        tid = templates.tid;
-        syncUpTo = templates.syncUpTo;
-      } else if (payload.inspect(pkt.buf, off, len)) {
-        tid = payload.tid;
-        syncUpTo = payload.layerSync ? tid : -1;
-      }
-      if (!this.#temporal.accept(pkt.timestamp, tid, syncUpTo, keyframe)) {
-        payload.drop(pkt.buf, off, len);
-        this.#drop(pkt);
-        this.temporalDropped++;
-        counters.packetsDropped[DropReason.temporalLayer]++;
-        return;
-      }
-    } else if (ddOff >= 0 && pkt.extLength[Ext.dependencyDescriptor] > 3) {
-      // Not filtering now: still learn the structures key frames attach, for when it starts.
-      this.#templates.read(pkt.buf, ddOff, pkt.extLength[Ext.dependencyDescriptor]);
+    // The temporal id was read once by the producer for every consumer of the packet.
+    if (
+      this.#temporal.active &&
+      !this.#temporal.accept(pkt.timestamp, layer.packetTid, layer.packetSyncUpTo, keyframe)
+    ) {
+      this.#payload.drop(pkt.buf, pkt.payloadOffset, pkt.payloadLength);
+      this.#drop(pkt);
+      this.temporalDropped++;
+      counters.packetsDropped[DropReason.temporalLayer]++;
+      return;
     }
     if (
       this.#munger.map(pkt.sequenceNumber, pkt.timestamp, pkt.marker, pkt.arrivalMs) !==

@@ -28,6 +28,14 @@ export class Layer {
   readonly state: LayerState;
   /** Temporal layers from the dependency descriptor's templates (AV1 carries no TID in-band). */
   readonly templates = new DependencyTemplates();
+  /**
+   * Temporal id of the packet being fanned out and the highest temporal layer it opens an
+   * up-switch to (-1: unknown, none). Set once per packet by the producer, read by every
+   * consumer: from the dependency descriptor when its templates give one, else from the
+   * payload descriptor (VP8 Y, VP9 U bit).
+   */
+  packetTid = -1;
+  packetSyncUpTo = -1;
 
   constructor(
     ssrc: number,

@@ -142,12 +142,16 @@ export class Producer {
     frame.tid = -1;
     const inspected = this.kind === "video" && pkt.payloadLength > 0 &&
       inspectVideoPayload(this.codecName, pkt.buf, pkt.payloadOffset, pkt.payloadLength, frame);
-    let tid = frame.tid ?? -1;
+    const payloadTid = inspected ? frame.tid ?? -1 : -1;
     const ddOff = pkt.extOffset[Ext.dependencyDescriptor];
-    if (tid < 0 && ddOff >= 0) {
-      layer.templates.read(pkt.buf, ddOff, pkt.extLength[Ext.dependencyDescriptor]);
-      tid = layer.templates.tid;
-    }
+    const templates = layer.templates;
+    const fromDd = ddOff >= 0 &&
+      templates.read(pkt.buf, ddOff, pkt.extLength[Ext.dependencyDescriptor]) &&
+      templates.tid >= 0;
+    // Consumers filter by the dependency descriptor first; the tracker books the payload's TID.
+    layer.packetTid = fromDd ? templates.tid : payloadTid;
+    layer.packetSyncUpTo = fromDd ? templates.syncUpTo : frame.layerSync ? payloadTid : -1;
+    const tid = payloadTid >= 0 ? payloadTid : ddOff >= 0 ? templates.tid : -1;
     this.tracker.onPacket(layer.state, pkt.length, pkt.timestamp, nowMs, tid);
     const pushed = layer.nack.push(pkt.sequenceNumber, nowMs);
     if (pushed === NackPush.duplicate) {
