@@ -76,9 +76,7 @@ const Policy = {
 const SsrcType = { anyInbound: 2, anyOutbound: 3 } as const;
 
 /** srtp_err_status_t values we map (srtp2/srtp.h). */
-/** srtp_err_status_bad_param (srtp2/srtp.h). */
-const SRTP_ERR_STATUS_BAD_PARAM = 2;
-const Status = { ok: 0, authFail: 7, replayFail: 9, replayOld: 10 } as const;
+const Status = { ok: 0, badParam: 2, authFail: 7, replayFail: 9, replayOld: 10 } as const;
 
 /** Replay window, as in the TypeScript backend (libsrtp's default). */
 const REPLAY_WINDOW = 128;
@@ -139,7 +137,7 @@ function tryLoad(): LibsrtpStatus {
     const status = sym.srtp_init();
     // The crypto kernel is per process and shared by every Worker: a second srtp_init finds it
     // initialised and fails only on re-registering its debug module (bad_param, status 2).
-    if (status !== Status.ok && status !== SRTP_ERR_STATUS_BAD_PARAM) {
+    if (status !== Status.ok && status !== Status.badParam) {
       lib.close();
       return unavailable(`srtp_init failed with status ${status}`);
     }
