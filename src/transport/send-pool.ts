@@ -37,8 +37,7 @@ export class SendPool {
   readonly #views: Uint8Array[];
   readonly #free: Int32Array;
   #freeCount: number;
-  /** 1 while the socket may still read the slot. */
-  readonly #inFlight: Uint8Array;
+  /** The link a slot was sent for, while the socket may still read it; null otherwise. */
   readonly #owners: (SlotOwner | null)[];
   readonly #callbacks: ((error: Error | null) => void)[];
 
@@ -47,7 +46,6 @@ export class SendPool {
     this.#views = [];
     this.#callbacks = [];
     this.#owners = new Array(slots).fill(null);
-    this.#inFlight = new Uint8Array(slots);
     for (let i = 0; i < slots; i++) {
       this.#views.push(this.#slab.subarray(i * SLOT_SIZE, (i + 1) * SLOT_SIZE));
       this.#callbacks.push((error) => this.#complete(i, error));
@@ -64,23 +62,21 @@ export class SendPool {
 
   /** Gives back a slot that was acquired but not sent. */
   release(slot: number): void {
-    this.#inFlight[slot] = 0;
     this.#owners[slot] = null;
     this.#free[this.#freeCount++] = slot;
   }
 
   /** Marks a slot as handed to a socket; returns the callback to pass to `send`. */
   sending(slot: number, owner: SlotOwner): (error: Error | null) => void {
-    this.#inFlight[slot] = 1;
     this.#owners[slot] = owner;
     return this.#callbacks[slot];
   }
 
   #complete(slot: number, error: Error | null): void {
-    if (this.#inFlight[slot] === 0) return;
     const owner = this.#owners[slot];
+    if (owner === null) return;
     this.release(slot);
-    owner?.onSendComplete(error);
+    owner.onSendComplete(error);
   }
 
   /**
@@ -90,7 +86,7 @@ export class SendPool {
   abandon(owner: SlotOwner): number {
     let freed = 0;
     for (let slot = 0; slot < this.#owners.length; slot++) {
-      if (this.#owners[slot] === owner && this.#inFlight[slot] === 1) {
+      if (this.#owners[slot] === owner) {
         this.release(slot);
         freed++;
       }
