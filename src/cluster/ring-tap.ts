@@ -12,11 +12,14 @@ import type { InboundPacket } from "../rtp/inbound-packet.ts";
 import type { Layer } from "../sfu/layer.ts";
 import type { PacketTap, Producer } from "../sfu/producer.ts";
 import { type PacketRing, RingFlag } from "./packet-ring.ts";
-import type { WakeCoalescer } from "./wake-coalescer.ts";
+import { WakeCoalescer } from "./wake-coalescer.ts";
 
 /** Ring fill (of capacity) from which a class of packets is shed. */
 export const SHED_UPPER_LAYERS_AT = 0.5;
 export const SHED_BASE_LAYER_AT = 0.875;
+
+/** Wakes a sleeping reader at every packet: for taps given no coalescer. */
+const WAKE_AT_ONCE = new WakeCoalescer(0);
 
 export class RingTap implements PacketTap {
   readonly producer: Producer;
@@ -25,13 +28,13 @@ export class RingTap implements PacketTap {
   rings: PacketRing[] = [];
   readonly #audio: boolean;
   readonly #timeOrigin = performance.timeOrigin;
-  readonly #wakes: WakeCoalescer | undefined;
+  readonly #wakes: WakeCoalescer;
   /** Packets written and shed, over every ring. */
   written = 0;
   shed = 0;
 
   /** `wakes` batches the readers' wake-ups; without it a sleeping reader is woken per packet. */
-  constructor(producer: Producer, trackId: number, wakes?: WakeCoalescer) {
+  constructor(producer: Producer, trackId: number, wakes: WakeCoalescer = WAKE_AT_ONCE) {
     this.producer = producer;
     this.trackId = trackId;
     this.#wakes = wakes;
@@ -60,8 +63,7 @@ export class RingTap implements PacketTap {
       }
       if (ring.write(pkt.buf, 0, pkt.length, this.trackId, layer.ssrc, flags, arrival)) {
         this.written++;
-        if (this.#wakes !== undefined) this.#wakes.packetWritten(ring);
-        else ring.wakeReader();
+        this.#wakes.packetWritten(ring);
       } else {
         this.shed++;
         counters.packetsDropped[DropReason.queueFull]++;
