@@ -254,9 +254,13 @@ export class ViewerHost implements RingSink {
     session.remoteIceUfrag = remoteUfrag;
   }
 
+  #consumer(id: string, mid: string) {
+    return this.sessions.get(id)?.consumers.find((c) => c.mid === mid);
+  }
+
   /** WHEP layer extension: pin a rid (null: automatic) on the consumer of `mid`. */
   pin(id: string, mid: string, rid: string | null): void {
-    const consumer = this.sessions.get(id)?.consumers.find((c) => c.mid === mid);
+    const consumer = this.#consumer(id, mid);
     if (!consumer) return;
     consumer.pin(rid);
     consumer.select(performance.now());
@@ -264,14 +268,14 @@ export class ViewerHost implements RingSink {
 
   /** WHEP layer extension: temporal pin (null: automatic) and cap on the consumer of `mid`. */
   temporal(id: string, mid: string, pinned: number | null, max?: number): void {
-    const consumer = this.sessions.get(id)?.consumers.find((c) => c.mid === mid);
+    const consumer = this.#consumer(id, mid);
     if (!consumer) return;
     consumer.setTemporal(pinned, max);
     consumer.select(performance.now());
   }
 
   caps(id: string, mid: string, maxWidth?: number, maxHeight?: number, maxSpatial?: number): void {
-    const consumer = this.sessions.get(id)?.consumers.find((c) => c.mid === mid);
+    const consumer = this.#consumer(id, mid);
     if (!consumer) return;
     consumer.setCaps(maxWidth, maxHeight, maxSpatial);
     consumer.select(performance.now());
