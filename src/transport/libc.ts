@@ -81,6 +81,7 @@ export class Libc {
   readonly #addrLen = new Uint32Array(1);
   readonly #int = new Int32Array(1);
   readonly #intLen = new Uint32Array(1);
+  #errno: Deno.UnsafePointerView | null | undefined;
 
   constructor(symbols: Symbols) {
     this.#sym = symbols;
@@ -97,9 +98,16 @@ export class Libc {
     return n >= 0 ? n : -this.errno();
   }
 
+  /**
+   * The calling thread's errno. Its address is fixed per thread and an isolate runs on one, so
+   * the view is made once: a full socket buffer fails every send, and allocates nothing here.
+   */
   errno(): number {
-    const p = this.#sym.__errno_location();
-    return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+    if (this.#errno === undefined) {
+      const p = this.#sym.__errno_location();
+      this.#errno = p === null ? null : new Deno.UnsafePointerView(p);
+    }
+    return this.#errno === null ? 0 : this.#errno.getInt32();
   }
 
   dup(fd: number): number {

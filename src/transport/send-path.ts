@@ -5,7 +5,7 @@
  * @module
  */
 import type { DatagramLink } from "./datagram-link.ts";
-import { loadLibc, socketAddress } from "./libc.ts";
+import { type Libc, loadLibc, socketAddress } from "./libc.ts";
 import { SyscallLink } from "./syscall-link.ts";
 import { type DatagramSocket, UdpLink } from "./udp-link.ts";
 
@@ -33,6 +33,9 @@ const dgramPath: SendPath = {
   link: (socket, address, port) => new UdpLink(socket, address, port),
 };
 
+/** One per isolate: every transport of the process (or worker) shares it. */
+let syscallPath: SendPath | undefined;
+
 /**
  * auto → syscall when libc loads (Linux, --allow-ffi), else dgram. "syscall" throws a clear
  * Error when unavailable. A syscall path whose socket cannot be found (never seen; it would
@@ -49,7 +52,10 @@ export function selectSendPath(mode: SendPathMode): SendPath {
         `and --allow-read, or choose "auto" or "dgram".`,
     );
   }
-  const libc = status.libc;
+  return syscallPath ??= syscallPathOn(status.libc);
+}
+
+function syscallPathOn(libc: Libc): SendPath {
   return {
     name: "syscall",
     link(socket, address, port) {
