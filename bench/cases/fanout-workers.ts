@@ -243,6 +243,19 @@ async function runPaced(
   }
 }
 
+/** A report row for one measured run of `subscribers` consumers sending AES-GCM to the UDP sink. */
+function measuredRow(caseName: string, impl: string, subscribers: number, r: Measured): Row {
+  const row = emptyRow(caseName, impl);
+  row.subscribers = subscribers;
+  row.profile = "AEAD_AES_128_GCM";
+  row.sink = "udp";
+  row.forwarded_pps = r.pps;
+  row.offered_pps = r.pps;
+  row.us_per_packet = r.usPerPacket;
+  row.cpu_percent = r.cpuPercent;
+  return row;
+}
+
 export async function runFanoutWorkers(
   options: FanoutWorkersOptions,
   log: (s: string) => void = () => {},
@@ -254,14 +267,7 @@ export async function runFanoutWorkers(
     for (const workers of options.workers) {
       const r = await runSaturated(workers, options, (sink.addr as Deno.NetAddr).port);
       if (workers === options.workers[0]) base = r.pps;
-      const row = emptyRow("fanout-workers", `quetzal-w${workers}`);
-      row.subscribers = options.consumers;
-      row.profile = "AEAD_AES_128_GCM";
-      row.sink = "udp";
-      row.forwarded_pps = r.pps;
-      row.offered_pps = r.pps;
-      row.us_per_packet = r.usPerPacket;
-      row.cpu_percent = r.cpuPercent;
+      const row = measuredRow("fanout-workers", `quetzal-w${workers}`, options.consumers, r);
       row.scaling_vs_w1 = base > 0 ? r.pps / base : null;
       row.note = `${workers} worker(s), ${options.consumers} consumers, ${r.shed} shed`;
       rows.push(row);
@@ -275,17 +281,8 @@ export async function runFanoutWorkers(
     }
     for (const workers of options.pacedWorkers) {
       const r = await runPaced(workers, options, (sink.addr as Deno.NetAddr).port);
-      const row = emptyRow(
-        "fanout-paced",
-        workers === 0 ? "quetzal-inline" : `quetzal-w${workers}`,
-      );
-      row.subscribers = options.pacedConsumers;
-      row.profile = "AEAD_AES_128_GCM";
-      row.sink = "udp";
-      row.forwarded_pps = r.pps;
-      row.offered_pps = r.pps;
-      row.us_per_packet = r.usPerPacket;
-      row.cpu_percent = r.cpuPercent;
+      const impl = workers === 0 ? "quetzal-inline" : `quetzal-w${workers}`;
+      const row = measuredRow("fanout-paced", impl, options.pacedConsumers, r);
       row.note = `${
         workers === 0 ? "on the main thread" : `${workers} worker(s)`
       }, ${options.pacedConsumers} consumers, one camera's pace`;

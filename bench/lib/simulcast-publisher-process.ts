@@ -19,17 +19,23 @@ import {
   MediaStreamTrack,
   RTCPeerConnection,
   RtpHeader,
-  RtpPacket,
   useAbsSendTime,
   useSdesMid,
   useSdesRTPStreamId,
   useTransportWideCC,
 } from "werift";
-import { startStunStub } from "../../test/support/stun-stub.ts";
 import { rewriteOfferForSimulcast } from "../../test/support/simulcast-publisher.ts";
-import { type Command, serveCommands } from "./child-protocol.ts";
-import { epochMs, SEND_TIME_OFFSET, Timeline } from "./media-clock.ts";
-import { connected, OPUS, VP8 } from "./werift-peer.ts";
+import { epochMs, Timeline } from "./media-clock.ts";
+import {
+  AudioSender,
+  KEYFRAME_INTERVAL_MS,
+  KEYFRAME_SCALE,
+  keyFrameDue,
+  servePublishers,
+  stampSendTime,
+  VideoPacer,
+} from "./publisher-host.ts";
+import { connected, createClientPeer, VP8 } from "./werift-peer.ts";
 
 /** One simulcast encoding: rid, key-frame size and target bitrate. */
 interface MeetingLayer {
@@ -46,16 +52,9 @@ const MEETING_LAYERS: readonly MeetingLayer[] = [
   { rid: "f", width: 1280, height: 720, bitrateBps: 1_700_000 },
 ];
 
-const stun = await startStunStub();
 const videoTimelines = MEETING_LAYERS.map(() => new Timeline());
 const audioTimeline = new Timeline();
-const TICK_MS = 5;
 const FPS = 30;
-const KEYFRAME_INTERVAL_MS = 2000;
-const KEYFRAME_SCALE = 3; // a key frame is about three inter frames
-const AUDIO_INTERVAL_MS = 20;
-const AUDIO_PAYLOAD_BYTES = 100;
-const PACING_FACTOR = 2.5;
 const MAX_PAYLOAD_BYTES = 1150;
 
 /** Per layer: payload bytes and packets of an inter frame at the layer's bitrate. */
@@ -68,7 +67,8 @@ const TOTAL_VIDEO_BPS = MEETING_LAYERS.reduce((n, l) => n + l.bitrateBps, 0);
 
 class SimulcastPublisher {
   readonly pc: RTCPeerConnection;
-  readonly audio = new MediaStreamTrack({ kind: "audio" });
+  readonly audioTrack = new MediaStreamTrack({ kind: "audio" });
+  readonly audio = new AudioSender(this.audioTrack, audioTimeline);
   readonly videoTransceiver;
   readonly ssrcs: number[];
   readonly seq = MEETING_LAYERS.map(() => crypto.getRandomValues(new Uint16Array(1))[0]);
@@ -80,32 +80,21 @@ class SimulcastPublisher {
   midBytes = Buffer.from("0");
   readonly ridBytes = MEETING_LAYERS.map((l) => Buffer.from(l.rid));
   ts = 5000;
-  aseq = 1;
-  ats = 0;
   nextFrameMs = 0;
-  nextAudioMs = 0;
   /** Paced packets: layer index | 4 = key-frame start | 8 = marker (frame end). */
-  readonly queue: number[] = [];
-  budgetBytes = 0;
-  lastTickMs = 0;
+  readonly pacer = new VideoPacer(4 * MAX_PAYLOAD_BYTES);
 
-  constructor(index: number) {
-    this.pc = new RTCPeerConnection({
-      bundlePolicy: "max-bundle",
-      iceServers: [{ urls: stun.url }],
-      iceUseIpv6: false,
-      iceAdditionalHostAddresses: ["127.0.0.1"],
-      iceInterfaceAddresses: { udp4: "127.0.0.1" },
-      codecs: { audio: [OPUS], video: [VP8] },
-      headerExtensions: {
-        video: [useSdesMid(), useSdesRTPStreamId(), useTransportWideCC(), useAbsSendTime()],
-        audio: [useSdesMid()],
-      },
-    });
+  constructor(stunUrl: string, index: number) {
+    this.pc = createClientPeer(stunUrl, [
+      useSdesMid(),
+      useSdesRTPStreamId(),
+      useTransportWideCC(),
+      useAbsSendTime(),
+    ]);
     this.videoTransceiver = this.pc.addTransceiver(new MediaStreamTrack({ kind: "video" }), {
       direction: "sendonly",
     });
-    this.pc.addTransceiver(this.audio, { direction: "sendonly" });
+    this.pc.addTransceiver(this.audioTrack, { direction: "sendonly" });
     const used = new Set<number>();
     this.ssrcs = MEETING_LAYERS.map(() => {
       let ssrc = 0;
@@ -158,51 +147,28 @@ class SimulcastPublisher {
     if (nowMs >= this.nextFrameMs) {
       this.nextFrameMs = Math.max(this.nextFrameMs + 1000 / FPS, nowMs - 100);
       for (let layer = 0; layer < MEETING_LAYERS.length; layer++) {
-        const key = this.pliPending[layer] && nowMs - this.lastKeyMs[layer] > 500 ||
-          nowMs - this.lastKeyMs[layer] >= KEYFRAME_INTERVAL_MS;
+        const key = keyFrameDue(nowMs, this.lastKeyMs[layer], this.pliPending[layer]);
         if (key) {
           this.lastKeyMs[layer] = nowMs;
           this.pliPending[layer] = false;
         }
         const count = FRAME_SHAPE[layer].packets * (key ? KEYFRAME_SCALE : 1);
         for (let i = 0; i < count; i++) {
-          this.queue.push(layer | (key && i === 0 ? 4 : 0) | (i === count - 1 ? 8 : 0));
+          this.pacer.queue.push(layer | (key && i === 0 ? 4 : 0) | (i === count - 1 ? 8 : 0));
         }
       }
       // One capture instant for every layer of a frame, as a simulcast encoder stamps them.
       this.ts = (this.ts + 90000 / FPS) >>> 0;
     }
-    if (nowMs >= this.nextAudioMs) {
-      this.nextAudioMs = Math.max(this.nextAudioMs + AUDIO_INTERVAL_MS, nowMs - 100);
-      const payload = Buffer.alloc(AUDIO_PAYLOAD_BYTES, 0x11);
-      stamp(payload, audioTimeline);
-      const header = new RtpHeader({
-        payloadType: 111,
-        sequenceNumber: this.aseq++ & 0xffff,
-        timestamp: this.ats,
-        marker: false,
-      });
-      this.ats = (this.ats + 960) >>> 0;
-      this.audio.writeRtp(new RtpPacket(header, payload));
-    }
-    this.#pace(nowMs);
+    this.audio.tick(nowMs);
+    this.pacer.drain(nowMs, TOTAL_VIDEO_BPS, this.#sendQueued);
   }
 
-  #pace(nowMs: number): void {
-    const elapsedMs = Math.min(50, nowMs - (this.lastTickMs || nowMs));
-    this.lastTickMs = nowMs;
-    const rateBytesPerMs = (TOTAL_VIDEO_BPS * PACING_FACTOR) / 8 / 1000;
-    this.budgetBytes = Math.min(
-      this.budgetBytes + elapsedMs * rateBytesPerMs,
-      4 * MAX_PAYLOAD_BYTES,
-    );
-    while (this.queue.length > 0 && this.budgetBytes > 0) {
-      const flags = this.queue.shift()!;
-      const layer = flags & 3;
-      this.#sendVideo(layer, (flags & 4) !== 0, (flags & 8) !== 0);
-      this.budgetBytes -= FRAME_SHAPE[layer].payloadBytes;
-    }
-  }
+  readonly #sendQueued = (flags: number): number => {
+    const layer = flags & 3;
+    this.#sendVideo(layer, (flags & 4) !== 0, (flags & 8) !== 0);
+    return FRAME_SHAPE[layer].payloadBytes;
+  };
 
   #sendVideo(layer: number, keyStart: boolean, marker: boolean): void {
     const spec = MEETING_LAYERS[layer];
@@ -221,7 +187,7 @@ class SimulcastPublisher {
       payload.writeUInt16LE(spec.height & 0x3fff, 12);
     }
     if (marker) this.pictureId[layer] = (pid + 1) & 0x7fff;
-    stamp(payload, videoTimelines[layer]);
+    stampSendTime(payload, videoTimelines[layer]);
     const header = new RtpHeader({
       payloadType: VP8.payloadType ?? 96,
       sequenceNumber: this.seq[layer],
@@ -238,56 +204,21 @@ class SimulcastPublisher {
   }
 }
 
-function stamp(payload: Buffer, timeline: Timeline): void {
-  const sendMs = epochMs();
-  new DataView(payload.buffer, payload.byteOffset, payload.length).setFloat64(
-    SEND_TIME_OFFSET,
-    sendMs,
-    true,
-  );
-  timeline.add(sendMs);
-}
-
-const publishers: SimulcastPublisher[] = [];
-let timer: ReturnType<typeof setInterval> | undefined;
-
-async function handle(command: Command): Promise<Record<string, unknown>> {
-  switch (command.cmd) {
-    case "start": {
-      for (const stream of command.streams as string[]) {
-        const publisher = new SimulcastPublisher(publishers.length);
-        await publisher.publish(`${command.url}/whip/${stream}`, String(command.token));
-        publishers.push(publisher);
-      }
-      timer ??= setInterval(() => {
-        const now = epochMs();
-        for (const p of publishers) p.tick(now);
-      }, TICK_MS);
-      return { publishers: publishers.length };
-    }
-    case "report": {
-      const from = Number(command.fromMs), to = Number(command.toMs);
-      const video: Record<string, number> = {};
-      MEETING_LAYERS.forEach((l, i) => video[l.rid] = videoTimelines[i].sum(from, to));
-      return { audio: audioTimeline.sum(from, to), video };
-    }
-    case "stop":
-      clearInterval(timer);
-      timer = undefined;
-      return {};
-    default:
-      throw new Error(`unknown command ${command.cmd}`);
-  }
-}
-
-const pruner = setInterval(() => {
-  const before = epochMs() - 120_000;
-  audioTimeline.prune(before);
-  for (const t of videoTimelines) t.prune(before);
-}, 10_000);
-await serveCommands(handle);
-clearInterval(pruner);
-clearInterval(timer);
-await Promise.all(publishers.map((p) => p.pc.close().catch(() => {})));
-await stun.close();
-Deno.exit(0);
+await servePublishers<SimulcastPublisher>({
+  async open(stunUrl, whipUrl, token, _start, index) {
+    const publisher = new SimulcastPublisher(stunUrl, index);
+    await publisher.publish(whipUrl, token);
+    return publisher;
+  },
+  query(command) {
+    if (command.cmd !== "report") return undefined;
+    const from = Number(command.fromMs), to = Number(command.toMs);
+    const video: Record<string, number> = {};
+    MEETING_LAYERS.forEach((l, i) => video[l.rid] = videoTimelines[i].sum(from, to));
+    return { audio: audioTimeline.sum(from, to), video };
+  },
+  prune(beforeMs) {
+    audioTimeline.prune(beforeMs);
+    for (const t of videoTimelines) t.prune(beforeMs);
+  },
+});

@@ -21,7 +21,11 @@ export const OPUS = new RTCRtpCodecParameters({
   channels: 2,
 });
 
-export function createClientPeer(stunUrl: string): RTCPeerConnection {
+/** A werift peer for 127.0.0.1 offering VP8 and Opus, with mid, TWCC and abs-send-time on video. */
+export function createClientPeer(
+  stunUrl: string,
+  videoExtensions = [useSdesMid(), useTransportWideCC(), useAbsSendTime()],
+): RTCPeerConnection {
   return new RTCPeerConnection({
     bundlePolicy: "max-bundle",
     iceServers: [{ urls: stunUrl }],
@@ -30,7 +34,7 @@ export function createClientPeer(stunUrl: string): RTCPeerConnection {
     iceInterfaceAddresses: { udp4: "127.0.0.1" },
     codecs: { audio: [OPUS], video: [VP8] },
     headerExtensions: {
-      video: [useSdesMid(), useTransportWideCC(), useAbsSendTime()],
+      video: videoExtensions,
       audio: [useSdesMid()],
     },
   });

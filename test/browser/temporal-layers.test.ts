@@ -66,6 +66,53 @@ async function unpinAndMeasure(
   return await decodeRate(viewer);
 }
 
+/**
+ * Publishes the fake camera from a new page with every one of its `encodings` encodings in L1T3.
+ * Returns null, with the page closed and the reason logged, when this Chromium ignored
+ * scalabilityMode L1T3: there is nothing to test then.
+ */
+async function publishL1T3(
+  browser: Browser,
+  server: RunningServer,
+  stream: string,
+  encodings: number,
+  options: { codec: string; simulcast?: true; video: Record<string, number> },
+): Promise<Page | null> {
+  const publisher = await browser.newPage(`${server.url}/`);
+  const modes = await publishFromPage<string[]>(publisher, stream, {
+    token: server.publishToken,
+    ...options,
+    scalabilityMode: "L1T3",
+    audio: false,
+  }, `sender.getParameters().encodings.map((e) => e.scalabilityMode ?? "")`);
+  if (modes.length >= encodings && modes.slice(0, encodings).every((m) => m === "L1T3")) {
+    return publisher;
+  }
+  console.log(`skipping ${options.codec}: this Chromium sends ${JSON.stringify(modes)}, not L1T3`);
+  await publisher.evaluate("globalThis.publisher.stop()");
+  await publisher.close();
+  return null;
+}
+
+/** Plays `stream` in a new page and waits until it has decoded 30 frames. */
+async function playUntilDecoding(
+  browser: Browser,
+  server: RunningServer,
+  stream: string,
+  publisher: Page,
+): Promise<Page> {
+  const viewer = await browser.newPage(`${server.url}/`);
+  await playInPage(viewer, stream);
+  await pollUntil(
+    "decoded video",
+    () => decodedVideo(viewer),
+    (d) => d.framesDecoded > 30,
+    STEP_DEADLINE_MS,
+    [publisher, viewer],
+  );
+  return viewer;
+}
+
 for (const codec of ["VP8", "VP9", "AV1"] as const) {
   Deno.test({
     name:
@@ -81,20 +128,11 @@ async function run(
   codec: "VP8" | "VP9" | "AV1",
 ): Promise<void> {
   const stream = `temporal-${codec.toLowerCase()}`;
-  const publisher = await browser.newPage(`${server.url}/`);
-  const mode = await publishFromPage<string>(publisher, stream, {
-    token: server.publishToken,
+  const publisher = await publishL1T3(browser, server, stream, 1, {
     codec,
-    scalabilityMode: "L1T3",
-    audio: false,
     video: { width: 640, height: 360, frameRate: 30 },
-  }, `sender.getParameters().encodings[0].scalabilityMode ?? ""`);
-  if (mode !== "L1T3") {
-    console.log(`skipping ${codec}: this Chromium ignored scalabilityMode L1T3 (${mode})`);
-    await publisher.evaluate("globalThis.publisher.stop()");
-    await publisher.close();
-    return;
-  }
+  });
+  if (!publisher) return;
 
   // The server sees three temporal layers in the one layer.
   const info = await pollUntil(
@@ -107,16 +145,8 @@ async function run(
   const layer = info!.tracks.find((t) => t.kind === "video")!.layers[0];
   assertEquals(layer.temporalLayers.map((t) => t.temporalLayerId), [0, 1, 2]);
 
-  const viewer = await browser.newPage(`${server.url}/`);
+  const viewer = await playUntilDecoding(browser, server, stream, publisher);
   const pages = [publisher, viewer];
-  await playInPage(viewer, stream);
-  await pollUntil(
-    "decoded video",
-    () => decodedVideo(viewer),
-    (d) => d.framesDecoded > 30,
-    STEP_DEADLINE_MS,
-    pages,
-  );
   const full = await decodeRate(viewer);
 
   // Temporal layer 0 only (the layer's rid is its SSRC: no simulcast).
@@ -169,21 +199,12 @@ async function runSimulcast(
   codec: "VP8" | "VP9",
 ): Promise<void> {
   const stream = `temporal-sim-${codec.toLowerCase()}`;
-  const publisher = await browser.newPage(`${server.url}/`);
-  const modes = await publishFromPage<string[]>(publisher, stream, {
-    token: server.publishToken,
+  const publisher = await publishL1T3(browser, server, stream, 3, {
     codec,
     simulcast: true,
-    scalabilityMode: "L1T3",
-    audio: false,
     video: { width: 1280, height: 720, frameRate: 30 },
-  }, `sender.getParameters().encodings.map((e) => e.scalabilityMode ?? "")`);
-  if (modes.length !== 3 || modes.some((m) => m !== "L1T3")) {
-    console.log(`skipping ${codec} simulcast L1T3: this Chromium sends ${JSON.stringify(modes)}`);
-    await publisher.evaluate("globalThis.publisher.stop()");
-    await publisher.close();
-    return;
-  }
+  });
+  if (!publisher) return;
   const info = await pollUntil(
     "three layers with measured sizes and temporal layers",
     () => streamInfoOrNull(server.url, stream),
@@ -205,16 +226,8 @@ async function runSimulcast(
   const dd = producer.extensions.idOf(Ext.dependencyDescriptor) !== 0;
   console.log(`${codec} simulcast: dependency descriptor ${dd ? "negotiated" : "absent"}`);
 
-  const viewer = await browser.newPage(`${server.url}/`);
+  const viewer = await playUntilDecoding(browser, server, stream, publisher);
   const pages = [publisher, viewer];
-  await playInPage(viewer, stream);
-  await pollUntil(
-    "decoded video",
-    () => decodedVideo(viewer),
-    (d) => d.framesDecoded > 30,
-    STEP_DEADLINE_MS,
-    pages,
-  );
 
   // The small layer at TL0, then the large one at TL0: a spatial switch while filtering.
   for (const target of [small, large]) {

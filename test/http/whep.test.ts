@@ -45,6 +45,11 @@ function post(server: RunningServer, path: string, body: string, headers = {}) {
   });
 }
 
+/** A JSON POST, as to a viewer's `/sse` and `/layer` resources. */
+function postJson(server: RunningServer, path: string, body: string) {
+  return post(server, path, body, { "Content-Type": "application/json" });
+}
+
 async function problem(res: Response, status: number): Promise<Record<string, unknown>> {
   const text = await res.text();
   assertEquals(res.status, status, text);
@@ -231,11 +236,11 @@ Deno.test("SSE: event list POST → 201 + Location; the stream sends active and 
   await withServer({}, async (server) => {
     const publisher = await publishFixture(server, "live");
     const { location } = await playFixture(server, "live");
-    const sse = await fetch(server.url + location + "/sse", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(["active", "inactive", "viewercount"]),
-    });
+    const sse = await postJson(
+      server,
+      location + "/sse",
+      JSON.stringify(["active", "inactive", "viewercount"]),
+    );
     assertEquals(sse.status, 201);
     await sse.body?.cancel();
     const streamUrl = sse.headers.get("Location");
@@ -271,12 +276,7 @@ Deno.test("SSE: bad event lists → 400 naming the problem; empty body and direc
   await withServer({}, async (server) => {
     await publishFixture(server, "live");
     const { location } = await playFixture(server, "live");
-    const sse = (body: string) =>
-      fetch(server.url + location + "/sse", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body,
-      });
+    const sse = (body: string) => postJson(server, location + "/sse", body);
     const unknown = await problem(await sse('["active","fireworks"]'), 400);
     assertStringIncludes(String(unknown.detail), "fireworks");
     await problem(await sse('{"events":["active"]}'), 400);
@@ -307,12 +307,7 @@ Deno.test("layer selection: bad bodies → 400 with a reason; {mediaId} alone �
   await withServer({}, async (server) => {
     await publishFixture(server, "live");
     const { location } = await playFixture(server, "live");
-    const layer = (body: string) =>
-      fetch(server.url + location + "/layer", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body,
-      });
+    const layer = (body: string) => postJson(server, location + "/layer", body);
     const rows: [string, RegExp][] = [
       ["not json", /JSON/],
       ['{"maxWidth":-5}', /maxWidth/],
@@ -338,12 +333,7 @@ Deno.test("layer selection: temporalLayerId pins a temporal layer, maxTemporalLa
   await withServer({}, async (server) => {
     await publishFixture(server, "live");
     const { location } = await playFixture(server, "live");
-    const layer = (body: string) =>
-      fetch(server.url + location + "/layer", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body,
-      });
+    const layer = (body: string) => postJson(server, location + "/layer", body);
     const id = location.split("/").pop()!;
     const viewer = server.manager.get(id);
     assert(viewer && viewer.role === "viewer");

@@ -1,20 +1,11 @@
 import { assertEquals } from "@std/assert";
 import { type AllocatorLayer, LayerAllocator } from "../../src/sfu/allocator.ts";
+import { FakeLayer } from "../support/allocator-layers.ts";
 
-/** A layer with three temporal layers carrying 30 %, 60 % and 100 % of its bitrate. */
-class TemporalLayer implements AllocatorLayer {
-  active = true;
-  stalled = false;
-  hasKeyFrame = true;
+/** A layer, stable for long, with three temporal layers carrying 30 %, 60 % and 100 % of its bitrate. */
+class TemporalLayer extends FakeLayer {
   maxTemporalId = 2;
-  constructor(
-    readonly rank: number,
-    readonly rid: string,
-    readonly meanBitrateBps: number,
-    readonly width: number,
-    readonly height: number,
-  ) {}
-  stableForMs(nowMs: number): number {
+  override stableForMs(nowMs: number): number {
     return nowMs + 100_000;
   }
   temporalBitrateBps(tid: number): number {

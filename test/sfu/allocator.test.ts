@@ -1,38 +1,12 @@
 import { assert, assertEquals, assertGreater, assertLess } from "@std/assert";
 import {
   AllocationReason,
-  type AllocatorLayer,
   LayerAllocator,
   type LayerAllocatorOptions,
 } from "../../src/sfu/allocator.ts";
+import { FakeLayer } from "../support/allocator-layers.ts";
 
-/** A synthetic layer: 180p/150k, 360p/500k, 720p/1.7M (simulcast.md §7). */
-class FakeLayer implements AllocatorLayer {
-  active = true;
-  stalled = false;
-  hasKeyFrame = true;
-  activeSinceMs = 0;
-  constructor(
-    readonly rank: number,
-    readonly rid: string,
-    readonly meanBitrateBps: number,
-    readonly width: number,
-    readonly height: number,
-  ) {}
-  stableForMs(nowMs: number): number {
-    return this.active && !this.stalled ? nowMs - this.activeSinceMs : 0;
-  }
-  stop(): void {
-    this.active = false;
-    this.stalled = true;
-  }
-  start(nowMs: number): void {
-    this.active = true;
-    this.stalled = false;
-    this.activeSinceMs = nowMs;
-  }
-}
-
+/** 180p/150k, 360p/500k, 720p/1.7M (simulcast.md §7). */
 function threeLayers(): FakeLayer[] {
   return [
     new FakeLayer(0, "q", 150_000, 320, 180),

@@ -23,6 +23,20 @@ const viewerMap = ExtensionMap.fromExtmaps([
   { id: 4, uri: ExtensionUri.transportWideCc },
 ]);
 
+/** A VP8 producer without simulcast on the publisher's extension map. */
+function publisherProducer(): Producer {
+  return new Producer({
+    kind: "video",
+    mid: "1",
+    codecName: "vp8",
+    payloadType: 96,
+    clockRate: 90000,
+    rids: [],
+    extensions: publisherMap,
+    requestKeyframe: () => {},
+  });
+}
+
 function setup(rids: string[] = []) {
   const keyframeRequests: number[] = [];
   const { producer, consumer, link, push } = forwardingRig({
@@ -144,16 +158,7 @@ Deno.test("publisher replaced: the consumer keeps its SSRC and sequence space on
   for (let i = 0; i < 5; i++) {
     feed({ seq: 10 + i, ts: i * 3000, ssrc: 1, key: i === 0, at: i * 33 });
   }
-  const next = new Producer({
-    kind: "video",
-    mid: "1",
-    codecName: "vp8",
-    payloadType: 96,
-    clockRate: 90000,
-    rids: [],
-    extensions: publisherMap,
-    requestKeyframe: () => {},
-  });
+  const next = publisherProducer();
   producer.close();
   consumer.rebind(next);
   const pkt = new InboundPacket();
@@ -248,16 +253,7 @@ Deno.test("probe padding: after a frame's last packet, continuing the output seq
 });
 
 Deno.test("probe padding: none without transport-wide-cc", () => {
-  const producer = new Producer({
-    kind: "video",
-    mid: "1",
-    codecName: "vp8",
-    payloadType: 96,
-    clockRate: 90000,
-    rids: [],
-    extensions: publisherMap,
-    requestKeyframe: () => {},
-  });
+  const producer = publisherProducer();
   const consumer = new Consumer({
     producer,
     link: new MemoryLink(viewerMap),
