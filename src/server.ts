@@ -124,7 +124,7 @@ export async function startServer(
     srtp: srtp.name,
     sendPath: sendPath.name,
     announcedIps,
-    workers: manager.cluster?.size ?? 1,
+    workers: manager.workerPool?.size ?? 1,
   });
   options.onListen?.(url);
   let closing: Promise<void> | undefined;

@@ -20,9 +20,9 @@
  */
 import process from "node:process";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
-import { PacketRing } from "../../src/cluster/packet-ring.ts";
-import { RingTap } from "../../src/cluster/ring-tap.ts";
-import { WakeCoalescer } from "../../src/cluster/wake-coalescer.ts";
+import { PacketRing } from "../../src/workers/packet-ring.ts";
+import { RingTap } from "../../src/workers/ring-tap.ts";
+import { WakeCoalescer } from "../../src/workers/wake-coalescer.ts";
 import dgram from "node:dgram";
 import { emptyRow, type Row } from "../lib/report.ts";
 import { attachConsumers } from "../lib/fanout-consumers.ts";

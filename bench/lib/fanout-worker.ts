@@ -1,6 +1,6 @@
 /**
  * One forwarding worker of the data-plane scaling case (bench/cases/fanout-workers.ts): the
- * worker half of `src/cluster` without werift. It attaches to a PacketRing, mirrors the
+ * worker half of `src/workers` without werift. It attaches to a PacketRing, mirrors the
  * publisher's track in a Producer, and fans every packet out to its share of consumers
  * (fanout-consumers.ts). Outbound packets are counted in a shared Int32 slot.
  *
@@ -9,7 +9,7 @@
  */
 import dgram from "node:dgram";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
-import { PacketRing, type RingSink } from "../../src/cluster/packet-ring.ts";
+import { PacketRing, type RingSink } from "../../src/workers/packet-ring.ts";
 import { vp8Producer } from "./synthetic-media.ts";
 import { attachConsumers } from "./fanout-consumers.ts";
 

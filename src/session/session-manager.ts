@@ -3,8 +3,8 @@
  * replaces publishers, ends sessions (by request, dead peer, failure or shutdown) and frees
  * everything they held. One 20 ms ticker drives all sessions' periodic work.
  */
-import { RemoteError, ViewerCluster } from "../cluster/viewer-cluster.ts";
-import { RemoteViewer } from "../cluster/remote-viewer.ts";
+import { RemoteError, WorkerPool } from "../workers/worker-pool.ts";
+import { RemoteViewer } from "../workers/remote-viewer.ts";
 import { counters, END_REASONS, FailureStage, histograms } from "../observability/counters.ts";
 import { SessionTrace } from "../observability/tracing.ts";
 import type { Logger } from "../observability/log.ts";
@@ -79,7 +79,7 @@ export class SessionManager {
   #timer: ReturnType<typeof setInterval> | undefined;
   #pending = 0;
   #closed = false;
-  #cluster: ViewerCluster | undefined;
+  #workerPool: WorkerPool | undefined;
   #rateStartMs = performance.now();
   #rateStartPackets = 0;
   #forwardedPps = 0;
@@ -92,11 +92,11 @@ export class SessionManager {
 
   /**
    * Moves viewers to `count` worker threads (count ≥ 2; 0 or 1 keeps everything on this
-   * thread). Publishers stay here; see src/cluster/viewer-cluster.ts.
+   * thread). Publishers stay here; see src/workers/worker-pool.ts.
    */
   async startWorkers(count: number, srtp: SrtpMode): Promise<void> {
-    if (count < 2 || this.#cluster || this.#closed) return;
-    this.#cluster = await ViewerCluster.start({
+    if (count < 2 || this.#workerPool || this.#closed) return;
+    this.#workerPool = await WorkerPool.start({
       workers: count,
       network: this.#options.network,
       srtp,
@@ -106,13 +106,13 @@ export class SessionManager {
     });
     // A publisher already live (none in practice: workers start before HTTP) is mirrored.
     for (const [name, publisher] of this.#publishers) {
-      this.#cluster.publish(name, publisher.producers, publisher.codecs);
+      this.#workerPool.publish(name, publisher.producers, publisher.codecs);
     }
   }
 
   /** The viewer workers, when running with more than one thread. */
-  get cluster(): ViewerCluster | undefined {
-    return this.#cluster;
+  get workerPool(): WorkerPool | undefined {
+    return this.#workerPool;
   }
 
   /** Packets forwarded to viewers per second, over the last full second (all threads). */
@@ -206,7 +206,7 @@ export class SessionManager {
     const previous = this.#publishers.get(streamName);
     this.#publishers.set(streamName, session);
     const orphans = stream.replaceProducers(session.producers);
-    this.#cluster?.publish(streamName, session.producers, session.codecs);
+    this.#workerPool?.publish(streamName, session.producers, session.codecs);
     for (const producer of session.producers) {
       producer.onLayersChanged = () => this.#emit(streamName, { type: "layers" });
     }
@@ -243,7 +243,7 @@ export class SessionManager {
       );
     }
     this.#checkForwardBudget();
-    if (this.#cluster) return await this.#playRemote(this.#cluster, streamName, offerSdp);
+    if (this.#workerPool) return await this.#playRemote(this.#workerPool, streamName, offerSdp);
     const sources: SourceTrack[] = stream.producers.map((p) => ({
       kind: p.kind,
       codec: publisher.codecs.get(p)!,
@@ -275,7 +275,7 @@ export class SessionManager {
 
   /** WHEP on a viewer worker: the worker negotiates; this thread keeps a RemoteViewer. */
   async #playRemote(
-    cluster: ViewerCluster,
+    cluster: WorkerPool,
     streamName: string,
     offerSdp: string,
   ): Promise<{ session: ViewerSession; answer: string }> {
@@ -397,7 +397,7 @@ export class SessionManager {
     if (session.role === "publisher") {
       if (this.#publishers.get(session.streamName) === session) {
         this.#publishers.delete(session.streamName);
-        this.#cluster?.unpublish(session.streamName, session.producers);
+        this.#workerPool?.unpublish(session.streamName, session.producers);
         stream?.clearProducers(session.producers);
         this.#emit(session.streamName, { type: "inactive" });
       }
@@ -408,7 +408,7 @@ export class SessionManager {
         viewers: this.viewersOf(session.streamName).length,
       });
     }
-    if (remote) await this.#cluster?.end(remote, reason);
+    if (remote) await this.#workerPool?.end(remote, reason);
     else await session.close(reason);
     if (
       stream && !this.#publishers.has(stream.name) && stream.consumers.size === 0 &&
@@ -454,7 +454,7 @@ export class SessionManager {
       this.#rateStartPackets = packets;
       this.#rateStartMs = now;
     }
-    this.#cluster?.forwardSenderReports();
+    this.#workerPool?.forwardSenderReports();
     for (const session of this.sessions.values()) {
       try {
         session.tick(now);
@@ -471,7 +471,7 @@ export class SessionManager {
     this.#closed = true;
     for (const name of this.#listeners.keys()) this.#emit(name, { type: "reconnect" });
     await Promise.all([...this.sessions.keys()].map((id) => this.end(id, "shutdown")));
-    await this.#cluster?.close();
+    await this.#workerPool?.close();
     clearInterval(this.#timer);
     this.#listeners.clear();
   }

@@ -59,7 +59,7 @@ export class Producer {
   #lastTickMs = -Infinity;
   /** Consumers, as an array for the fan-out loop. */
   consumers: Consumer[] = [];
-  /** Taps (viewer workers' rings, src/cluster/ring-tap.ts), as an array for the same loop. */
+  /** Taps (viewer workers' rings, src/workers/ring-tap.ts), as an array for the same loop. */
   taps: PacketTap[] = [];
   readonly #bySsrc = new Map<number, Layer>();
   /** Shared, throttled key-frame requests: any number of viewers asking → one PLI. */

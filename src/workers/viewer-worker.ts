@@ -1,7 +1,7 @@
 /// <reference lib="deno.worker" />
 /**
  * Entry point of a viewer worker: a ViewerHost driven by messages from the main thread (see
- * protocol.ts). Started by ViewerCluster with `new Worker(url, { type: "module" })`; it
+ * protocol.ts). Started by WorkerPool with `new Worker(url, { type: "module" })`; it
  * inherits the main thread's permissions (net for sockets, ffi for libsrtp).
  */
 import { selectSrtpBackend } from "../transport/srtp-backend.ts";

@@ -23,7 +23,7 @@ import { RemoteConsumer, RemoteViewer } from "./remote-viewer.ts";
 import { RingTap, SHED_UPPER_LAYERS_AT } from "./ring-tap.ts";
 import { WakeCoalescer } from "./wake-coalescer.ts";
 
-export interface ViewerClusterOptions {
+export interface WorkerPoolOptions {
   /** Number of workers (≥ 1). */
   workers: number;
   network: NetworkOptions;
@@ -96,12 +96,12 @@ export function extmapsOf(map: ExtensionMap): SdpExtmap[] {
   return out;
 }
 
-export class ViewerCluster {
+export class WorkerPool {
   readonly viewers: Map<string, RemoteViewer> = new Map();
   /** The SRTP backend each worker selected (its own `selectSrtpBackend`), by worker index. */
   readonly workerSrtp: string[] = [];
   readonly #slots: WorkerSlot[] = [];
-  readonly #options: ViewerClusterOptions;
+  readonly #options: WorkerPoolOptions;
   readonly #taps = new Map<Producer, RingTap>();
   readonly #byTrack = new Map<number, Producer>();
   readonly #streams = new Map<string, Producer[]>();
@@ -112,14 +112,14 @@ export class ViewerCluster {
   #nextReq = 1;
   #closed = false;
 
-  private constructor(options: ViewerClusterOptions) {
+  private constructor(options: WorkerPoolOptions) {
     this.#options = options;
     this.#wakes = new WakeCoalescer(options.wakeDelayMs ?? 1);
   }
 
   /** Starts the workers and waits until each is ready. */
-  static async start(options: ViewerClusterOptions): Promise<ViewerCluster> {
-    const cluster = new ViewerCluster(options);
+  static async start(options: WorkerPoolOptions): Promise<WorkerPool> {
+    const cluster = new WorkerPool(options);
     const ready: Promise<void>[] = [];
     for (let index = 0; index < options.workers; index++) {
       const worker = new Worker(new URL("./viewer-worker.ts", import.meta.url), { type: "module" });

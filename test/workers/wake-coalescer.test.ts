@@ -1,6 +1,6 @@
 import { assertEquals } from "@std/assert";
-import { PacketRing, type RingSink } from "../../src/cluster/packet-ring.ts";
-import { WakeCoalescer, type WakeTimers } from "../../src/cluster/wake-coalescer.ts";
+import { PacketRing, type RingSink } from "../../src/workers/packet-ring.ts";
+import { WakeCoalescer, type WakeTimers } from "../../src/workers/wake-coalescer.ts";
 
 /** Timers run by hand: `fire()` runs what is armed. */
 class ManualTimers implements WakeTimers {

@@ -39,7 +39,7 @@ Deno.test("admission: the forwarded rate starts at zero and a server under no lo
   const m = manager(0, 0);
   try {
     assertEquals(m.forwardedPps, 0);
-    assertEquals(m.cluster, undefined);
+    assertEquals(m.workerPool, undefined);
   } finally {
     await m.close();
   }

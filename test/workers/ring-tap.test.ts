@@ -1,6 +1,6 @@
 import { assertEquals } from "@std/assert";
-import { PacketRing } from "../../src/cluster/packet-ring.ts";
-import { RingTap } from "../../src/cluster/ring-tap.ts";
+import { PacketRing } from "../../src/workers/packet-ring.ts";
+import { RingTap } from "../../src/workers/ring-tap.ts";
 import { counters, DropReason } from "../../src/observability/counters.ts";
 import { ExtensionMap } from "../../src/rtp/header-extensions.ts";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";

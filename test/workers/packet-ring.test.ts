@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { PacketRing, RING_SLOT_BYTES, type RingSink } from "../../src/cluster/packet-ring.ts";
+import { PacketRing, RING_SLOT_BYTES, type RingSink } from "../../src/workers/packet-ring.ts";
 
 /** Collects what the ring hands out (copies: the views are reused). */
 class Collector implements RingSink {

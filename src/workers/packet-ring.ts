@@ -18,7 +18,7 @@
  *
  * Waking: a reader that finds the ring empty sets `sleeping`, re-checks head and waits on it
  * with Atomics.waitAsync. `write` never wakes it: the writer calls `wakeReader` when it chooses
- * (ViewerCluster coalesces wakes to one per ring per millisecond, see wake-coalescer.ts),
+ * (WorkerPool coalesces wakes to one per ring per millisecond, see wake-coalescer.ts),
  * because a wake costs the reader's thread about 70 µs of CPU, several packets' worth of work.
  * A busy reader costs the writer one atomic load per packet and no notify.
  */
