@@ -47,11 +47,11 @@ export interface StreamInfo {
 export function describeStreams(manager: SessionManager): StreamInfo[] {
   const now = performance.now();
   const out: StreamInfo[] = [];
-  for (const stream of manager.streams.values()) {
-    const publisher = manager.publisherOf(stream.name);
-    const viewers = manager.viewersOf(stream.name);
+  for (const stream of manager.routers.values()) {
+    const publisher = manager.publisherOf(stream.id);
+    const viewers = manager.viewersOf(stream.id);
     out.push({
-      name: stream.name,
+      name: stream.id,
       live: stream.live,
       codecs: stream.producers.map((p) => p.codecName),
       tracks: stream.producers.map((p) => ({

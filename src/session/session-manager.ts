@@ -1,14 +1,15 @@
 /**
- * Owns every session and stream: creates them from offers, ties viewers to the live publisher,
- * replaces publishers, ends sessions (by request, dead peer, failure or shutdown) and frees
- * everything they held. One 20 ms ticker drives all sessions' periodic work.
+ * Owns every session and the Router of each stream key: creates sessions from offers, ties
+ * viewers to the live publisher, replaces publishers (the stream policy: one publisher per key),
+ * ends sessions (by request, dead peer, failure or shutdown) and frees everything they held. One
+ * 20 ms ticker drives all sessions' periodic work.
  */
 import { RemoteError, WorkerPool } from "../workers/worker-pool.ts";
 import { RemoteViewer } from "../workers/remote-viewer.ts";
 import { counters, END_REASONS, FailureStage, histograms } from "../observability/counters.ts";
 import { SessionTrace } from "../observability/tracing.ts";
 import type { Logger } from "../observability/log.ts";
-import { Stream } from "../sfu/stream.ts";
+import { Router } from "../sfu/router.ts";
 import type { SrtpBackend } from "../transport/srtp.ts";
 import type { SrtpMode } from "../transport/srtp-backend.ts";
 import {
@@ -70,7 +71,8 @@ const TICK_MS = 20;
 const RATE_WINDOW_MS = 1000;
 
 export class SessionManager {
-  readonly streams: Map<string, Stream> = new Map();
+  /** One Router per stream key: a stream is a room with one publisher. */
+  readonly routers: Map<string, Router> = new Map();
   readonly sessions: Map<string, Session> = new Map();
   readonly #publishers = new Map<string, PublisherSession>();
   readonly #listeners = new Map<string, Set<(event: StreamEvent) => void>>();
@@ -233,7 +235,7 @@ export class SessionManager {
   ): Promise<{ session: ViewerSession; answer: string }> {
     this.#checkCapacity();
     const publisher = this.#publishers.get(streamName);
-    const stream = this.streams.get(streamName);
+    const stream = this.routers.get(streamName);
     if (!publisher || !stream || !stream.live) {
       throw new NoSourceError(`nothing is being published on stream "${streamName}"`);
     }
@@ -266,7 +268,7 @@ export class SessionManager {
       msid: `quetzal-${streamName.replace(/[^A-Za-z0-9_-]/g, "")} ${track.kind}`,
     }));
     // The stream may have changed while negotiating; attach to what is live now.
-    session.attach(plan, this.streams.get(streamName)?.producers ?? []);
+    session.attach(plan, this.routers.get(streamName)?.producers ?? []);
     for (const c of session.consumers) stream.consumers.add(c);
     this.#register(session);
     this.#emit(streamName, { type: "viewercount", viewers: this.viewersOf(streamName).length });
@@ -365,13 +367,17 @@ export class SessionManager {
     counters.sessionsCreated[session.role === "publisher" ? 0 : 1]++;
   }
 
-  #stream(name: string): Stream {
-    let stream = this.streams.get(name);
-    if (!stream) {
-      stream = new Stream(name);
-      this.streams.set(name, stream);
+  #stream(name: string): Router {
+    let router = this.routers.get(name);
+    if (!router) {
+      router = new Router(
+        name,
+        (error) =>
+          this.#log.warn("router event listener failed", { stream: name, error: String(error) }),
+      );
+      this.routers.set(name, router);
     }
-    return stream;
+    return router;
   }
 
   get(id: string): Session | undefined {
@@ -390,7 +396,7 @@ export class SessionManager {
       counters.sessionFailures[FailureStage.ice]++;
     }
     if (reason === "dtls_failed") counters.sessionFailures[FailureStage.dtls]++;
-    const stream = this.streams.get(session.streamName);
+    const stream = this.routers.get(session.streamName);
     const remote = (session as unknown) instanceof RemoteViewer
       ? session as unknown as RemoteViewer
       : undefined;
@@ -398,7 +404,7 @@ export class SessionManager {
       if (this.#publishers.get(session.streamName) === session) {
         this.#publishers.delete(session.streamName);
         this.#workerPool?.unpublish(session.streamName, session.producers);
-        stream?.clearProducers(session.producers);
+        stream?.removeProducers(session.producers.map((p) => p.id));
         this.#emit(session.streamName, { type: "inactive" });
       }
     } else if (stream) {
@@ -411,10 +417,11 @@ export class SessionManager {
     if (remote) await this.#workerPool?.end(remote, reason);
     else await session.close(reason);
     if (
-      stream && !this.#publishers.has(stream.name) && stream.consumers.size === 0 &&
-      this.viewersOf(stream.name).length === 0
+      stream && !this.#publishers.has(stream.id) && stream.consumers.size === 0 &&
+      this.viewersOf(stream.id).length === 0
     ) {
-      this.streams.delete(stream.name);
+      this.routers.delete(stream.id);
+      stream.close();
     }
     return true;
   }

@@ -15,11 +15,18 @@ import type { Consumer } from "./consumer.ts";
 import { KeyframeRequester } from "./keyframe-requester.ts";
 import { Layer } from "./layer.ts";
 import { LayerChange, LayerTracker } from "./layer-tracker.ts";
+import { defaultSource, type ProducerInfo, type Source } from "./router-protocol.ts";
 
 /** Sends a key-frame request for one SSRC to the publisher. */
 export type KeyframeSink = (ssrc: number) => void;
 
 export interface ProducerOptions {
+  /** Process-wide id (a worker's mirror takes the original's); generated when absent. */
+  id?: string;
+  /** Who publishes it (default: unknown, ""). */
+  participant?: string;
+  /** What it carries (default: microphone for audio, camera for video). */
+  source?: Source;
   kind: "audio" | "video";
   mid: string;
   codecName: CodecName;
@@ -35,6 +42,7 @@ export interface ProducerOptions {
 }
 
 const MAX_LAYERS = 4;
+let nextProducerId = 1;
 
 /**
  * Sees every packet of a producer besides its consumers, with the same arguments: the main
@@ -45,6 +53,9 @@ export interface PacketTap {
 }
 
 export class Producer {
+  readonly id: string;
+  readonly participant: string;
+  readonly source: Source;
   readonly kind: "audio" | "video";
   readonly kindIndex: 0 | 1;
   readonly mid: string;
@@ -76,6 +87,9 @@ export class Producer {
   onLayersChanged: () => void = () => {};
 
   constructor(options: ProducerOptions) {
+    this.id = options.id ?? `p${nextProducerId++}`;
+    this.participant = options.participant ?? "";
+    this.source = options.source ?? defaultSource(options.kind);
     this.kind = options.kind;
     this.kindIndex = options.kind === "audio" ? 0 : 1;
     this.mid = options.mid;
@@ -90,6 +104,19 @@ export class Producer {
       lowestIntervalMs: throttleMs,
       otherIntervalMs: throttleMs,
     });
+  }
+
+  /** The producer as plain data (events, snapshots, the worker boundary). */
+  get info(): ProducerInfo {
+    return {
+      id: this.id,
+      participant: this.participant,
+      source: this.source,
+      kind: this.kind,
+      codec: this.codecName,
+      mid: this.mid,
+      rids: [...this.rids],
+    };
   }
 
   get simulcast(): boolean {

@@ -22,7 +22,7 @@ import { parseSdp } from "../session/sdp.ts";
 import type { EndReason } from "../session/session-base.ts";
 import { ViewerSession } from "../session/viewer-session.ts";
 import { Producer } from "../sfu/producer.ts";
-import { Stream } from "../sfu/stream.ts";
+import { Router } from "../sfu/router.ts";
 import type { SrtpBackend } from "../transport/srtp.ts";
 import { type PacketRing, RingFlag, type RingSink } from "./packet-ring.ts";
 import type { CounterDelta, PlayResult, TrackInfo, ViewerStatus } from "./protocol.ts";
@@ -53,7 +53,8 @@ const DRAIN_BATCH = 1024;
 
 export class ViewerHost implements RingSink {
   readonly sessions: Map<string, ViewerSession> = new Map();
-  readonly streams: Map<string, Stream> = new Map();
+  /** Mirrors of the main thread's Routers (stream keys) that have viewers here. */
+  readonly streams: Map<string, Router> = new Map();
   readonly #byTrack = new Map<number, Producer>();
   readonly #infos = new Map<Producer, TrackInfo>();
   readonly #options: ViewerHostOptions;
@@ -137,7 +138,7 @@ export class ViewerHost implements RingSink {
   setStream(name: string, tracks: TrackInfo[]): void {
     let stream = this.streams.get(name);
     if (!stream) {
-      stream = new Stream(name);
+      stream = new Router(name);
       this.streams.set(name, stream);
     }
     for (const old of stream.producers) this.#forget(old);
@@ -171,8 +172,11 @@ export class ViewerHost implements RingSink {
     const mirrors = trackIds.map((id) => this.#byTrack.get(id));
     if (mirrors.length === 0 || mirrors.some((p) => !p || !stream.producers.includes(p))) return;
     for (const p of stream.producers) this.#forget(p);
-    stream.clearProducers(stream.producers);
-    if (stream.consumers.size === 0) this.streams.delete(name);
+    stream.removeProducers(stream.producers.map((p) => p.id));
+    if (stream.consumers.size === 0) {
+      this.streams.delete(name);
+      stream.close();
+    }
   }
 
   #forget(producer: Producer): void {
@@ -238,7 +242,10 @@ export class ViewerHost implements RingSink {
     if (stream) { for (const c of session.consumers) stream.consumers.delete(c); }
     if (notify) this.#options.events.ended(id, reason);
     await session.close(reason);
-    if (stream && !stream.live && stream.consumers.size === 0) this.streams.delete(stream.name);
+    if (stream && !stream.live && stream.consumers.size === 0) {
+      this.streams.delete(stream.id);
+      stream.close();
+    }
     return true;
   }
 
@@ -373,7 +380,7 @@ export class ViewerHost implements RingSink {
     this.#yield.port1.close();
     this.#yield.port2.close();
     await Promise.all([...this.sessions.keys()].map((id) => this.end(id, "shutdown")));
-    for (const stream of this.streams.values()) stream.clearProducers(stream.producers);
+    for (const stream of this.streams.values()) stream.close();
     this.streams.clear();
     this.#byTrack.clear();
     this.#keyframeSeen.clear();

@@ -123,7 +123,7 @@ Deno.test("DELETE → 200 and the session is gone; again → 404", async () => {
     assertEquals(del.status, 200);
     await del.body?.cancel();
     assertEquals(server.manager.sessions.size, 0);
-    assertEquals(server.manager.streams.size, 0, "the stream is freed with its only publisher");
+    assertEquals(server.manager.routers.size, 0, "the stream is freed with its only publisher");
     await problem(await fetch(server.url + location, { method: "DELETE", headers: auth }), 404);
     await problem(await fetch(server.url + location, { method: "GET" }), 404);
   });
@@ -408,7 +408,7 @@ Deno.test("bad input → 415 / 400 / 422 / 413 with problem bodies, allocating n
     // A bad stream name is a 400, not a crash or a session.
     await problem(await post(server, `/whip/${"x".repeat(200)}`, OBS_30), 400);
     assertEquals(server.manager.sessions.size, 0);
-    assertEquals(server.manager.streams.size, 0);
+    assertEquals(server.manager.routers.size, 0);
   });
 });
 

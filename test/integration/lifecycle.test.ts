@@ -128,7 +128,7 @@ Deno.test("DELETE frees the publisher, then the viewer; the viewer's SSE hears `
     assert(viewerSession.closed);
     assert(!viewerSession.peer.connected, "viewer transport closed");
     assertEquals(server.manager.sessions.size, 0);
-    assertEquals(server.manager.streams.size, 0, "the stream is freed with its last session");
+    assertEquals(server.manager.routers.size, 0, "the stream is freed with its last session");
     assertEquals(await del(server, viewer.location), 404, "a second DELETE finds nothing");
   } finally {
     await reader?.cancel();
@@ -167,7 +167,7 @@ Deno.test("a viewer, then a publisher, whose peer dies without DELETE is freed",
     const aliveSession = server.manager.get(sessionIdOf(alive.location))!;
     const doomedSession = server.manager.get(sessionIdOf(doomed.location))!;
     const producers = server.manager.publisherOf("dead")!.producers;
-    const stream = server.manager.streams.get("dead")!;
+    const stream = server.manager.routers.get("dead")!;
     assertEquals(stream.consumers.size, 4, "two viewers × audio and video");
 
     // The peer vanishes: werift's close sends no DTLS close_notify, so nothing tells the
@@ -228,7 +228,7 @@ Deno.test("a viewer, then a publisher, whose peer dies without DELETE is freed",
     assertEquals(server.manager.liveStreams, 0);
     assertEquals(await del(server, alive.location), 200);
     assertEquals(server.manager.sessions.size, 0);
-    assertEquals(server.manager.streams.size, 0);
+    assertEquals(server.manager.routers.size, 0);
   } finally {
     for (const peer of peers) await peer.close();
     await server.close();
@@ -254,7 +254,7 @@ function footprint(server: RunningServer): Footprint {
   for (const type of process.getActiveResourcesInfo()) handles[type] = (handles[type] ?? 0) + 1;
   return {
     sessions: server.manager.sessions.size,
-    streams: server.manager.streams.size,
+    streams: server.manager.routers.size,
     sendSlots: sendPool.available,
     fds,
     handles,
@@ -298,7 +298,7 @@ Deno.test({
       assertEquals(counters.sessionsCreated[0] - createdBefore[0], 200);
       assertEquals(counters.sessionsCreated[1] - createdBefore[1], 200);
       assertEquals(server.manager.sessions.size, 0);
-      assertEquals(server.manager.streams.size, 0);
+      assertEquals(server.manager.routers.size, 0);
       // Sockets close and werift's own timers (DTLS retransmission, RTCP loops) run out
       // asynchronously: wait until everything is back, then compare exactly.
       let now = footprint(server);
