@@ -20,7 +20,8 @@ import { writeSdesCname, writeSenderReport } from "../rtp/rtcp-writer.ts";
 import { readTwccFeedback, TwccFeedback } from "../rtp/twcc-reader.ts";
 import { BandwidthEstimator, BandwidthUsage, EstimateMode } from "../sfu/bandwidth-estimator.ts";
 import { SendHistory } from "../sfu/send-history.ts";
-import { Consumer, type ViewerLink } from "../sfu/consumer.ts";
+import { AUDIO_RESERVE_BPS, Consumer, type ViewerLink } from "../sfu/consumer.ts";
+import { SubscriberAllocator } from "../sfu/subscriber-allocator.ts";
 import type { Producer } from "../sfu/producer.ts";
 import type { OfferPlan, TrackPlan } from "./negotiation.ts";
 import type { PeerListener, PeerTransport } from "./peer-transport.ts";
@@ -58,6 +59,11 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
   #firstPacketMarked = false;
   #lastSrMs = 0;
   #lastSelectMs = 0;
+  /** One budget across this viewer's video tracks (a WHEP viewer has one: the whole estimate). */
+  readonly #split = new SubscriberAllocator();
+  #video: Consumer[] = [];
+  #shares = new Float64Array(0);
+  readonly #reserve = new Float64Array(1);
   /** Latest REMB from the viewer, bit/s (-1 unknown). */
   rembBps = -1;
   rttMs = -1;
@@ -76,6 +82,8 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
       const producer = producers.find((p) => p.kind === track.kind);
       if (producer) this.consumers.push(this.#consumerFor(track, producer));
     }
+    this.#video = this.consumers.filter((c) => c.kind === "video");
+    this.#shares = new Float64Array(this.#video.length);
   }
 
   #consumerFor(track: TrackPlan, producer: Producer): Consumer {
@@ -218,9 +226,20 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
       const estimate = mode === EstimateMode.twcc || mode === EstimateMode.remb
         ? this.bandwidth.estimateAt(nowMs)
         : Infinity;
-      for (const consumer of this.consumers) {
+      let audio = 0;
+      for (const c of this.consumers) if (c.kind === "audio") audio++;
+      const video = this.#video;
+      this.#split.split(estimate, audio * AUDIO_RESERVE_BPS, video, this.#shares, this.#reserve);
+      const probing = mode === EstimateMode.twcc;
+      for (let i = 0; i < video.length; i++) {
         // Probes only where TWCC feedback can tell whether they arrived.
-        consumer.select(nowMs, estimate, this.bandwidth.lossFraction, mode === EstimateMode.twcc);
+        video[i].select(
+          nowMs,
+          this.#shares[i],
+          this.bandwidth.lossFraction,
+          probing,
+          this.#reserve[0],
+        );
       }
     }
     if (nowMs - this.#lastSrMs >= SR_INTERVAL_MS) {

@@ -25,6 +25,12 @@ import type { TwccFeedback } from "../rtp/twcc-reader.ts";
 import { isSeqNewer, seqDiff } from "../rtp/seq.ts";
 import { ExtensionMap } from "../rtp/header-extensions.ts";
 import { ALL_TEMPORAL_LAYERS, TemporalFilter } from "./temporal-filter.ts";
+import {
+  type AllocationTrack,
+  TrackPriority,
+  type TrackPriorityValue,
+} from "./subscriber-allocator.ts";
+import type { AllocatorLayer } from "./allocator.ts";
 
 /** What a consumer needs from its viewer's transport. */
 export interface ViewerLink {
@@ -44,8 +50,11 @@ export interface ViewerLink {
 export type SwitchReason = "bandwidth" | "manual" | "layer_loss" | "pause";
 
 const HISTORY = 2048;
-/** Opus at up to 96 kbit/s plus overhead: reserved before video (audio is never starved). */
-const AUDIO_RESERVE_BPS = 128_000;
+/**
+ * Opus at up to 96 kbit/s plus overhead, reserved per audio track before video (audio is never
+ * starved); a broadcast's music runs far above a call's 32 kbit/s voice.
+ */
+export const AUDIO_RESERVE_BPS = 128_000;
 const HISTORY_MASK = HISTORY - 1;
 /** Padding bytes per probe packet: the most one padding-length octet can say (RFC 3550 §5.1). */
 const PROBE_PADDING_BYTES = 255;
@@ -63,7 +72,7 @@ export interface ConsumerOptions {
   extensions: ExtensionMap;
 }
 
-export class Consumer {
+export class Consumer implements AllocationTrack {
   readonly kind: "audio" | "video";
   readonly ssrc: number;
   readonly payloadType: number;
@@ -79,6 +88,10 @@ export class Consumer {
   /** A manual temporal layer (WHEP `temporalLayerId`); null = automatic. */
   pinnedTemporal: number | null = null;
   lastSwitchReason: SwitchReason | null = null;
+  /** Rank among the subscriber's video tracks when bandwidth is split (subscriber-allocator). */
+  priority: TrackPriorityValue = TrackPriority.camera;
+  /** Highest picture height the receiver wants (0: none); Infinity = any. */
+  maxHeight = Infinity;
   layerSwitches = 0;
   packetsSent = 0;
   bytesSent = 0;
@@ -147,6 +160,11 @@ export class Consumer {
     padding[0] = 0xa0; // V=2, P=1
     padding[padding.length - 1] = PROBE_PADDING_BYTES;
     this.#padding.parse(padding, padding.length, new ExtensionMap());
+  }
+
+  /** The source's layers as the allocators read them. */
+  get layers(): readonly AllocatorLayer[] {
+    return this.producer.tracker.layers;
   }
 
   get munger(): Munger {
@@ -506,6 +524,7 @@ export class Consumer {
   /** Caps for automatic selection (WHEP `maxWidth`, `maxHeight`, `maxSpatialLayerId`). */
   setCaps(maxWidth?: number, maxHeight?: number, maxSpatial?: number): void {
     this.pinnedRid = null;
+    this.maxHeight = maxHeight ?? Infinity;
     this.#allocator.setCaps({ maxWidth, maxHeight, maxSpatial });
   }
 
@@ -514,14 +533,21 @@ export class Consumer {
    * for its key frame while waiting. Runs on the viewer's tick, not per packet.
    * `estimateBps` is Infinity for a viewer that gives no bandwidth feedback (caps only).
    * `probing`: TWCC feedback flows, so upgrades wait for a successful probe.
+   * `audioReserveBps`: taken off the estimate for audio (0 when the subscriber's split did it).
    */
-  select(nowMs: number, estimateBps = Infinity, lossFraction = 0, probing = false): void {
+  select(
+    nowMs: number,
+    estimateBps = Infinity,
+    lossFraction = 0,
+    probing = false,
+    audioReserveBps = AUDIO_RESERVE_BPS,
+  ): void {
     if (this.kind === "audio" || this.#closed) return;
     const producer = this.producer;
     if (producer.layers.length === 0) return;
     const allocator = this.#allocator;
     allocator.setProbing(probing && this.#prober !== null);
-    allocator.update(estimateBps, lossFraction, AUDIO_RESERVE_BPS, producer.tracker.layers, nowMs);
+    allocator.update(estimateBps, lossFraction, audioReserveBps, producer.tracker.layers, nowMs);
     const tid = allocator.targetTemporal;
     this.#temporal.target = tid < 0 ? ALL_TEMPORAL_LAYERS : tid;
     this.#driveProbe(nowMs);
