@@ -38,6 +38,8 @@ export const DropReason = {
   sendError: 7,
   /** A picture above the viewer's temporal-layer target (pinned, capped or trimmed to fit). */
   temporalLayer: 8,
+  /** The producer is muted (by its participant or a moderator): nothing is fanned out. */
+  muted: 9,
 } as const;
 export const DROP_REASONS = Object.keys(DropReason) as (keyof typeof DropReason)[];
 /** Label values of `DropReason`, in index order (snake_case, as Prometheus label values are). */

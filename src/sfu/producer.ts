@@ -16,6 +16,7 @@ import { KeyframeRequester } from "./keyframe-requester.ts";
 import { Layer } from "./layer.ts";
 import { LayerChange, LayerTracker } from "./layer-tracker.ts";
 import { defaultSource, type ProducerInfo, type Source } from "./router-protocol.ts";
+import { AudioLevelStats } from "./speaker-detector.ts";
 
 /** Sends a key-frame request for one SSRC to the publisher. */
 export type KeyframeSink = (ssrc: number) => void;
@@ -83,6 +84,13 @@ export class Producer {
     layerSync: false,
   };
   #closed = false;
+  /**
+   * Muted (by its participant or a moderator): packets are booked (NACK, cache, levels) but
+   * not fanned out, so a muted microphone costs no forwarding.
+   */
+  muted = false;
+  /** Audio levels (RFC 6464) since the speaker detector's last look. */
+  readonly levels: AudioLevelStats = new AudioLevelStats();
   /** Called when a layer is first seen or its resolution changes (for SSE `layers`). */
   onLayersChanged: () => void = () => {};
 
@@ -116,6 +124,7 @@ export class Producer {
       codec: this.codecName,
       mid: this.mid,
       rids: [...this.rids],
+      muted: this.muted,
     };
   }
 
@@ -195,6 +204,14 @@ export class Producer {
       if (keyframe || frame.width > 0) {
         this.tracker.onKeyFrame(layer.state, frame.width, frame.height, nowMs);
       }
+    }
+    if (this.kindIndex === 0) {
+      const levelOff = pkt.extOffset[Ext.audioLevel];
+      if (levelOff >= 0) this.levels.add(pkt.buf[levelOff]);
+    }
+    if (this.muted) {
+      counters.packetsDropped[DropReason.muted]++;
+      return;
     }
     // Taps first: they hand the packet to other threads, which then work in parallel.
     const taps = this.taps;

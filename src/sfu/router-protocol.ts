@@ -60,6 +60,8 @@ export interface ProducerInfo {
   mid: string;
   /** Simulcast rids in offer order; empty for a single encoding. */
   rids: string[];
+  /** Muted by its participant or a moderator: nothing is forwarded. */
+  muted: boolean;
 }
 
 /** What a Router reports to its owner and to mirrors (workers; later other machines). */
