@@ -40,6 +40,8 @@ export const DropReason = {
   temporalLayer: 8,
   /** The producer is muted (by its participant or a moderator): nothing is fanned out. */
   muted: 9,
+  /** The consumer is paused: hidden by its receiver or no room in its subscriber's budget. */
+  paused: 10,
 } as const;
 export const DROP_REASONS = Object.keys(DropReason) as (keyof typeof DropReason)[];
 /** Label values of `DropReason`, in index order (snake_case, as Prometheus label values are). */

@@ -92,6 +92,11 @@ export class Consumer implements AllocationTrack {
   priority: TrackPriorityValue = TrackPriority.camera;
   /** Highest picture height the receiver wants (0: none); Infinity = any. */
   maxHeight = Infinity;
+  /**
+   * Nothing is sent (the receiver hides the track, or the subscriber's budget has no room for
+   * it); the output sequence and timestamps carry on at the key frame that resumes it.
+   */
+  paused = false;
   layerSwitches = 0;
   packetsSent = 0;
   bytesSent = 0;
@@ -176,6 +181,10 @@ export class Consumer implements AllocationTrack {
     // Not before the transport is up: a key frame "sent" into a closed pipe would start the
     // output on inter frames.
     if (this.#closed || !this.#link.ready) return;
+    if (this.paused) {
+      counters.packetsDropped[DropReason.paused]++;
+      return;
+    }
     if (layer !== this.current) {
       if (this.kind === "audio") {
         this.#start(pkt, layer);
@@ -544,7 +553,10 @@ export class Consumer implements AllocationTrack {
   ): void {
     if (this.kind === "audio" || this.#closed) return;
     const producer = this.producer;
-    if (producer.layers.length === 0) return;
+    // A share of 0 (subscriber-allocator) or a hidden tile: a real pause, not the lowest layer.
+    const pause = this.maxHeight <= 0 || estimateBps <= 0;
+    if (pause !== this.paused) this.#setPaused(pause);
+    if (pause || producer.layers.length === 0) return;
     const allocator = this.#allocator;
     allocator.setProbing(probing && this.#prober !== null);
     allocator.update(estimateBps, lossFraction, audioReserveBps, producer.tracker.layers, nowMs);
@@ -563,6 +575,15 @@ export class Consumer implements AllocationTrack {
       if (this.waitingSinceMs < 0) this.waitingSinceMs = nowMs;
       producer.requestKeyframe(target, nowMs);
     }
+  }
+
+  #setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (!paused) return;
+    // Resuming is a switch: the next key frame of the target restarts the output where it was.
+    this.current = null;
+    this.target = null;
+    this.#prober?.cancel();
   }
 
   /** Starts, paces, times out or cancels the probe the allocator asks for (viewer tick). */

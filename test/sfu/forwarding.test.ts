@@ -327,3 +327,34 @@ Deno.test("probe before an upgrade: the allocator's probe runs, TWCC feedback co
   const seqs = link.sent.map((p) => p.sequenceNumber);
   for (let i = 1; i < seqs.length; i++) assertEquals((seqs[i] - seqs[i - 1]) & 0xffff, 1);
 });
+
+Deno.test("a paused consumer sends nothing and resumes at a key frame with contiguous output", () => {
+  const { consumer, link, feed, keyframeRequests } = setup();
+  feed({ seq: 100, ts: 0, ssrc: 1, key: true, at: 0 });
+  consumer.select(1);
+  for (let i = 1; i <= 5; i++) feed({ seq: 100 + i, ts: i * 3000, ssrc: 1, at: i * 33 });
+  const before = link.sent.length;
+  assertGreater(before, 0);
+  const lastSeq = link.sent[before - 1].sequenceNumber;
+  // The subscriber's budget has no room for this track: a share of 0 pauses it.
+  consumer.select(200, 0);
+  assert(consumer.paused);
+  for (let i = 6; i <= 10; i++) {
+    feed({ seq: 100 + i, ts: i * 3000, ssrc: 1, key: i === 8, at: i * 33 });
+  }
+  assertEquals(link.sent.length, before, "nothing sent while paused, key frames included");
+  const requests = keyframeRequests.length;
+  consumer.select(400, 5_000_000);
+  assert(!consumer.paused);
+  assertGreater(keyframeRequests.length, requests, "resuming asks for a key frame");
+  feed({ seq: 111, ts: 11 * 3000, ssrc: 1, at: 11 * 33 });
+  assertEquals(link.sent.length, before, "an inter frame cannot resume the picture");
+  feed({ seq: 112, ts: 12 * 3000, ssrc: 1, key: true, at: 12 * 33 });
+  feed({ seq: 113, ts: 13 * 3000, ssrc: 1, at: 13 * 33 });
+  assertEquals(link.sent.length, before + 2);
+  assertEquals(link.sent[before].sequenceNumber, (lastSeq + 1) & 0xffff, "no gap for the viewer");
+  // A hidden tile (maxHeight 0) pauses whatever the budget.
+  consumer.maxHeight = 0;
+  consumer.select(600, 5_000_000);
+  assert(consumer.paused);
+});
