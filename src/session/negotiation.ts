@@ -7,6 +7,7 @@
  */
 import { codecFromRtpmap, type CodecName } from "../rtp/codecs/codec.ts";
 import { ExtensionUri } from "../rtp/header-extensions.ts";
+import { defaultSource, type Source } from "../sfu/router-protocol.ts";
 import {
   parseFmtp,
   type SdpCodec,
@@ -42,6 +43,8 @@ export interface TrackPlan {
   rids: string[];
   /** SSRCs signalled by the offerer (may be empty: learnt from packets). */
   ssrcs: number[];
+  /** What the track carries (publish: from the policy's map, else by kind). */
+  source: Source;
 }
 
 /** An m-line answered `inactive` (kind absent on the other side) or rejected. */
@@ -82,10 +85,32 @@ const PLAY_EXTENSIONS = new Set<string>([
 
 const ACCEPTED_FEEDBACK = ["nack", "nack pli", "ccm fir", "transport-cc", "goog-remb"];
 
-/** Checks a WHIP offer and decides what to accept; throws Unsupported/InvalidOfferError. */
-export function planPublish(offer: SessionDescriptionInfo): OfferPlan {
+/** What a publish offer may carry: WHIP's one track per kind, or a room participant's sources. */
+export interface PublishPolicy {
+  /** Tracks of one kind allowed in one offer. */
+  maxPerKind: number;
+  /** What each m-line carries, by mid (rooms); absent: microphone for audio, camera for video. */
+  sources?: Readonly<Record<string, Source>>;
+}
+
+/** WHIP: one audio and one video track (RFC 9725 leaves more to the server; OBS sends these). */
+export const WHIP_POLICY: PublishPolicy = { maxPerKind: 1 };
+
+const SOURCE_KIND: Record<Source, "audio" | "video"> = {
+  microphone: "audio",
+  screenAudio: "audio",
+  camera: "video",
+  screen: "video",
+};
+
+/** Checks a publish offer and decides what to accept; throws Unsupported/InvalidOfferError. */
+export function planPublish(
+  offer: SessionDescriptionInfo,
+  policy: PublishPolicy = WHIP_POLICY,
+): OfferPlan {
   const plan: OfferPlan = { tracks: [], inactive: [], rtcpRsize: false };
   const seen = { audio: 0, video: 0 };
+  const sourcesSeen = new Set<Source>();
   for (const [index, media] of offer.media.entries()) {
     const mid = requireMid(media, index);
     if (media.kind !== "audio" && media.kind !== "video") {
@@ -103,11 +128,26 @@ export function planPublish(offer: SessionDescriptionInfo): OfferPlan {
       );
     }
     seen[media.kind]++;
-    if (seen[media.kind] > 1) {
+    if (seen[media.kind] > policy.maxPerKind) {
       throw new UnsupportedOfferError(
-        `the offer has more than one ${media.kind} track; WHIP allows one audio and one video track`,
+        policy.maxPerKind === 1
+          ? `the offer has more than one ${media.kind} track; WHIP allows one audio and one video track`
+          : `the offer has more than ${policy.maxPerKind} ${media.kind} tracks`,
       );
     }
+    const source = policy.sources ? policy.sources[mid] : defaultSource(media.kind);
+    if (source === undefined) {
+      throw new InvalidOfferError(`m-line ${index} (mid "${mid}") has no source in the request`);
+    }
+    if (SOURCE_KIND[source] !== media.kind) {
+      throw new InvalidOfferError(
+        `m-line ${index} (mid "${mid}") is ${media.kind} but its source is "${source}"`,
+      );
+    }
+    if (sourcesSeen.has(source)) {
+      throw new InvalidOfferError(`the offer publishes "${source}" twice`);
+    }
+    sourcesSeen.add(source);
     const codec = chooseCodec(media);
     if (!codec) {
       const offered = media.codecs.map((c) => c.name).filter(uniqueNonAux).join(", ") || "none";
@@ -129,6 +169,7 @@ export function planPublish(offer: SessionDescriptionInfo): OfferPlan {
       extmaps: acceptedExtensions(media, PUBLISH_EXTENSIONS),
       rids: ordered.length > 0 ? [...ordered, ...rids.filter((r) => !ordered.includes(r))] : rids,
       ssrcs: media.ssrcs,
+      source,
     });
   }
   if (plan.tracks.length === 0) {
@@ -190,6 +231,7 @@ export function planPlay(offer: SessionDescriptionInfo, sources: SourceTrack[]):
       extmaps: acceptedExtensions(media, PLAY_EXTENSIONS),
       rids: [],
       ssrcs: media.ssrcs,
+      source: defaultSource(media.kind),
     });
   }
   dropClashingExtensions(plan.tracks);

@@ -68,6 +68,8 @@ export class PublisherSession extends SessionBase implements PeerListener {
     super(id, streamName, peer);
     this.producers = plan.tracks.map((track) => {
       const producer = new Producer({
+        participant: this.id,
+        source: track.source,
         kind: track.kind,
         mid: track.mid,
         codecName: track.codecName,

@@ -392,3 +392,50 @@ Deno.test("normaliseOfferForWerift: per-m-line transport, one codec, no simulcas
   const gst = parseSdp(GSTREAMER);
   assertEquals(parseSdp(normaliseOfferForWerift(gst, planPublish(gst))).media[1].port, 9);
 });
+
+Deno.test("planPublish: a room participant's offer maps each m-line to its source", () => {
+  // Camera and screen at once: two video m-lines (TWO_VIDEO_TRACKS has mids 0, 1, 2).
+  const offer = parseSdp(TWO_VIDEO_TRACKS);
+  const mids = offer.media.map((m) => m.mid!);
+  const plan = planPublish(offer, {
+    maxPerKind: 2,
+    sources: { [mids[0]]: "microphone", [mids[1]]: "camera", [mids[2]]: "screen" },
+  });
+  assertEquals(plan.tracks.map((t) => [t.kind, t.source]), [
+    ["audio", "microphone"],
+    ["video", "camera"],
+    ["video", "screen"],
+  ]);
+  // WHIP keeps its rule and its message.
+  assertThrows(
+    () => planPublish(offer),
+    UnsupportedOfferError,
+    "WHIP allows one audio and one video",
+  );
+  // Sources must be named, fit the kind, and not repeat.
+  assertThrows(
+    () => planPublish(offer, { maxPerKind: 2, sources: { [mids[0]]: "microphone" } }),
+    InvalidOfferError,
+    "has no source",
+  );
+  assertThrows(
+    () =>
+      planPublish(offer, {
+        maxPerKind: 2,
+        sources: { [mids[0]]: "camera", [mids[1]]: "camera", [mids[2]]: "screen" },
+      }),
+    InvalidOfferError,
+    'is audio but its source is "camera"',
+  );
+  assertThrows(
+    () =>
+      planPublish(offer, {
+        maxPerKind: 2,
+        sources: { [mids[0]]: "microphone", [mids[1]]: "screen", [mids[2]]: "screen" },
+      }),
+    InvalidOfferError,
+    'publishes "screen" twice',
+  );
+  // A WHIP track is a microphone and a camera.
+  assertEquals(planPublish(parseSdp(OBS_30)).tracks.map((t) => t.source), ["microphone", "camera"]);
+});
