@@ -187,6 +187,11 @@ export function parseConfig(raw: Record<string, unknown>): Config {
   return result.data;
 }
 
+/** A Config from typed values (tests, benchmarks, embedding): validated once, like the flags. */
+export function configFrom(input: Partial<ConfigInput> = {}): Config {
+  return parseConfig(input);
+}
+
 function parseValue(option: { key: keyof Config; list?: boolean }, values: string[]): unknown {
   if (option.list) return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
   const value = values[values.length - 1];

@@ -1,19 +1,13 @@
 /**
- * Builds and starts a Quetzal server from a configuration: the session manager, metrics, the
- * Hono app and Deno's HTTP server. `main.ts` calls it with the command line; tests call it with
- * overrides and a free port.
+ * Builds and starts a Quetzal server from a validated configuration: the session manager,
+ * metrics, the Hono app and Deno's HTTP server. `main.ts` passes what `loadConfig` read from the
+ * command line; tests pass `configFrom({ port: 0, ... })`.
  *
  * @example
- * const server = await startServer({ port: 0, publicIps: ["127.0.0.1"] });
+ * const server = await startServer(configFrom({ port: 0, publicIps: ["127.0.0.1"] }));
  * await server.close();
  */
-import {
-  type Config,
-  type ConfigInput,
-  hostIpv4Addresses,
-  parseConfig,
-  workerCount,
-} from "./config.ts";
+import { type Config, hostIpv4Addresses, workerCount } from "./config.ts";
 import { createApp } from "./http/app.ts";
 import { rateLimit } from "./http/rate-limit.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
@@ -47,12 +41,17 @@ export function generateToken(): string {
   );
 }
 
+/**
+ * Starts a server from a Config that has been validated once (`loadConfig`, `configFrom`). It is
+ * not validated again: parsed values (a port range is a pair of numbers) no longer match the
+ * input schema. Only the publish token is filled in when unset.
+ */
 export async function startServer(
-  input: Partial<ConfigInput> | Config = {},
+  parsed: Config,
   options: { logger?: Logger; onListen?: (url: string) => void } = {},
 ): Promise<RunningServer> {
-  const config = parseConfig({ ...input, publishToken: input.publishToken ?? generateToken() });
-  const publishToken = config.publishToken!;
+  const publishToken = parsed.publishToken ?? generateToken();
+  const config: Config = { ...parsed, publishToken };
   const logger = options.logger ?? createLogger(config.logLevel);
   const announcedIps = config.publicIps.length > 0 ? config.publicIps : hostIpv4Addresses();
   if (announcedIps.length === 0) announcedIps.push("127.0.0.1");
@@ -93,7 +92,7 @@ export async function startServer(
   );
   const sweep = setInterval(() => rateLimiter.sweep(performance.now()), 60_000);
   const app = await createApp({
-    config: { ...config, publishToken },
+    config,
     manager,
     metrics,
     logger,

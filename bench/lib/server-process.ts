@@ -7,6 +7,7 @@
  * case compares counts),
  * --send-path=auto|syscall|dgram
  */
+import { configFrom } from "../../src/config.ts";
 import { startServer } from "../../src/server.ts";
 import { counters, histograms } from "../../src/observability/counters.ts";
 import { createLogger } from "../../src/observability/log.ts";
@@ -16,18 +17,21 @@ import { LagSampler } from "./lag-sampler.ts";
 const srtp = (argValue(Deno.args, "srtp") ?? "auto") as "auto" | "ts" | "libsrtp";
 const workers = argValue(Deno.args, "workers");
 const sendPath = (argValue(Deno.args, "send-path") ?? "auto") as "auto" | "syscall" | "dgram";
-const server = await startServer({
-  port: 0,
-  host: "127.0.0.1",
-  publicIps: ["127.0.0.1"],
-  logLevel: "silent",
-  srtp,
-  sendPath,
-  maxSessions: 10_000,
-  maxViewersPerStream: 10_000,
-  rateLimitPerMinute: 1_000_000,
-  ...(workers !== undefined ? { workers: workers === "auto" ? "auto" : Number(workers) } : {}),
-}, { logger: createLogger("silent") });
+const server = await startServer(
+  configFrom({
+    port: 0,
+    host: "127.0.0.1",
+    publicIps: ["127.0.0.1"],
+    logLevel: "silent",
+    srtp,
+    sendPath,
+    maxSessions: 10_000,
+    maxViewersPerStream: 10_000,
+    rateLimitPerMinute: 1_000_000,
+    ...(workers !== undefined ? { workers: workers === "auto" ? "auto" : Number(workers) } : {}),
+  }),
+  { logger: createLogger("silent") },
+);
 const lag = new LagSampler();
 emit({
   event: "listening",

@@ -2,6 +2,7 @@
 // another plays the stream over WHEP with the built-in player module. Runs on 127.0.0.1 only:
 // Chromium gets --allow-loopback-in-peer-connection (see test/support/browser.ts).
 import { assert, assertEquals } from "@std/assert";
+import { configFrom } from "../../src/config.ts";
 import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import {
@@ -57,13 +58,13 @@ Deno.test({
 async function publishAndPlay(codec: "H264" | "VP8", workers: number): Promise<void> {
   await using browser = await launchBrowser();
   if (!browser) return;
-  const server = await startServer({
+  const server = await startServer(configFrom({
     port: 0,
     host: "127.0.0.1",
     publicIps: ["127.0.0.1"],
     workers,
     logLevel: "warn",
-  });
+  }));
   try {
     const stream = `browser-${codec.toLowerCase()}-w${workers}`;
     const publisher = await browser.newPage(`${server.url}/`);

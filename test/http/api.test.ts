@@ -2,6 +2,7 @@
  * Health, readiness, the JSON API and the player pages; every error here is problem+json too.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { configFrom } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
@@ -12,14 +13,17 @@ loadLibsrtp();
 const TOKEN = "publish-secret-token";
 
 async function withServer(fn: (server: RunningServer) => Promise<void>): Promise<void> {
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    workers: 1,
-    logLevel: "silent",
-    publishToken: TOKEN,
-  }, { logger: createLogger("silent") });
+  const server = await startServer(
+    configFrom({
+      port: 0,
+      host: "127.0.0.1",
+      publicIps: ["127.0.0.1"],
+      workers: 1,
+      logLevel: "silent",
+      publishToken: TOKEN,
+    }),
+    { logger: createLogger("silent") },
+  );
   try {
     await fn(server);
   } finally {

@@ -5,6 +5,7 @@
  * request are in the assertion message.
  */
 import { assert, assertEquals } from "@std/assert";
+import { configFrom } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
@@ -204,15 +205,18 @@ function authHeaders(random: () => number): string | undefined {
 Deno.test(`fuzz: malformed requests at every route never get a 5xx (seed ${SEED})`, async () => {
   const random = prng(SEED);
   const int = (n: number) => Math.floor(random() * n);
-  const server: RunningServer = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    workers: 1,
-    logLevel: "silent",
-    publishToken: TOKEN,
-    rateLimitPerMinute: 1_000_000,
-  }, { logger: createLogger("silent") });
+  const server: RunningServer = await startServer(
+    configFrom({
+      port: 0,
+      host: "127.0.0.1",
+      publicIps: ["127.0.0.1"],
+      workers: 1,
+      logLevel: "silent",
+      publishToken: TOKEN,
+      rateLimitPerMinute: 1_000_000,
+    }),
+    { logger: createLogger("silent") },
+  );
   const created = new Set<string>();
   try {
     const pub = await fetch(server.url + "/whip/live", {
@@ -346,15 +350,18 @@ async function rawRequest(port: number, request: Uint8Array): Promise<number> {
 }
 
 Deno.test("fuzz: malformed HTTP framing and headers on a raw connection → 4xx or a closed connection", async () => {
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    workers: 1,
-    logLevel: "silent",
-    publishToken: TOKEN,
-    rateLimitPerMinute: 1_000_000,
-  }, { logger: createLogger("silent") });
+  const server = await startServer(
+    configFrom({
+      port: 0,
+      host: "127.0.0.1",
+      publicIps: ["127.0.0.1"],
+      workers: 1,
+      logLevel: "silent",
+      publishToken: TOKEN,
+      rateLimitPerMinute: 1_000_000,
+    }),
+    { logger: createLogger("silent") },
+  );
   try {
     const sdp = OBS_30;
     const len = encoder.encode(sdp).length;

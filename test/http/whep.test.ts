@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertExists, assertMatch, assertStringIncludes } from "@std/assert";
 import { type RunningServer, startServer } from "../../src/server.ts";
-import type { ConfigInput } from "../../src/config.ts";
+import { configFrom, type ConfigInput } from "../../src/config.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { parseSdp } from "../../src/session/sdp.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
@@ -20,16 +20,19 @@ async function withServer(
   overrides: Partial<ConfigInput>,
   fn: (server: RunningServer) => Promise<void>,
 ): Promise<void> {
-  const server = await startServer({
-    port: 0,
-    host: "127.0.0.1",
-    publicIps: ["127.0.0.1"],
-    workers: 1,
-    logLevel: "silent",
-    publishToken: TOKEN,
-    rateLimitPerMinute: 10_000,
-    ...overrides,
-  }, { logger: createLogger("silent") });
+  const server = await startServer(
+    configFrom({
+      port: 0,
+      host: "127.0.0.1",
+      publicIps: ["127.0.0.1"],
+      workers: 1,
+      logLevel: "silent",
+      publishToken: TOKEN,
+      rateLimitPerMinute: 10_000,
+      ...overrides,
+    }),
+    { logger: createLogger("silent") },
+  );
   try {
     await fn(server);
   } finally {

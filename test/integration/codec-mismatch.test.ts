@@ -4,8 +4,6 @@
  */
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { counters, FailureStage } from "../../src/observability/counters.ts";
-import { createLogger } from "../../src/observability/log.ts";
-import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { startStunStub } from "../support/stun-stub.ts";
 import {
@@ -16,10 +14,10 @@ import {
   settleWeriftTimers,
   VP8,
 } from "../support/werift-client.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
-const quiet = createLogger("silent");
 
 const cases = [
   { publisher: VP8, viewer: H264, named: "VP8" },
@@ -28,10 +26,7 @@ const cases = [
 
 Deno.test("a viewer that cannot decode the publisher's codec gets 422 naming it", async () => {
   const stun = await startStunStub();
-  const server = await startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
-    { logger: quiet },
-  );
+  const server = await startLoopbackServer();
   const peers: { close(): Promise<void> }[] = [];
   try {
     for (const [i, row] of cases.entries()) {

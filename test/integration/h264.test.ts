@@ -5,8 +5,6 @@
  */
 import { assertEquals, assertGreater } from "@std/assert";
 import { counters, DropReason } from "../../src/observability/counters.ts";
-import { createLogger } from "../../src/observability/log.ts";
-import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { startStunStub } from "../support/stun-stub.ts";
 import {
@@ -18,10 +16,10 @@ import {
   settleWeriftTimers,
   waitFor,
 } from "../support/werift-client.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
-const quiet = createLogger("silent");
 
 /** Writes bits MSB first; `ue` is unsigned Exp-Golomb (H.264 §9.1). */
 class BitWriter {
@@ -80,10 +78,7 @@ function slice(type: 1 | 5, size = 900): Uint8Array {
 
 Deno.test("H264: SPS, PPS, IDR as single-NAL packets; a viewer starts at the SPS", async () => {
   const stun = await startStunStub();
-  const server = await startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
-    { logger: quiet },
-  );
+  const server = await startLoopbackServer();
   const peers: { close(): Promise<void> }[] = [];
   try {
     const opts = { stunUrl: stun.url, video: [H264] };

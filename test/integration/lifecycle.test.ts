@@ -7,6 +7,7 @@ import process from "node:process";
 import { assert, assertEquals, assertGreater, assertStringIncludes } from "@std/assert";
 import { counters, Role } from "../../src/observability/counters.ts";
 import { createLogger } from "../../src/observability/log.ts";
+import { configFrom } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { DEAD_PEER_MS } from "../../src/session/session-base.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
@@ -30,7 +31,7 @@ const CONSENT_EXPIRED = 4; // index of "consent_expired" in END_REASONS
 
 function startQuietServer(): Promise<RunningServer> {
   return startServer(
-    {
+    configFrom({
       port: 0,
       host: "127.0.0.1",
       publicIps: ["127.0.0.1"],
@@ -38,7 +39,7 @@ function startQuietServer(): Promise<RunningServer> {
       logLevel: "silent",
       // Four requests a cycle, 200 cycles: well over the per-address default.
       rateLimitPerMinute: 10_000,
-    },
+    }),
     { logger: quiet },
   );
 }

@@ -5,8 +5,7 @@
  */
 import { assertEquals, assertGreater, assertGreaterOrEqual } from "@std/assert";
 import { counters } from "../../src/observability/counters.ts";
-import { createLogger } from "../../src/observability/log.ts";
-import { type RunningServer, startServer } from "../../src/server.ts";
+import type { RunningServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { parseExposition, type PromFamily, sampleValue } from "../support/prom-parse.ts";
 import { startStunStub } from "../support/stun-stub.ts";
@@ -21,10 +20,10 @@ import {
   settleWeriftTimers,
   waitFor,
 } from "../support/werift-client.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
-const quiet = createLogger("silent");
 
 async function scrape(server: RunningServer): Promise<Map<string, PromFamily>> {
   const response = await fetch(`${server.url}/metrics`);
@@ -45,10 +44,7 @@ function value(
 
 Deno.test("/metrics counts packets, NACKs, retransmissions, PLIs and sessions of a lossy cycle", async () => {
   const stun = await startStunStub();
-  const server = await startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
-    { logger: quiet },
-  );
+  const server = await startLoopbackServer();
   const peers: { close(): Promise<void> }[] = [];
   try {
     const before = await scrape(server);

@@ -7,8 +7,7 @@
  */
 import { assertEquals, assertGreater } from "@std/assert";
 import { counters } from "../../src/observability/counters.ts";
-import { createLogger } from "../../src/observability/log.ts";
-import { type RunningServer, startServer } from "../../src/server.ts";
+import type { RunningServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { startStunStub, type StunStub } from "../support/stun-stub.ts";
 import {
@@ -25,10 +24,10 @@ import {
   type Viewer,
   waitFor,
 } from "../support/werift-client.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
-const quiet = createLogger("silent");
 
 /** Every viewer has at least `min` distinct video packets and no hole in their range. */
 function repaired(viewers: Viewer[], min: number): boolean {
@@ -49,10 +48,7 @@ interface Rig {
 /** A server, a connected publisher that has sent a first key frame, nothing lost yet. */
 async function rig(stream: string): Promise<Rig> {
   const stun = await startStunStub();
-  const server = await startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
-    { logger: quiet },
-  );
+  const server = await startLoopbackServer();
   const opts = { stunUrl: stun.url };
   const publisher = await publish(server.url, stream, server.publishToken, opts);
   await publisher.connected;

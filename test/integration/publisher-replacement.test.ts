@@ -6,8 +6,7 @@
  */
 import { assert, assertEquals, assertGreater, assertNotEquals } from "@std/assert";
 import { counters, Role } from "../../src/observability/counters.ts";
-import { createLogger } from "../../src/observability/log.ts";
-import { type RunningServer, startServer } from "../../src/server.ts";
+import type { RunningServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { startStunStub } from "../support/stun-stub.ts";
 import {
@@ -22,18 +21,15 @@ import {
   settleWeriftTimers,
   waitFor,
 } from "../support/werift-client.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
-const quiet = createLogger("silent");
 const REPLACED = 1; // index of "replaced" in END_REASONS
 const PUBLISHER_LEFT = 5;
 
 function startQuietServer(): Promise<RunningServer> {
-  return startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
-    { logger: quiet },
-  );
+  return startLoopbackServer();
 }
 
 function videoSsrcOf(publisher: Publisher): number {

@@ -4,8 +4,6 @@
  * viewer's transport was still connecting.
  */
 import { assertEquals, assertGreater } from "@std/assert";
-import { createLogger } from "../../src/observability/log.ts";
-import { startServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { startStunStub } from "../support/stun-stub.ts";
 import {
@@ -17,19 +15,16 @@ import {
   settleWeriftTimers,
   waitFor,
 } from "../support/werift-client.ts";
+import { startLoopbackServer } from "../support/loopback-server.ts";
 
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
-const quiet = createLogger("silent");
 
 Deno.test({
   name: "a viewer's first video packet is a key frame when one passed before its transport was up",
   async fn() {
     const stun = await startStunStub();
-    const server = await startServer(
-      { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
-      { logger: quiet },
-    );
+    const server = await startLoopbackServer();
     const peers: { close(): Promise<void> }[] = [];
     try {
       const opts = { stunUrl: stun.url };
