@@ -41,7 +41,10 @@ export const ConfigSchema = z.object({
   /** HTTP port for WHIP, WHEP, the API, the player and metrics. */
   port: z.coerce.number().int().min(0).max(65535).default(8080),
   /** HTTP bind address. */
-  host: z.string().min(1).default("0.0.0.0"),
+  host: z.string().regex(
+    /^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/,
+    "expected an IP address or host name, such as 0.0.0.0, 127.0.0.1, :: or localhost",
+  ).default("0.0.0.0"),
   /** Addresses announced in ICE candidates (NAT, Docker). Default: the host's IPv4 addresses. */
   publicIps: z.array(ipv4).default([]),
   /** Address the media (UDP) sockets bind to; default: each announced address. */

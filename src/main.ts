@@ -17,7 +17,27 @@ async function main(): Promise<number> {
     throw error;
   }
   const generated = config.publishToken === undefined;
-  const server = await startServer(config);
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (error) {
+    // The two ways listening fails on a valid configuration: say which setting to change.
+    if (error instanceof Deno.errors.AddrInUse) {
+      console.error(
+        `quetzal: port ${config.port} on ${config.host} is in use: stop what holds it or choose ` +
+          `another with --port / QUETZAL_PORT`,
+      );
+      return 2;
+    }
+    if (error instanceof Deno.errors.AddrNotAvailable || error instanceof URIError) {
+      console.error(
+        `quetzal: cannot listen on ${config.host}: it is not an address of this machine ` +
+          `(--host / QUETZAL_HOST)`,
+      );
+      return 2;
+    }
+    throw error;
+  }
   const effective = describeConfig({ ...config, publishToken: server.publishToken });
   server.logger.info("configuration", effective);
   const reachable = config.publicIps[0] ?? hostIpv4Addresses()[0] ?? "127.0.0.1";
