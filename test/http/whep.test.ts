@@ -27,7 +27,6 @@ async function withServer(
     workers: 1,
     logLevel: "silent",
     publishToken: TOKEN,
-    rateLimitPerMinute: 10_000,
     ...overrides,
   }, { logger: createLogger("silent") });
   try {
