@@ -200,7 +200,7 @@ Deno.test("an address cut off for failures keeps its own sessions: PATCH, DELETE
     await (await request("POST", "/whip/cam", { headers, body: "garbage" })).text();
   }
   await assertRefused(await request("POST", "/whip/cam", { headers, body }));
-  await assertRefused(await request("GET", "/whip/cam"));
+  await assertRefused(await request("PATCH", "/whip/cam", { headers, body }));
   const before = reached.count;
   for (const [method, suffix] of [["PATCH", ""], ["GET", "/sse"], ["POST", "/layer"]]) {
     assertEquals((await request(method, location + suffix, { headers })).status, 200, method);
@@ -209,9 +209,14 @@ Deno.test("an address cut off for failures keeps its own sessions: PATCH, DELETE
   assertEquals(reached.count, before + 4);
   // Now gone: its URL is an unknown session like any other.
   await assertRefused(await request("DELETE", location, { headers }));
+  // GET, HEAD and OPTIONS of an endpoint (stream info, liveness polls, preflights) are never
+  // refused nor charged; this fake app has no route for them.
+  for (let i = 0; i < 100; i++) {
+    for (const method of ["GET", "HEAD", "OPTIONS"]) {
+      assertEquals((await request(method, "/whep/cam")).status, 404, method);
+    }
+  }
   assertEquals(limiter.refused.failures, 3);
-  // OPTIONS (preflights, Accept-Post) is never refused; this fake app has no route for it.
-  assertEquals((await request("OPTIONS", "/whip/cam")).status, 404);
 });
 
 Deno.test("an address out of joins can still end and restart its sessions", async () => {

@@ -1,34 +1,35 @@
-import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
+import { assertAlmostEquals, assertEquals } from "@std/assert";
 import { TokenBucket } from "../../src/http/token-bucket.ts";
 
-Deno.test("a token bucket starts full, empties, and refills at its rate up to its capacity", () => {
-  const bucket = new TokenBucket(20, 20 / 60, 0);
-  assertEquals(bucket.tokens(0), 20);
-  assert(bucket.full(0));
-  for (let i = 0; i < 20; i++) bucket.take(0);
-  assertEquals(bucket.tokens(0), 0);
-  assertAlmostEquals(bucket.secondsUntilToken(0), 3, 1e-9);
-  assertAlmostEquals(bucket.tokens(1500), 0.5, 1e-9);
-  assertAlmostEquals(bucket.tokens(3000), 1, 1e-9);
-  assertEquals(bucket.secondsUntilToken(3000), 0);
-  assert(!bucket.full(30_000));
-  assertEquals(bucket.tokens(600_000), 20, "never above capacity");
-  assert(bucket.full(600_000));
+Deno.test("a token bucket refills at its rate up to its capacity", () => {
+  const rule = new TokenBucket(20, 20 / 60);
+  // Emptied at t = 0.
+  assertAlmostEquals(rule.balance(0, 0, 1500), 0.5, 1e-9);
+  assertAlmostEquals(rule.balance(0, 0, 3000), 1, 1e-9);
+  assertAlmostEquals(rule.balance(0, 0, 30_000), 10, 1e-9);
+  assertEquals(rule.balance(0, 0, 60_000), 20);
+  assertEquals(rule.balance(0, 0, 600_000), 20, "never above capacity");
+  assertEquals(rule.balance(20, 0, 1000), 20);
+});
+
+Deno.test("secondsUntilToken: 0 with a token, else the time the refill takes to make one", () => {
+  const rule = new TokenBucket(20, 20 / 60);
+  assertEquals(rule.secondsUntilToken(1), 0);
+  assertEquals(rule.secondsUntilToken(7.5), 0);
+  assertAlmostEquals(rule.secondsUntilToken(0), 3, 1e-9);
+  assertAlmostEquals(rule.secondsUntilToken(0.5), 1.5, 1e-9);
 });
 
 Deno.test("a token bucket may go into debt, which postpones the next token", () => {
-  const bucket = new TokenBucket(2, 1, 0);
-  for (let i = 0; i < 5; i++) bucket.take(0);
-  assertEquals(bucket.tokens(0), -3);
-  assertAlmostEquals(bucket.secondsUntilToken(0), 4, 1e-9);
-  bucket.take(1000, 2);
-  assertAlmostEquals(bucket.tokens(1000), -4, 1e-9);
+  const rule = new TokenBucket(2, 1);
+  // Five charged at once from a full bucket of two: three in debt.
+  assertAlmostEquals(rule.secondsUntilToken(-3), 4, 1e-9);
+  assertAlmostEquals(rule.balance(-3, 0, 4000), 1, 1e-9);
+  assertEquals(rule.balance(-3, 0, 10_000), 2);
 });
 
-Deno.test("a token bucket does not mint tokens when the clock steps back", () => {
-  const bucket = new TokenBucket(10, 1, 5000);
-  bucket.take(5000, 10);
-  assertEquals(bucket.tokens(1000), 0);
-  assertEquals(bucket.tokens(5000), 0);
-  assertAlmostEquals(bucket.tokens(6000), 1, 1e-9);
+Deno.test("a token bucket's clock stepping back changes nothing", () => {
+  const rule = new TokenBucket(10, 1);
+  assertEquals(rule.balance(3, 5000, 1000), 3);
+  assertEquals(rule.balance(3, 5000, 5000), 3);
 });
