@@ -11,7 +11,7 @@ import { createLogger } from "../../src/observability/log.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { startLoopbackServer } from "../support/loopback-server.ts";
-import { OBS_30 } from "../support/offers.ts";
+import { CHROMIUM_WHEP, OBS_30 } from "../support/offers.ts";
 import { parseExposition, sampleValue } from "../support/prom-parse.ts";
 
 // Load the native SRTP library outside the tests so the resource sanitizer does not count it.
@@ -355,6 +355,36 @@ Deno.test("real server: DELETE after a 429 still frees the session", async () =>
       sampleValue(metrics, "quetzal_http_rate_limited_total", { bucket: "failures" }),
       0,
     );
+  });
+});
+
+Deno.test("real server, viewers on workers: a viewer refused a join can still use and end its sessions", async () => {
+  await withServer({ rateLimitJoins: 3, workers: "auto" }, async (server) => {
+    const published = await publish(server, "live");
+    assertEquals(published.status, 201, await published.text());
+    const watch = () =>
+      fetch(`${server.url}/whep/live`, {
+        method: "POST",
+        headers: { "Content-Type": "application/sdp" },
+        body: CHROMIUM_WHEP,
+      });
+    const viewers: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const res = await watch();
+      assertEquals(res.status, 201, await res.text());
+      viewers.push(res.headers.get("Location")!);
+    }
+    await assertRefused(await watch());
+    const sse = await fetch(`${server.url}${viewers[0]}/sse`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: '["viewercount"]',
+    });
+    assertEquals(sse.status, 201, await sse.text());
+    const del = await fetch(server.url + viewers[0], { method: "DELETE" });
+    assertEquals(del.status, 200, await del.text());
+    assertEquals(server.manager.get(sessionIdOf(viewers[0])), undefined);
+    assertEquals(server.manager.count("viewer"), 1);
   });
 });
 
