@@ -6,6 +6,7 @@
  * const config = loadConfig(Deno.args, Deno.env.toObject());
  */
 import { z } from "zod";
+import { isAddressOrRange } from "./http/client-address.ts";
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
 
@@ -69,8 +70,23 @@ export const ConfigSchema = z.object({
   maxSessions: z.coerce.number().int().min(1).default(1000),
   /** Most viewers of one stream; beyond: 503. */
   maxViewersPerStream: z.coerce.number().int().min(1).default(500),
-  /** POST/PATCH/DELETE requests allowed per client address per minute. */
-  rateLimitPerMinute: z.coerce.number().int().min(1).default(120),
+  /**
+   * Sessions an address may open per minute, all at once (one NAT, many viewers); beyond: 429.
+   * 0 = off.
+   */
+  rateLimitJoins: z.coerce.number().int().min(0).default(500),
+  /**
+   * Failed requests (bad token, unknown session, bad body) per address per minute, at once;
+   * 0 = off.
+   */
+  rateLimitFailures: z.coerce.number().int().min(0).default(20),
+  /** Reverse proxies (IP addresses, CIDR ranges) whose X-Forwarded-For names the client. */
+  trustedProxies: z.array(
+    z.string().refine(
+      isAddressOrRange,
+      "expected an IP address or CIDR range such as 10.0.0.0/8 (not /0: that trusts every client)",
+    ),
+  ).default([]),
   /** Milliseconds a session may take to connect (ICE + DTLS) before it is freed. */
   connectTimeoutMs: z.coerce.number().int().min(1000).default(15_000),
   /** Milliseconds to wait for sessions to end on SIGTERM. */
@@ -120,7 +136,9 @@ const OPTIONS: Record<string, { key: keyof Config; env: string; list?: boolean }
   "max-sdp-bytes": { key: "maxSdpBytes", env: "QUETZAL_MAX_SDP_BYTES" },
   "max-sessions": { key: "maxSessions", env: "QUETZAL_MAX_SESSIONS" },
   "max-viewers-per-stream": { key: "maxViewersPerStream", env: "QUETZAL_MAX_VIEWERS_PER_STREAM" },
-  "rate-limit": { key: "rateLimitPerMinute", env: "QUETZAL_RATE_LIMIT" },
+  "rate-limit-joins": { key: "rateLimitJoins", env: "QUETZAL_RATE_LIMIT_JOINS" },
+  "rate-limit-failures": { key: "rateLimitFailures", env: "QUETZAL_RATE_LIMIT_FAILURES" },
+  "trusted-proxy": { key: "trustedProxies", env: "QUETZAL_TRUSTED_PROXIES", list: true },
   "connect-timeout-ms": { key: "connectTimeoutMs", env: "QUETZAL_CONNECT_TIMEOUT_MS" },
   "shutdown-grace-ms": { key: "shutdownGraceMs", env: "QUETZAL_SHUTDOWN_GRACE_MS" },
   "cors-origin": { key: "corsOrigin", env: "QUETZAL_CORS_ORIGIN" },
@@ -131,6 +149,15 @@ const OPTIONS: Record<string, { key: keyof Config; env: string; list?: boolean }
   "workers": { key: "workers", env: "QUETZAL_WORKERS" },
   "max-forward-pps": { key: "maxForwardPps", env: "QUETZAL_MAX_FORWARD_PPS" },
   "max-rss-mb": { key: "maxRssMb", env: "QUETZAL_MAX_RSS_MB" },
+};
+
+/** Settings that were replaced: giving one stops the server and says what to use instead. */
+const REPLACED: Record<string, { env: string; instead: string }> = {
+  // Was one fixed window of POST/PATCH/DELETE a minute, which refused DELETEs and NATed viewers.
+  "rate-limit": {
+    env: "QUETZAL_RATE_LIMIT",
+    instead: "--rate-limit-joins and --rate-limit-failures (docs/configuration.md, Rate limits)",
+  },
 };
 
 /** A configuration problem, with one line per bad value. */
@@ -146,6 +173,12 @@ export function workerCount(workers: Config["workers"]): number {
 /** Parses flags (`--port 9000` or `--port=9000`) and environment variables into a Config. */
 export function loadConfig(args: string[], env: Record<string, string | undefined>): Config {
   const raw: Record<string, unknown> = {};
+  for (const [name, replaced] of Object.entries(REPLACED)) {
+    const given = args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+    if (given || (env[replaced.env] ?? "") !== "") {
+      throw new ConfigError(`--${name} / ${replaced.env} was replaced by ${replaced.instead}`);
+    }
+  }
   for (const [, option] of Object.entries(OPTIONS)) {
     const value = env[option.env];
     if (value !== undefined && value !== "") raw[option.key] = parseValue(option, [value]);

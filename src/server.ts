@@ -9,6 +9,7 @@
  */
 import { type Config, hostIpv4Addresses, workerCount } from "./config.ts";
 import { createApp } from "./http/app.ts";
+import { addressMatcher, clientAddress } from "./http/client-address.ts";
 import { rateLimit } from "./http/rate-limit.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
@@ -80,17 +81,24 @@ export async function startServer(
     await manager.close();
     throw error;
   }
+  const addresses = new WeakMap<Request, string>();
+  const trustedProxy = addressMatcher(config.trustedProxies);
+  const rateLimiter = rateLimit({
+    joinsPerMinute: config.rateLimitJoins,
+    failuresPerMinute: config.rateLimitFailures,
+    clientAddress: (req) => addresses.get(req) ?? "unknown",
+    isSession: (kind, stream, id) => {
+      const session = manager.get(id);
+      return session !== undefined && session.streamName === stream &&
+        session.role === (kind === "whip" ? "publisher" : "viewer");
+    },
+  });
   const metrics = createMetrics({
     streams: () => manager.liveStreams,
     sessions: (role) => manager.count(role),
+    rateLimited: (bucket) => rateLimiter.refused[bucket],
   });
   let ready = true;
-  const addresses = new WeakMap<Request, string>();
-  const rateLimiter = rateLimit(
-    config.rateLimitPerMinute,
-    (req) => addresses.get(req) ?? "unknown",
-  );
-  const sweep = setInterval(() => rateLimiter.sweep(performance.now()), 60_000);
   const app = await createApp({
     config,
     manager,
@@ -112,7 +120,9 @@ export async function startServer(
     },
   }, (req, info) => {
     const remote = info.remoteAddr as Deno.NetAddr;
-    addresses.set(req, remote.hostname);
+    // X-Forwarded-For is read only when the peer is a configured proxy (--trusted-proxy).
+    const forwarded = req.headers.get("X-Forwarded-For");
+    addresses.set(req, clientAddress(remote.hostname, forwarded, trustedProxy));
     return app.fetch(req);
   });
   await listening.promise;
@@ -126,6 +136,9 @@ export async function startServer(
     workers: manager.workerPool?.size ?? 1,
   });
   options.onListen?.(url);
+  // Started once listening, so a failed start leaves no timer. A bucket refills within a minute
+  // (longer after a burst of failures): an idle address is forgotten within about two.
+  const sweep = setInterval(() => rateLimiter.sweep(performance.now()), 60_000);
   let closing: Promise<void> | undefined;
   return {
     url,

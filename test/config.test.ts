@@ -116,7 +116,15 @@ Deno.test("each bad value gives a message naming the flag and the variable", () 
     [["--log-level", "loud"], {}, "--log-level / QUETZAL_LOG_LEVEL", /debug|info/],
     [["--max-sdp-bytes", "10"], {}, "--max-sdp-bytes / QUETZAL_MAX_SDP_BYTES", /1024/],
     [["--max-sessions", "0"], {}, "--max-sessions / QUETZAL_MAX_SESSIONS", /1/],
-    [["--rate-limit", "1.5"], {}, "--rate-limit / QUETZAL_RATE_LIMIT", /int/i],
+    [["--rate-limit-joins", "1.5"], {}, "--rate-limit-joins / QUETZAL_RATE_LIMIT_JOINS", /int/i],
+    [
+      [],
+      { QUETZAL_RATE_LIMIT_FAILURES: "-1" },
+      "--rate-limit-failures / QUETZAL_RATE_LIMIT_FAILURES",
+      /0/,
+    ],
+    [["--trusted-proxy", "0.0.0.0/0"], {}, "--trusted-proxy / QUETZAL_TRUSTED_PROXIES", /\/0/],
+    [[], { QUETZAL_TRUSTED_PROXIES: "proxy" }, "--trusted-proxy / QUETZAL_TRUSTED_PROXIES", /CIDR/],
     [["--srtp", "openssl"], {}, "--srtp / QUETZAL_SRTP", /libsrtp/],
     [["--send-path", "io_uring"], {}, "--send-path / QUETZAL_SEND_PATH", /syscall/],
     [["--workers", "many"], {}, "--workers / QUETZAL_WORKERS", /auto or an integer/],
@@ -155,6 +163,31 @@ Deno.test("unknown flags, stray arguments and flags without values are errors", 
     ConfigError,
     "--host needs a value",
   );
+});
+
+Deno.test("rate limits: defaults, 0 turns off, trusted proxies; the replaced --rate-limit says what replaced it", () => {
+  const defaults = loadConfig([], {});
+  assertEquals([defaults.rateLimitJoins, defaults.rateLimitFailures], [500, 20]);
+  assertEquals(defaults.trustedProxies, []);
+  const off = loadConfig(["--rate-limit-joins", "0"], { QUETZAL_RATE_LIMIT_FAILURES: "0" });
+  assertEquals([off.rateLimitJoins, off.rateLimitFailures], [0, 0]);
+  assertEquals(
+    loadConfig(["--trusted-proxy", "127.0.0.1", "--trusted-proxy=10.0.0.0/8,fd00::/8"], {})
+      .trustedProxies,
+    ["127.0.0.1", "10.0.0.0/8", "fd00::/8"],
+  );
+  for (
+    const [args, env] of [
+      [["--rate-limit", "120"], {}],
+      [["--rate-limit=120"], {}],
+      [[], { QUETZAL_RATE_LIMIT: "120" }],
+    ] as const
+  ) {
+    const error = assertThrows(() => loadConfig([...args], env), ConfigError);
+    assertStringIncludes(error.message, "--rate-limit / QUETZAL_RATE_LIMIT was replaced by");
+    assertStringIncludes(error.message, "--rate-limit-joins and --rate-limit-failures");
+  }
+  assertEquals(loadConfig([], { QUETZAL_RATE_LIMIT: "" }).rateLimitJoins, 500, "empty is unset");
 });
 
 Deno.test("parseConfig takes typed values (startServer's overrides)", () => {

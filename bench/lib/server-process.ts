@@ -27,7 +27,7 @@ const server = await startServer(
     sendPath,
     maxSessions: 10_000,
     maxViewersPerStream: 10_000,
-    rateLimitPerMinute: 1_000_000,
+    rateLimitJoins: 0,
     ...(workers !== undefined ? { workers: workers === "auto" ? "auto" : Number(workers) } : {}),
   }),
   { logger: createLogger("silent") },

@@ -40,11 +40,16 @@ export const LABEL_NAMES = [
   "route",
   "method",
   "status",
+  "bucket",
 ] as const;
 export type LabelName = typeof LABEL_NAMES[number];
 
 /** HTTP methods kept as label values; anything else is recorded as `OTHER`. */
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+
+/** Values of the `bucket` label of `quetzal_http_rate_limited_total` (see src/http/rate-limit.ts). */
+export const RATE_LIMIT_BUCKETS = ["joins", "failures"] as const;
+export type RateLimitBucket = typeof RATE_LIMIT_BUCKETS[number];
 
 /** The `route` value for requests that matched no route (404s): raw paths are never labels. */
 export const UNMATCHED_ROUTE = "unmatched";
@@ -219,6 +224,13 @@ export const METRICS: readonly MetricSpec[] = [
     labels: ["route", "method"],
     values: { method: methodValues },
   },
+  {
+    name: "quetzal_http_rate_limited_total",
+    type: "counter",
+    help: "Requests refused (429) by the per-address rate limit, by the bucket that was empty.",
+    labels: ["bucket"],
+    values: { bucket: RATE_LIMIT_BUCKETS },
+  },
   // Runtime
   {
     name: "quetzal_event_loop_lag_seconds",
@@ -300,6 +312,8 @@ export interface MetricsSource {
   streams(): number;
   /** Open sessions of one role. */
   sessions(role: "publisher" | "viewer"): number;
+  /** Requests refused by the rate limit so far, by bucket. Absent: 0. */
+  rateLimited?(bucket: RateLimitBucket): number;
 }
 
 export type { Counters, Histograms };
@@ -566,6 +580,12 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
     buckets: [...Buckets.httpRequestDurationSeconds],
     registers: [registry],
   });
+
+  add(counterFrom("quetzal_http_rate_limited_total", ["bucket"], [RATE_LIMIT_BUCKETS], (v) => {
+    for (let i = 0; i < v.length; i++) {
+      v[i].value = source.rateLimited?.(RATE_LIMIT_BUCKETS[i]) ?? 0;
+    }
+  }));
 
   add(fastHistogramMetric("quetzal_event_loop_lag_seconds", () => lag ? lag.histogram : undefined));
 

@@ -28,7 +28,6 @@ async function withServer(
       workers: 1,
       logLevel: "silent",
       publishToken: TOKEN,
-      rateLimitPerMinute: 10_000,
       ...overrides,
     }),
     { logger: createLogger("silent") },

@@ -36,7 +36,6 @@ async function withServer(
       workers: 1,
       logLevel: "silent",
       publishToken: TOKEN,
-      rateLimitPerMinute: 10_000,
       ...overrides,
     }),
     { logger: createLogger("silent") },
@@ -430,21 +429,6 @@ Deno.test("over capacity → 503 + Retry-After", async () => {
     await problem(res, 503);
     assertExists(res.headers.get("Retry-After"));
     assertEquals(server.manager.sessions.size, 1);
-  });
-});
-
-Deno.test("POST/PATCH/DELETE are rate-limited per address → 429 + Retry-After; GET is not", async () => {
-  await withServer({ rateLimitPerMinute: 3 }, async (server) => {
-    for (let i = 0; i < 3; i++) await problem(await post(server, "/whip/live", ""), 400);
-    const res = await post(server, "/whip/live", OBS_30);
-    await problem(res, 429);
-    assert(Number(res.headers.get("Retry-After")) >= 1);
-    const del = await fetch(server.url + "/whip/live/x", { method: "DELETE", headers: auth });
-    await problem(del, 429);
-    const get = await fetch(server.url + "/whip/live");
-    assert(get.ok);
-    await get.body?.cancel();
-    assertEquals(server.manager.sessions.size, 0);
   });
 });
 

@@ -37,8 +37,6 @@ function startQuietServer(): Promise<RunningServer> {
       publicIps: ["127.0.0.1"],
       workers: 1,
       logLevel: "silent",
-      // Four requests a cycle, 200 cycles: well over the per-address default.
-      rateLimitPerMinute: 10_000,
     }),
     { logger: quiet },
   );
