@@ -380,3 +380,17 @@ export function serverSideConnected(
   const id = sessionIdOf(location);
   return waitFor(() => manager.get(id)?.peer.connected === true, 10_000, `server side of ${id}`);
 }
+
+/**
+ * Answers a server's offer (a subscribe connection, where the server offers): applies it,
+ * answers, waits for local gathering and returns the answer's SDP. Works for re-offers too.
+ */
+export async function answerOffer(pc: RTCPeerConnection, offer: string): Promise<string> {
+  await pc.setRemoteDescription({ type: "offer", sdp: offer });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await new Promise<void>((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.iceGatheringStateChange.subscribe((s) => s === "complete" && resolve());
+  });
+  return pc.localDescription!.sdp;
+}
