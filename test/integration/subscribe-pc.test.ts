@@ -3,7 +3,7 @@
  * 127.0.0.1: werift's ICE-lite transport with Quetzal's own offers, a werift client answering,
  * Consumers forwarding synthetic producers into the slots, then a re-offer adding m-lines.
  */
-import { assert, assertEquals, assertGreater } from "@std/assert";
+import { assert, assertEquals, assertGreater, assertRejects } from "@std/assert";
 import type { RTCPeerConnection, RTCRtpTransceiver } from "werift";
 import { ExtensionMap } from "../../src/rtp/header-extensions.ts";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
@@ -228,12 +228,59 @@ Deno.test("server-offered subscribe connection: 3 audio + 2 video slots, then a 
     assertEquals([...received.get("v0")!.ssrcs], [ssrcOf("v0")], "v0 keeps its SSRC");
     assertEquals(received.get("v3")?.packets ?? 0, 0);
 
+    // A later answer that would need a new transport is refused (werift is not asked again).
+    const t = accepted2.transport;
+    await assertRejects(
+      () => rig.peer.acceptAnswer({ ...t, fingerprint: t.fingerprint.replace(/..$/, "00") }),
+      Error,
+      "fingerprint",
+    );
+    await assertRejects(
+      () => rig.peer.acceptAnswer({ ...t, setup: "passive" }),
+      Error,
+      "DTLS role",
+    );
+    await assertRejects(
+      () => rig.peer.acceptAnswer({ ...t, iceUfrag: "other" }),
+      Error,
+      "ICE credentials",
+    );
+
     // One DTLS handshake for the connection's life: no state change on the client since it
     // connected, and the server's transport connected once.
     assertEquals(dtlsStates, [], "the client's DTLS transport never changed state");
     assertEquals(rig.connects, 1, "one DTLS handshake");
     assertEquals(rig.failures, []);
     assertEquals(client.dtlsTransports.length, 1);
+  } finally {
+    await client.close();
+    await rig.close();
+    await stun.close();
+    await settleWeriftTimers();
+  }
+});
+
+Deno.test("server-offered subscribe connection: a client answering passive makes the server the DTLS client", async () => {
+  const stun = await startStunStub();
+  const rig = await SubscribeRig.create(1, 1);
+  const client = createPeer({ stunUrl: stun.url });
+  try {
+    const received = new Map<string, Received>();
+    recordByMid(client, received);
+    const answer = await answerOffer(client, rig.offer(), { setup: "passive" });
+    const accepted = await rig.accept(answer);
+    assertEquals(accepted.transport.setup, "passive");
+    assertEquals(client.dtlsTransports[0].role, "server", "the client is the DTLS server");
+    await waitFor(
+      () => rig.peer.connected && client.connectionState === "connected",
+      10_000,
+      "both sides connected",
+    );
+    const vp8Source = new SyntheticSource("vp8", 0x4444, 4_000_000);
+    rig.bind("v0", vp8Source.producer);
+    await feed([vp8Source], 40);
+    await waitFor(() => (received.get("v0")?.packets ?? 0) >= 20, 10_000, "media on v0");
+    assertPayloadsIntact(received.get("v0")!, vp8Source, "v0");
   } finally {
     await client.close();
     await rig.close();

@@ -383,11 +383,19 @@ export function serverSideConnected(
 
 /**
  * Answers a server's offer (a subscribe connection, where the server offers): applies it,
- * answers, waits for local gathering and returns the answer's SDP. Works for re-offers too.
+ * answers, waits for local gathering and returns the answer's SDP. Works for re-offers too;
+ * `setup` (first answer only) picks the client's DTLS role.
  */
-export async function answerOffer(pc: RTCPeerConnection, offer: string): Promise<string> {
+export async function answerOffer(
+  pc: RTCPeerConnection,
+  offer: string,
+  { setup }: { setup?: "passive" } = {},
+): Promise<string> {
   await pc.setRemoteDescription({ type: "offer", sdp: offer });
-  await pc.setLocalDescription(await pc.createAnswer());
+  const answer = await pc.createAnswer();
+  // werift answers actpass with active; "passive" makes the client the DTLS server instead.
+  const sdp = setup ? answer.sdp.replaceAll("a=setup:active", `a=setup:${setup}`) : answer.sdp;
+  await pc.setLocalDescription({ type: "answer", sdp });
   await new Promise<void>((resolve) => {
     if (pc.iceGatheringState === "complete") return resolve();
     pc.iceGatheringStateChange.subscribe((s) => s === "complete" && resolve());
