@@ -175,16 +175,12 @@ export class PeerTransport {
       const gathered = gatheringComplete(pc);
       await pc.setLocalDescription(await pc.createOffer());
       await withTimeout(gathered, 2000, "ICE gathering timed out");
-      const offer = parseSdp(pc.localDescription!.sdp);
-      const media = offer.media[0];
-      const payloadType = Number(media?.formats[0]);
-      if (!media?.mid || !Number.isInteger(payloadType)) {
-        throw new Error("werift produced an offer without a mid or payload type");
+      const media = parseSdp(pc.localDescription!.sdp).media[0];
+      const codec = media?.codecs.find((c) => String(c.payloadType) === media.formats[0]);
+      if (!media?.mid || !codec) {
+        throw new Error("werift produced an offer without a mid or codec");
       }
-      peer.#offered = {
-        mid: media.mid,
-        codec: media.codecs.find((c) => c.payloadType === payloadType)!,
-      };
+      peer.#offered = { mid: media.mid, codec };
       peer.#hook();
       return { peer, local: localTransport(pc.localDescription!.sdp, announced) };
     } catch (error) {
@@ -213,15 +209,17 @@ export class PeerTransport {
         throw new Error(`the answer changes the DTLS role (${previous.setup} → ${remote.setup})`);
       }
       if (previous.iceUfrag !== remote.iceUfrag || previous.icePwd !== remote.icePwd) {
-        throw new Error("the answer changes the ICE credentials: restart ICE with restartIce");
+        throw new Error(
+          "the answer changes the ICE credentials: an ICE restart calls restartIce first",
+        );
       }
       return;
     }
-    this.#remote = { ...remote };
     await this.#pc.setRemoteDescription({
       type: "answer",
       sdp: answerForWerift(offered.mid, offered.codec, remote),
     });
+    this.#remote = { ...remote };
   }
 
   /** A werift peer with Quetzal's settings; the caller negotiates it. */
@@ -395,6 +393,8 @@ export class PeerTransport {
     connection.localPassword = icePwd;
     connection.remoteUsername = remoteUfrag;
     connection.remotePassword = remotePwd;
+    // A transport we offered: the answer carrying these credentials is then accepted.
+    if (this.#remote) this.#remote = { ...this.#remote, iceUfrag: remoteUfrag, icePwd: remotePwd };
     return { iceUfrag, icePwd };
   }
 

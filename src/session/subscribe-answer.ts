@@ -5,7 +5,7 @@
  * `PeerTransport.acceptAnswer`.
  */
 import { codecFromRtpmap, type CodecName } from "../rtp/codecs/codec.ts";
-import { ExtensionMap } from "../rtp/header-extensions.ts";
+import { ExtensionMap, ExtensionUri } from "../rtp/header-extensions.ts";
 import type { RemoteTransport } from "./negotiation.ts";
 import { parseFmtp, type SdpCodec, type SdpExtmap, type SessionDescriptionInfo } from "./sdp.ts";
 import {
@@ -77,6 +77,9 @@ export function readSubscribeAnswer(
   }
   const tracks: SubscribeTrack[] = [];
   let rtcpRsize = true;
+  // RFC 8285 §6: without the answer's extmap-allow-mixed, only one-byte headers may be sent;
+  // a dependency descriptor longer than 16 bytes needs two-byte ones, so it is not sent at all.
+  const mixed = answer.attributes.includes("extmap-allow-mixed");
   for (const [index, slot] of slots.entries()) {
     const media = answer.media[index];
     const where = `m-line ${index} (${slot.mid})`;
@@ -106,7 +109,11 @@ export function readSubscribeAnswer(
       ...slotTrack(index, slot),
       direction: "recvonly",
       codecs,
-      extmaps: acceptedExtensions(media.extmaps, SUBSCRIBE_EXTENSIONS[slot.kind], where),
+      extmaps: acceptedExtensions(media.extmaps, SUBSCRIBE_EXTENSIONS[slot.kind], where)
+        .filter((e) =>
+          mixed || media.attributes.includes("extmap-allow-mixed") ||
+          e.uri !== ExtensionUri.dependencyDescriptor
+        ),
     });
   }
   return { revision: offered.revision, tracks, transport: remoteTransport(answer), rtcpRsize };

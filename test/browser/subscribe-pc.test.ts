@@ -2,7 +2,8 @@
 // camera over WHIP (VP8 and H.264), a third page applies Quetzal's offer (3 audio slots, 2 video
 // m-lines offering VP8 and H.264), answers, and decodes both cameras forwarded into its video
 // m-lines; then a re-offer adds two video m-lines and a third forwarded copy decodes too, on the
-// same DTLS transport. SDP goes through CDP evaluate: no signalling server is needed.
+// same DTLS transport, as it does after an ICE restart (a re-offer with new credentials). SDP
+// goes through CDP evaluate: no signalling server is needed.
 import { assert, assertEquals } from "@std/assert";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { browserUnavailable, launchBrowser, type Page } from "../support/browser.ts";
@@ -20,6 +21,17 @@ loadLibsrtp();
 
 const skipReason = browserUnavailable();
 if (skipReason) console.log(`skipping subscribe browser test: ${skipReason}`);
+
+/** The subscriber page's ICE transport, from getStats. */
+interface IceSummary {
+  /** The page's own ICE username fragment. */
+  ufrag: string;
+  /** How often the selected candidate pair changed. */
+  pairChanges: number;
+  /** Check responses received on the selected pair. */
+  responses: number;
+  iceState: string;
+}
 
 /** The subscriber page: one RTCPeerConnection that answers offers; video tracks played muted. */
 const SUBSCRIBER_PAGE = `(() => {
@@ -50,6 +62,17 @@ const SUBSCRIBER_PAGE = `(() => {
     transport.addEventListener("statechange", () => globalThis.dtlsStates.push(transport.state));
     return transport.state;
   };
+  globalThis.transportStats = async () => {
+    const stats = [...(await pc.getStats()).values()];
+    const t = stats.find((s) => s.type === "transport");
+    const pair = stats.find((s) => s.id === t.selectedCandidatePairId);
+    return {
+      ufrag: t.iceLocalUsernameFragment,
+      pairChanges: t.selectedCandidatePairChanges,
+      responses: pair?.responsesReceived ?? 0,
+      iceState: pc.iceConnectionState,
+    };
+  };
   globalThis.decodedByMid = async () => {
     const out = {};
     for (const s of (await pc.getStats()).values()) {
@@ -60,7 +83,8 @@ const SUBSCRIBER_PAGE = `(() => {
 })()`;
 
 Deno.test({
-  name: "browser: Chromium answers Quetzal's subscribe offer and re-offer and decodes video",
+  name:
+    "browser: Chromium answers Quetzal's subscribe offers (first, more m-lines, ICE restart) and decodes video",
   ignore: skipReason !== null,
   fn: async () => {
     await using browser = await launchBrowser();
@@ -135,6 +159,35 @@ Deno.test({
         (d) =>
           (d.v2 ?? 0) > MIN_FRAMES && d.v0 > first.v0 + MIN_FRAMES &&
           d.v1 > first.v1 + MIN_FRAMES,
+        MEDIA_DEADLINE_MS,
+        pages,
+        POLL_MS,
+      );
+      // ICE restart (rooms.md §6 restartIce {pc: "sub"}): a re-offer with new local ICE
+      // credentials; the client answers with new ones and checks again, DTLS stays.
+      const before = await subscriber.evaluate<IceSummary>("globalThis.transportStats()");
+      const answer3 = await subscriber.evaluate<string>(
+        `globalThis.answerOffer(${JSON.stringify(rig.restartIce())})`,
+      );
+      const accepted3 = await rig.accept(answer3);
+      assert(accepted3.transport.iceUfrag !== accepted2.transport.iceUfrag, "the client restarted");
+      const afterRestart = await decodedByMid();
+      // Chromium selected a pair of the new ICE generation, and our lite agent answered its
+      // checks there (responses are authenticated with our new password, RFC 8489 §14.5).
+      await pollUntil(
+        "checks answered on a new pair, under the new credentials",
+        () => subscriber.evaluate<IceSummary>("globalThis.transportStats()"),
+        (t) =>
+          t.ufrag === accepted3.transport.iceUfrag && t.pairChanges > before.pairChanges &&
+          t.responses > 0 && t.iceState === "connected",
+        MEDIA_DEADLINE_MS,
+        pages,
+        POLL_MS,
+      );
+      await pollUntil(
+        "video still decoding after the ICE restart",
+        decodedByMid,
+        (d) => d.v0 > afterRestart.v0 + MIN_FRAMES && d.v2 > afterRestart.v2 + MIN_FRAMES,
         MEDIA_DEADLINE_MS,
         pages,
         POLL_MS,

@@ -171,6 +171,16 @@ Deno.test("subscribe answer: dropped extensions and codecs are not used", () => 
   assertEquals(slotBinding(video, "vp8")!.extensions.idOf(Ext.transportWideCc), 0);
 });
 
+Deno.test("subscribe answer: no dependency descriptor without extmap-allow-mixed", () => {
+  const desc = description(1, 1);
+  const offer = writeSubscribeOffer(desc, LOCAL);
+  const dd = (sdp: string) =>
+    slotBinding(readSubscribeAnswer(parseSdp(sdp), desc).tracks[1], "vp8")!.extensions
+      .idOf(Ext.dependencyDescriptor);
+  assertEquals(dd(answerTo(offer)), 5);
+  assertEquals(dd(answerTo(offer, (s) => s.replace("a=extmap-allow-mixed\r\n", ""))), 0);
+});
+
 Deno.test("subscribe answer: an inactive slot is read as inactive and binds nothing", () => {
   const first = description(1, 1);
   const desc: SubscribeDescription = {

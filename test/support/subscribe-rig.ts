@@ -9,7 +9,11 @@ import { PsfbFmt, readNack, RtcpReader, RtcpType, RtpfbFmt } from "../../src/rtp
 import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
 import type { Producer } from "../../src/sfu/producer.ts";
 import type { LocalTransport } from "../../src/session/negotiation.ts";
-import { type PeerListener, PeerTransport } from "../../src/session/peer-transport.ts";
+import {
+  newIceCredentials,
+  type PeerListener,
+  PeerTransport,
+} from "../../src/session/peer-transport.ts";
 import { parseSdp } from "../../src/session/sdp.ts";
 import {
   readSubscribeAnswer,
@@ -26,7 +30,10 @@ import { selectSrtpBackend } from "../../src/transport/srtp-backend.ts";
 
 export class SubscribeRig implements PeerListener, ViewerLink {
   readonly peer: PeerTransport;
-  readonly local: LocalTransport;
+  /** The transport lines of every offer (new ICE credentials after `restartIce`). */
+  local: LocalTransport;
+  /** The answer's ICE credentials we last applied. */
+  #remoteIce = { ufrag: "", pwd: "" };
   description: SubscribeDescription;
   /** The last answer read (for the current revision once answered). */
   answer: SubscribeAnswer | undefined;
@@ -71,10 +78,23 @@ export class SubscribeRig implements PeerListener, ViewerLink {
     return this.offer();
   }
 
+  /** A re-offer with fresh local ICE credentials (RFC 8445 §9), same slots (next revision). */
+  restartIce(): string {
+    this.local = { ...this.local, ...newIceCredentials() };
+    this.description = { ...this.description, revision: this.description.revision + 1 };
+    return this.offer();
+  }
+
   /** Reads and applies the client's answer to the current revision. */
   async accept(sdp: string): Promise<SubscribeAnswer> {
     const answer = readSubscribeAnswer(parseSdp(sdp), this.description);
+    const { iceUfrag, icePwd } = answer.transport;
+    const restarted = this.#remoteIce.ufrag !== "" &&
+      (iceUfrag !== this.#remoteIce.ufrag || icePwd !== this.#remoteIce.pwd);
+    // The answer to an ICE-restart offer: our new credentials with the client's new ones.
+    if (restarted) this.peer.restartIce(iceUfrag, icePwd, this.local);
     await this.peer.acceptAnswer(answer.transport);
+    this.#remoteIce = { ufrag: iceUfrag, pwd: icePwd };
     this.answer = answer;
     return answer;
   }
