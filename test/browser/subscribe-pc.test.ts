@@ -1,9 +1,9 @@
 // Chromium accepts the server's subscribe offers (rooms.md §5): two pages publish their fake
 // camera over WHIP (VP8 and H.264), a third page applies Quetzal's offer (3 audio slots, 2 video
 // m-lines offering VP8 and H.264), answers, and decodes both cameras forwarded into its video
-// m-lines; then a re-offer adds two video m-lines and a third forwarded copy decodes too, on the
-// same DTLS transport, as it does after an ICE restart (a re-offer with new credentials). SDP
-// goes through CDP evaluate: no signalling server is needed.
+// m-lines. Then, on the same DTLS transport: a re-offer adds two video m-lines and a third
+// forwarded copy decodes too; a re-offer retires a slot (a=inactive); an ICE restart (a re-offer
+// with new credentials) keeps video decoding. SDP goes through CDP evaluate: no signalling server.
 import { assert, assertEquals } from "@std/assert";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { browserUnavailable, launchBrowser, type Page } from "../support/browser.ts";
@@ -73,10 +73,12 @@ const SUBSCRIBER_PAGE = `(() => {
       iceState: pc.iceConnectionState,
     };
   };
+  /** Per mid: frames decoded (video), packets received (audio). */
   globalThis.decodedByMid = async () => {
     const out = {};
     for (const s of (await pc.getStats()).values()) {
-      if (s.type === "inbound-rtp" && s.kind === "video") out[s.mid] = s.framesDecoded ?? 0;
+      if (s.type !== "inbound-rtp") continue;
+      out[s.mid] = s.kind === "video" ? s.framesDecoded ?? 0 : s.packetsReceived ?? 0;
     }
     return out;
   };
@@ -84,7 +86,7 @@ const SUBSCRIBER_PAGE = `(() => {
 
 Deno.test({
   name:
-    "browser: Chromium answers Quetzal's subscribe offers (first, more m-lines, ICE restart) and decodes video",
+    "browser: Chromium answers Quetzal's subscribe offers (first, more m-lines, a retired one, ICE restart) and decodes video",
   ignore: skipReason !== null,
   fn: async () => {
     await using browser = await launchBrowser();
@@ -138,9 +140,9 @@ Deno.test({
       const decodedByMid = () =>
         subscriber.evaluate<Record<string, number>>("globalThis.decodedByMid()");
       const first = await pollUntil(
-        "decoded frames on v0 (VP8) and v1 (H.264)",
+        "decoded frames on v0 (VP8) and v1 (H.264), audio on a0",
         decodedByMid,
-        (d) => (d.v0 ?? 0) > MIN_FRAMES && (d.v1 ?? 0) > MIN_FRAMES,
+        (d) => (d.v0 ?? 0) > MIN_FRAMES && (d.v1 ?? 0) > MIN_FRAMES && (d.a0 ?? 0) > MIN_FRAMES,
         MEDIA_DEADLINE_MS,
         pages,
         POLL_MS,
@@ -163,6 +165,29 @@ Deno.test({
         pages,
         POLL_MS,
       );
+      assertEquals(first.a1 ?? 0, 0, "an unbound audio slot carries nothing");
+
+      // A retired slot stays in place as a=inactive; Chromium accepts that too.
+      const answerRetired = await subscriber.evaluate<string>(
+        `globalThis.answerOffer(${JSON.stringify(rig.retire("v1"))})`,
+      );
+      const retired = await rig.accept(answerRetired);
+      assertEquals(retired.tracks.find((t) => t.mid === "v1")!.direction, "inactive");
+      assertEquals(
+        await subscriber.evaluate<string[]>(
+          `globalThis.sub.getTransceivers().map((t) => t.mid + ":" + t.currentDirection)`,
+        ),
+        [
+          "a0:recvonly",
+          "a1:recvonly",
+          "a2:recvonly",
+          "v0:recvonly",
+          "v1:inactive",
+          "v2:recvonly",
+          "v3:recvonly",
+        ],
+      );
+
       // ICE restart (rooms.md §6 restartIce {pc: "sub"}): a re-offer with new local ICE
       // credentials; the client answers with new ones and checks again, DTLS stays.
       const before = await subscriber.evaluate<IceSummary>("globalThis.transportStats()");
@@ -187,7 +212,9 @@ Deno.test({
       await pollUntil(
         "video still decoding after the ICE restart",
         decodedByMid,
-        (d) => d.v0 > afterRestart.v0 + MIN_FRAMES && d.v2 > afterRestart.v2 + MIN_FRAMES,
+        (d) =>
+          d.v0 > afterRestart.v0 + MIN_FRAMES && d.v2 > afterRestart.v2 + MIN_FRAMES &&
+          d.a0 > afterRestart.a0 + MIN_FRAMES,
         MEDIA_DEADLINE_MS,
         pages,
         POLL_MS,

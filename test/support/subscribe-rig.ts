@@ -78,6 +78,18 @@ export class SubscribeRig implements PeerListener, ViewerLink {
     return this.offer();
   }
 
+  /** A re-offer with the slot `mid` retired (`a=inactive`, kept in place; next revision). */
+  retire(mid: string): string {
+    this.consumers.get(mid)?.close();
+    this.consumers.delete(mid);
+    this.description = {
+      ...this.description,
+      revision: this.description.revision + 1,
+      slots: this.description.slots.map((s) => s.mid === mid ? { ...s, direction: "inactive" } : s),
+    };
+    return this.offer();
+  }
+
   /** A re-offer with fresh local ICE credentials (RFC 8445 §9), same slots (next revision). */
   restartIce(): string {
     this.local = { ...this.local, ...newIceCredentials() };
@@ -166,10 +178,7 @@ export class SubscribeRig implements PeerListener, ViewerLink {
 
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    for (const c of this.consumers.values()) {
-      c.producer.removeConsumer(c);
-      c.close();
-    }
+    for (const c of this.consumers.values()) c.close();
     this.consumers.clear();
     await this.peer.close();
   }
