@@ -352,13 +352,28 @@ export interface LocalTransport {
   icePwd: string;
   /** "sha-256 AB:CD:…" */
   fingerprint: string;
-  /** Our DTLS role as werift settled it (RFC 5763 §5): "active" answers an actpass offer. */
-  setup: "active" | "passive";
+  /**
+   * Our DTLS role as werift settled it (RFC 5763 §5): "active" answers an actpass offer;
+   * "actpass" when we offer (the answerer picks).
+   */
+  setup: "active" | "passive" | "actpass";
   /** Candidate attribute values (without "a="). */
   candidates: string[];
   /** The address and port written in c= and m= lines. */
   address: string;
   port: number;
+}
+
+/** Transport attributes of the peer's answer to an offer of ours. */
+export interface RemoteTransport {
+  iceUfrag: string;
+  icePwd: string;
+  /** "sha-256 AB:CD:…" */
+  fingerprint: string;
+  /** The answerer's DTLS role (RFC 5763 §5): "active" makes us the DTLS server. */
+  setup: "active" | "passive";
+  /** Candidate attribute values (without "a="); may be empty (ICE-lite learns the address). */
+  candidates: string[];
 }
 
 /** Per-track details the answer needs from the SFU (viewer SSRCs and stream ids). */

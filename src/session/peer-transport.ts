@@ -18,8 +18,13 @@ import {
   type SendPath,
   type SendPathMode,
 } from "../transport/send-path.ts";
-import { type LocalTransport, normaliseOfferForWerift, type OfferPlan } from "./negotiation.ts";
-import { parseSdp, type SessionDescriptionInfo } from "./sdp.ts";
+import {
+  type LocalTransport,
+  normaliseOfferForWerift,
+  type OfferPlan,
+  type RemoteTransport,
+} from "./negotiation.ts";
+import { parseSdp, type SdpCodec, type SessionDescriptionInfo } from "./sdp.ts";
 
 /** Where media sockets bind and what addresses the answer announces. */
 export interface NetworkOptions {
@@ -108,6 +113,10 @@ export class PeerTransport {
   #closed = false;
   #connected = false;
   #unsubscribe: (() => void) | undefined;
+  /** The placeholder m-line werift offered (createOffer only). */
+  #offered: { mid: string; codec: SdpCodec } | undefined;
+  /** The client's transport from its first answer (createOffer only). */
+  #remote: RemoteTransport | undefined;
   /** Decrypt scratch: one packet at a time, reused. */
   readonly #rx = new Uint8Array(1600);
   readonly #rtcpScratch = new Uint8Array(1600);
@@ -132,6 +141,92 @@ export class PeerTransport {
     network: NetworkOptions,
     srtp: SrtpBackend,
   ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
+    const { pc, peer, announced } = PeerTransport.#open(network, srtp);
+    try {
+      await pc.setRemoteDescription({ type: "offer", sdp: normaliseOfferForWerift(offer, plan) });
+      for (const transceiver of pc.getTransceivers()) {
+        transceiver.setDirection(role === "play" ? "sendonly" : "recvonly");
+      }
+      const gathered = gatheringComplete(pc);
+      await pc.setLocalDescription(await pc.createAnswer());
+      await withTimeout(gathered, 2000, "ICE gathering timed out");
+      peer.#hook();
+      return { peer, local: localTransport(pc.localDescription!.sdp, announced) };
+    } catch (error) {
+      await peer.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Creates a werift peer that offers (a subscribe connection, rooms.md §5) and returns it with
+   * the transport lines every offer of this connection carries: ICE-lite credentials, the
+   * fingerprint, `setup:actpass` and the socket's candidates. werift offers one placeholder
+   * m-line only; the media sections of every offer are Quetzal's (subscribe-offer.ts), and
+   * werift sees the client's answer once, reduced to that m-line, in `acceptAnswer`.
+   */
+  static async createOffer(
+    network: NetworkOptions,
+    srtp: SrtpBackend,
+  ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
+    const { pc, peer, announced } = PeerTransport.#open(network, srtp);
+    try {
+      pc.addTransceiver("audio", { direction: "sendonly" });
+      const gathered = gatheringComplete(pc);
+      await pc.setLocalDescription(await pc.createOffer());
+      await withTimeout(gathered, 2000, "ICE gathering timed out");
+      const media = parseSdp(pc.localDescription!.sdp).media[0];
+      const codec = media?.codecs.find((c) => String(c.payloadType) === media.formats[0]);
+      if (!media?.mid || !codec) {
+        throw new Error("werift produced an offer without a mid or codec");
+      }
+      peer.#offered = { mid: media.mid, codec };
+      peer.#hook();
+      return { peer, local: localTransport(pc.localDescription!.sdp, announced) };
+    } catch (error) {
+      await peer.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Applies the client's answer to a connection this side offered (`createOffer`). The first
+   * answer starts ICE and DTLS: werift takes its DTLS role from the answer's `a=setup` (active,
+   * what browsers choose, makes this side the DTLS server). Later answers (to re-offers written
+   * by Quetzal) must keep the transport: werift never sees them, so ICE and DTLS go on as they
+   * are. Throws when a later answer changes the ICE credentials, the fingerprint or the role.
+   */
+  async acceptAnswer(remote: RemoteTransport): Promise<void> {
+    const offered = this.#offered;
+    if (!offered) throw new Error("acceptAnswer is for a transport made by createOffer");
+    if (this.#closed) throw new Error("the transport is closed");
+    const previous = this.#remote;
+    if (previous) {
+      if (previous.fingerprint.toLowerCase() !== remote.fingerprint.toLowerCase()) {
+        throw new Error("the answer changes the DTLS fingerprint: a new connection is needed");
+      }
+      if (previous.setup !== remote.setup) {
+        throw new Error(`the answer changes the DTLS role (${previous.setup} → ${remote.setup})`);
+      }
+      if (previous.iceUfrag !== remote.iceUfrag || previous.icePwd !== remote.icePwd) {
+        throw new Error(
+          "the answer changes the ICE credentials: an ICE restart calls restartIce first",
+        );
+      }
+      return;
+    }
+    await this.#pc.setRemoteDescription({
+      type: "answer",
+      sdp: answerForWerift(offered.mid, offered.codec, remote),
+    });
+    this.#remote = { ...remote };
+  }
+
+  /** A werift peer with Quetzal's settings; the caller negotiates it. */
+  static #open(
+    network: NetworkOptions,
+    srtp: SrtpBackend,
+  ): { pc: RTCPeerConnection; peer: PeerTransport; announced: string[] } {
     const announced = network.announcedIps.length > 0 ? network.announcedIps : ["127.0.0.1"];
     const pc = new RTCPeerConnection({
       iceLite: true,
@@ -147,23 +242,7 @@ export class PeerTransport {
       headerExtensions: { audio: [], video: [] },
     });
     const peer = new PeerTransport(pc, srtp, selectSendPath(network.sendPath ?? "auto"));
-    try {
-      await pc.setRemoteDescription({ type: "offer", sdp: normaliseOfferForWerift(offer, plan) });
-      for (const transceiver of pc.getTransceivers()) {
-        transceiver.setDirection(role === "play" ? "sendonly" : "recvonly");
-      }
-      const gathered = new Promise<void>((resolve) => {
-        if (pc.iceGatheringState === "complete") resolve();
-        pc.iceGatheringStateChange.subscribe((state) => state === "complete" && resolve());
-      });
-      await pc.setLocalDescription(await pc.createAnswer());
-      await withTimeout(gathered, 2000, "ICE gathering timed out");
-      peer.#hook();
-      return { peer, local: localTransport(pc.localDescription!.sdp, announced) };
-    } catch (error) {
-      await peer.close();
-      throw error;
-    }
+    return { pc, peer, announced };
   }
 
   #hook(): void {
@@ -314,6 +393,8 @@ export class PeerTransport {
     connection.localPassword = icePwd;
     connection.remoteUsername = remoteUfrag;
     connection.remotePassword = remotePwd;
+    // A transport we offered: the answer carrying these credentials is then accepted.
+    if (this.#remote) this.#remote = { ...this.#remote, iceUfrag: remoteUfrag, icePwd: remotePwd };
     return { iceUfrag, icePwd };
   }
 
@@ -346,13 +427,48 @@ function localTransport(sdp: string, announced: string[]): LocalTransport {
     iceUfrag: media.iceUfrag,
     icePwd: media.icePwd,
     fingerprint: media.fingerprint,
-    setup: media.setup === "passive" ? "passive" : "active",
+    setup: media.setup === "passive" || media.setup === "actpass" ? media.setup : "active",
     candidates: announced.map((ip, i) =>
       `candidate:${i + 1} 1 udp ${2130706431 - i} ${ip} ${port} typ host generation 0`
     ),
     address: announced[0],
     port,
   };
+}
+
+/**
+ * The client's answer as werift needs it for its one placeholder m-line: the client's ICE
+ * credentials, fingerprint, DTLS role and candidates. Its media sections are Quetzal's business.
+ */
+function answerForWerift(mid: string, codec: SdpCodec, remote: RemoteTransport): string {
+  const lines = [
+    "v=0",
+    "o=- 1 1 IN IP4 0.0.0.0",
+    "s=-",
+    "t=0 0",
+    `a=group:BUNDLE ${mid}`,
+    `m=audio 9 UDP/TLS/RTP/SAVPF ${codec.payloadType}`,
+    "c=IN IP4 0.0.0.0",
+    `a=mid:${mid}`,
+    `a=ice-ufrag:${remote.iceUfrag}`,
+    `a=ice-pwd:${remote.icePwd}`,
+    `a=fingerprint:${remote.fingerprint}`,
+    `a=setup:${remote.setup}`,
+    "a=recvonly",
+    "a=rtcp-mux",
+    `a=rtpmap:${codec.payloadType} ${codec.name}/${codec.clockRate}${
+      codec.channels ? `/${codec.channels}` : ""
+    }`,
+    ...remote.candidates.map((c) => `a=${c}`),
+  ];
+  return lines.join("\r\n") + "\r\n";
+}
+
+function gatheringComplete(pc: RTCPeerConnection): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (pc.iceGatheringState === "complete") resolve();
+    pc.iceGatheringStateChange.subscribe((state) => state === "complete" && resolve());
+  });
 }
 
 /** Fresh local ICE credentials for a restart (RFC 8445 §5.3: ≥ 24 bits ufrag, ≥ 128 bits pwd). */

@@ -380,3 +380,25 @@ export function serverSideConnected(
   const id = sessionIdOf(location);
   return waitFor(() => manager.get(id)?.peer.connected === true, 10_000, `server side of ${id}`);
 }
+
+/**
+ * Answers a server's offer (a subscribe connection, where the server offers): applies it,
+ * answers, waits for local gathering and returns the answer's SDP. Works for re-offers too;
+ * `setup` (first answer only) picks the client's DTLS role.
+ */
+export async function answerOffer(
+  pc: RTCPeerConnection,
+  offer: string,
+  { setup }: { setup?: "passive" } = {},
+): Promise<string> {
+  await pc.setRemoteDescription({ type: "offer", sdp: offer });
+  const answer = await pc.createAnswer();
+  // werift answers actpass with active; "passive" makes the client the DTLS server instead.
+  const sdp = setup ? answer.sdp.replaceAll("a=setup:active", `a=setup:${setup}`) : answer.sdp;
+  await pc.setLocalDescription({ type: "answer", sdp });
+  await new Promise<void>((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.iceGatheringStateChange.subscribe((s) => s === "complete" && resolve());
+  });
+  return pc.localDescription!.sdp;
+}
