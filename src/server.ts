@@ -19,6 +19,7 @@ import { rateLimit } from "./http/rate-limit.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { SessionManager } from "./session/session-manager.ts";
+import { generateRoomSecret, RoomRegistry, RoomTokens } from "./room/mod.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
 import { selectSendPath } from "./transport/send-path.ts";
 
@@ -30,6 +31,10 @@ export interface RunningServer {
   /** The publish token in effect (generated when none was configured). */
   publishToken: string;
   manager: SessionManager;
+  /** The rooms (group calls) of this server. */
+  rooms: RoomRegistry;
+  /** Signs and verifies room tokens. */
+  roomTokens: RoomTokens;
   metrics: Metrics;
   logger: Logger;
   /** Stops accepting sessions; readiness turns false. */
@@ -81,9 +86,14 @@ export async function startServer(
     await manager.close();
     throw error;
   }
+  // Without a configured secret, room links end with the process (docs/rooms.md).
+  const roomTokens = await RoomTokens.create([config.roomSecret ?? generateRoomSecret()]);
+  const rooms = new RoomRegistry({ maxRooms: config.maxRooms });
   const metrics = createMetrics({
     streams: () => manager.liveStreams,
     sessions: (role) => manager.count(role),
+    rooms: () => rooms.size,
+    participants: (role) => rooms.participants(role),
   });
   let ready = true;
   const addresses = new WeakMap<Request, string>();
@@ -99,6 +109,7 @@ export async function startServer(
     logger,
     rateLimiter,
     ready: () => ready,
+    rooms: { registry: rooms, tokens: roomTokens },
   });
   const abort = new AbortController();
   let port = config.port;
@@ -134,6 +145,8 @@ export async function startServer(
     config,
     publishToken,
     manager,
+    rooms,
+    roomTokens,
     metrics,
     logger,
     drain() {
@@ -143,6 +156,7 @@ export async function startServer(
       closing ??= (async () => {
         ready = false;
         clearInterval(sweep);
+        rooms.close();
         await manager.close();
         abort.abort();
         await httpServer.finished;
