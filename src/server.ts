@@ -20,6 +20,7 @@ import { createLogger, type Logger } from "./observability/log.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { SessionManager } from "./session/session-manager.ts";
 import { generateRoomSecret, RoomRegistry, RoomTokens } from "./room/mod.ts";
+import { RoomSignalling } from "./signal/mod.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
 import { selectSendPath } from "./transport/send-path.ts";
 
@@ -86,9 +87,23 @@ export async function startServer(
     await manager.close();
     throw error;
   }
-  // Without a configured secret, room links end with the process (docs/rooms.md).
   const roomTokens = await RoomTokens.create([config.roomSecret ?? generateRoomSecret()]);
+  if (config.roomSecret === undefined) {
+    logger.info("room secret generated: room links stop working when this process ends", {
+      setting: "--room-secret / QUETZAL_ROOM_SECRET",
+    });
+  }
   const rooms = new RoomRegistry({ maxRooms: config.maxRooms });
+  const signalling = new RoomSignalling({
+    rooms,
+    tokens: roomTokens,
+    maxSdpBytes: config.maxSdpBytes,
+    onError: (error, about) =>
+      logger.error("signalling failed", {
+        about,
+        error: error instanceof Error ? error.stack ?? error.message : String(error),
+      }),
+  });
   const metrics = createMetrics({
     streams: () => manager.liveStreams,
     sessions: (role) => manager.count(role),
@@ -109,7 +124,7 @@ export async function startServer(
     logger,
     rateLimiter,
     ready: () => ready,
-    rooms: { registry: rooms, tokens: roomTokens },
+    rooms: { registry: rooms, tokens: roomTokens, signalling },
   });
   const abort = new AbortController();
   let port = config.port;
@@ -157,6 +172,7 @@ export async function startServer(
         ready = false;
         clearInterval(sweep);
         rooms.close();
+        signalling.close();
         await manager.close();
         abort.abort();
         await httpServer.finished;

@@ -10,6 +10,7 @@ import { metricsMiddleware } from "../observability/metrics-middleware.ts";
 import { httpSpanMiddleware } from "../observability/tracing.ts";
 import type { SessionManager } from "../session/session-manager.ts";
 import type { RoomRegistry, RoomTokens } from "../room/mod.ts";
+import type { RoomSignalling } from "../signal/mod.ts";
 import { apiRoutes } from "./api.ts";
 import { bearerAuth } from "./auth.ts";
 import { cors } from "./cors.ts";
@@ -18,6 +19,7 @@ import { errorHandler, Problem } from "./errors.ts";
 import { playerRoutes } from "./player.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { roomsApiRoutes } from "./rooms-api.ts";
+import { signalRoutes } from "./signal-ws.ts";
 import { whepExtensions } from "./whep-extensions.ts";
 
 export interface AppDeps {
@@ -29,7 +31,7 @@ export interface AppDeps {
   /** False while draining (SIGTERM). */
   ready: () => boolean;
   /** Rooms and their token signer. */
-  rooms: { registry: RoomRegistry; tokens: RoomTokens };
+  rooms: { registry: RoomRegistry; tokens: RoomTokens; signalling: RoomSignalling };
 }
 
 export async function createApp(deps: AppDeps): Promise<Hono> {
@@ -65,6 +67,10 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
       publishToken: config.publishToken,
       publicUrl: config.publicUrl,
     }),
+  );
+  app.route(
+    "/rooms",
+    signalRoutes({ rooms: deps.rooms.registry, signalling: deps.rooms.signalling }),
   );
   // Stream names are not public when watching needs a token.
   app.use("/api/*", bearerAuth({ token: config.viewerToken, realm: "watch", what: "/api" }));

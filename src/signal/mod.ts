@@ -9,3 +9,12 @@ export {
   type SignalConnectionOptions,
   type SignalHandler,
 } from "./connection.ts";
+export { type HubConnection, type HubTimers, RoomHub } from "./room-hub.ts";
+export {
+  type MediaMessage,
+  RoomSession,
+  type RoomSessionMedia,
+  RoomSignalling,
+  type RoomSignallingOptions,
+  type SignalTransport,
+} from "./room-session.ts";

@@ -1,0 +1,300 @@
+/**
+ * The room side of signalling: one {@link RoomSession} per connection handles its checked
+ * messages against the Room (policy) and the room's {@link RoomHub} (who hears what), and
+ * {@link RoomSignalling} ties the rooms, their hubs and the connections of a server together.
+ *
+ * Media messages (`offer`, `answer`, `candidate`, `setSubscription`, `restartIce`) go to a
+ * {@link RoomSessionMedia}, the seam the Router's adapter will fill; without one they are
+ * refused, after the policy checks that do not need media.
+ *
+ * @example
+ * const signalling = new RoomSignalling({ rooms, tokens, maxSdpBytes: 65536 });
+ * const conn = signalling.connect(roomId, { send: (f) => ws.send(f), close: (c, r) => ws.close(c, r) });
+ */
+import {
+  type Participant,
+  randomId,
+  type Room,
+  type RoomRegistry,
+  type RoomTokens,
+  type Source,
+} from "../room/mod.ts";
+import { CloseCode, SignalError } from "./codes.ts";
+import { type HubTimers, RoomHub } from "./room-hub.ts";
+import {
+  type ClientMessage,
+  type ClientMessageOf,
+  clientParser,
+  type ParseResult,
+  type ReplyBody,
+} from "./messages.ts";
+import { type RateLimit, SignalConnection, type SignalHandler } from "./connection.ts";
+
+/** The media messages a session hands to the media half. */
+export type MediaMessage = ClientMessageOf<
+  "offer" | "answer" | "candidate" | "setSubscription" | "restartIce"
+>;
+
+/**
+ * The media half of a room as signalling sees it (the Router adapter, coming). Policy has been
+ * checked when it is called: an `offer`'s sources are allowed and within the limits.
+ */
+export interface RoomSessionMedia {
+  /** A media message of `participant`; an `offer` answers with `{t: "answer", …}`. */
+  handle(participant: Participant, message: MediaMessage): Promise<ReplyBody | void>;
+  /** `participant` may no longer publish these (demoted). */
+  unpublish(participant: Participant, sources: Source[]): void;
+  /** `participant` left: close its peers. */
+  leave(participant: Participant): void;
+}
+
+/** How a transport (a WebSocket) plugs into a connection. */
+export interface SignalTransport {
+  send(frame: string): void;
+  close(code: number, reason: string): void;
+}
+
+export interface RoomSignallingOptions {
+  rooms: RoomRegistry;
+  tokens: RoomTokens;
+  /** The server's SDP limit (`--max-sdp-bytes`). */
+  maxSdpBytes: number;
+  /** Makes the media seam of a room; none until rooms carry media. */
+  media?: (room: Room) => RoomSessionMedia;
+  rateLimit?: RateLimit;
+  /** Injected in tests. */
+  timers?: HubTimers;
+  /** A handler failed (an `internal` error). */
+  onError?(error: unknown, about: string): void;
+}
+
+/** The signalling of all rooms of a server. */
+export class RoomSignalling {
+  readonly #options: RoomSignallingOptions;
+  readonly #parse: (value: unknown) => ParseResult;
+  readonly #hubs = new Map<string, { hub: RoomHub; media: RoomSessionMedia | undefined }>();
+
+  constructor(options: RoomSignallingOptions) {
+    this.#options = options;
+    this.#parse = clientParser({ maxSdpBytes: options.maxSdpBytes });
+  }
+
+  /** A new connection to room `roomId` (checked when the client joins). */
+  connect(roomId: string, transport: SignalTransport): SignalConnection {
+    const session = new RoomSession(this, roomId);
+    const connection = new SignalConnection({
+      send: transport.send,
+      close: transport.close,
+      handler: session,
+      parse: this.#parse,
+      rateLimit: this.#options.rateLimit,
+      onError: this.#options.onError,
+    });
+    session.connection = connection;
+    return connection;
+  }
+
+  /** Hubs that exist (rooms someone connected to). */
+  get hubs(): number {
+    return this.#hubs.size;
+  }
+
+  /** Stops every hub's timers; rooms are ended by their registry. Idempotent. */
+  close(): void {
+    for (const { hub } of this.#hubs.values()) hub.close();
+    this.#hubs.clear();
+  }
+
+  /** @internal */
+  get options(): RoomSignallingOptions {
+    return this.#options;
+  }
+
+  /** @internal The hub of `room`, made on first use and dropped when the room ends. */
+  hubOf(room: Room): { hub: RoomHub; media: RoomSessionMedia | undefined } {
+    let entry = this.#hubs.get(room.id);
+    if (!entry) {
+      const made = {
+        hub: new RoomHub(room, { timers: this.#options.timers }),
+        media: this.#options.media?.(room),
+      };
+      entry = made;
+      this.#hubs.set(room.id, made);
+      room.observe({ ended: () => this.#hubs.delete(room.id) });
+    }
+    return entry;
+  }
+}
+
+/** One connection's participant: what its messages do to the room. */
+export class RoomSession implements SignalHandler {
+  /** Set by {@link RoomSignalling.connect} right after construction. */
+  connection: SignalConnection | undefined;
+  readonly #signalling: RoomSignalling;
+  readonly #roomId: string;
+  #seat:
+    | { room: Room; participant: Participant; hub: RoomHub; media?: RoomSessionMedia }
+    | undefined;
+
+  constructor(signalling: RoomSignalling, roomId: string) {
+    this.#signalling = signalling;
+    this.#roomId = roomId;
+  }
+
+  async handle(message: ClientMessage): Promise<ReplyBody | void> {
+    if (message.t === "join") return await this.#join(message);
+    const seat = this.#seat;
+    if (!seat) throw new SignalError("not-found", "you are no longer in this room");
+    const { room, participant: self, hub } = seat;
+    switch (message.t) {
+      case "mute":
+        room.mute(self.id, message.source, message.muted);
+        return;
+      case "raiseHand":
+        room.raiseHand(self.id, message.raised);
+        return;
+      case "promote":
+        room.promote(self.id, message.participant, message.role);
+        hub.sendTo(message.participant, {
+          t: "roleChanged",
+          participant: message.participant,
+          role: message.role,
+          by: self.id,
+        });
+        return;
+      case "demote": {
+        const stopped = room.demote(self.id, message.participant, message.role);
+        const target = room.participant(message.participant);
+        if (target && stopped.length > 0) seat.media?.unpublish(target, stopped);
+        hub.sendTo(message.participant, {
+          t: "roleChanged",
+          participant: message.participant,
+          role: message.role,
+          by: self.id,
+        });
+        return;
+      }
+      case "muteParticipant":
+        room.muteParticipant(self.id, message.participant, message.source, message.muted);
+        if (message.muted) {
+          hub.sendTo(message.participant, { t: "muted", source: message.source, by: self.id });
+        }
+        return;
+      case "remove": {
+        room.require(self.id, "remove");
+        if (!room.participant(message.participant)) {
+          throw new SignalError("not-found", `no participant ${message.participant} in this room`);
+        }
+        // Detached first: the removal must not look like the target leaving on its own.
+        const gone = hub.take(message.participant);
+        room.remove(self.id, message.participant);
+        gone?.push({ t: "removed", reason: "removed", by: self.id });
+        gone?.close(CloseCode.removed, "removed");
+        return;
+      }
+      case "endRoom":
+        // Everyone, the sender included, gets `roomEnded` and a close (no `reply`).
+        room.require(self.id, "endRoom");
+        room.end("admin");
+        return;
+      case "createInvite": {
+        room.require(self.id, "createInvite");
+        const tokens = this.#signalling.options.tokens;
+        const token = await tokens.sign({
+          room: room.id,
+          role: message.role,
+          iv: room.inviteVersion,
+          ttlS: message.expiresInS,
+        });
+        return {
+          t: "invite",
+          role: message.role,
+          token,
+          expiresAt: tokens.nowS() + message.expiresInS,
+        };
+      }
+      case "resetInvites":
+        room.resetInvites(self.id);
+        return;
+      case "leave":
+        this.#vacate();
+        return;
+      case "ping":
+        return;
+      case "offer":
+        if (!seat.media) throw mediaComing();
+        room.setPublishing(self.id, Object.values(message.sources));
+        return await seat.media.handle(self, message);
+      case "answer":
+      case "candidate":
+      case "setSubscription":
+      case "restartIce":
+        if (!seat.media) throw mediaComing();
+        return await seat.media.handle(self, message);
+    }
+  }
+
+  closed(): void {
+    this.#vacate();
+  }
+
+  async #join(message: ClientMessageOf<"join">): Promise<ReplyBody> {
+    const { rooms, tokens } = this.#signalling.options;
+    const room = rooms.get(this.#roomId);
+    if (!room) throw new SignalError("not-found", "no such room (it ended, or never existed)");
+    const claims = await tokens.verify(message.token, { room: room.id, iv: room.inviteVersion });
+    const connection = this.connection;
+    // The socket may have closed, or the room ended, while the token was checked.
+    if (!connection || connection.closed) {
+      throw new SignalError("conflict", "the connection closed");
+    }
+    const { participant } = room.join({
+      role: claims.role,
+      // A name the app signed wins over one the client chose.
+      name: claims.name ?? message.name,
+      hidden: claims.hidden,
+      userId: claims.sub,
+    });
+    const { hub, media } = this.#signalling.hubOf(room);
+    hub.attach(participant.id, connection);
+    this.#seat = { room, participant, hub, media };
+    const settings = room.settings;
+    return {
+      t: "joined",
+      self: participant.info(),
+      room: {
+        id: room.id,
+        name: room.name,
+        maxVideoPublishers: settings.maxVideoPublishers,
+        maxParticipants: settings.maxParticipants,
+        maxScreenShares: settings.maxScreenShares,
+        audioSlots: settings.audioSlots,
+        e2ee: settings.e2ee,
+        joinMuted: settings.joinMuted,
+      },
+      participants: room.visibleParticipants(),
+      listeners: room.hiddenListeners,
+      // Tracks and speakers come with the media half.
+      producers: [],
+      speakers: [],
+      hands: participant.role === "admin" ? room.hands() : [],
+      // Seats are not held after a drop yet (resume is coming): the token is not redeemable.
+      resumeToken: randomId(16),
+      resumed: false,
+    };
+  }
+
+  /** Frees the seat, once: on `leave` or when the connection closes. */
+  #vacate(): void {
+    const seat = this.#seat;
+    if (!seat) return;
+    this.#seat = undefined;
+    if (this.connection) seat.hub.detach(seat.participant.id, this.connection);
+    seat.media?.leave(seat.participant);
+    seat.room.leave(seat.participant.id, "left");
+  }
+}
+
+function mediaComing(): SignalError {
+  return new SignalError("bad-request", "this server does not carry media in rooms yet");
+}
