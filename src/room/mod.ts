@@ -37,4 +37,4 @@ export {
   type RoomMediaFactory,
   type RoomSettings,
 } from "./room.ts";
-export { RoomRegistry, type RoomRegistryOptions, type Timers } from "./registry.ts";
+export { realTimers, RoomRegistry, type RoomRegistryOptions, type Timers } from "./registry.ts";

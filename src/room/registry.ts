@@ -18,7 +18,7 @@ export interface Timers {
 }
 
 /** The runtime's timers behind numeric ids (the handle type differs between Deno and Node types). */
-function realTimers(): Timers {
+export function realTimers(): Timers {
   const handles = new Map<number, ReturnType<typeof setTimeout>>();
   let next = 1;
   return {

@@ -9,7 +9,13 @@
  * const hub = new RoomHub(room);
  * hub.attach(participant.id, connection);
  */
-import type { Participant, Room, RoomEndReason } from "../room/mod.ts";
+import {
+  type Participant,
+  realTimers,
+  type Room,
+  type RoomEndReason,
+  type Timers,
+} from "../room/mod.ts";
 import { CloseCode } from "./codes.ts";
 import type { EventBody, ParticipantInfoMessage } from "./messages.ts";
 
@@ -20,37 +26,12 @@ export interface HubConnection {
 }
 
 /** The timer functions the hub uses; tests pass fakes. */
-export interface HubTimers {
-  setTimeout(fn: () => void, ms: number): number;
-  clearTimeout(id: number): void;
-}
+export type HubTimers = Timers;
 
 /** Visible changes are sent this often at most. */
 export const PARTICIPANTS_BATCH_MS = 250;
 /** A change of the hidden-listener count alone waits this long. */
 export const LISTENER_COUNT_MS = 1000;
-
-function realTimers(): HubTimers {
-  const handles = new Map<number, ReturnType<typeof setTimeout>>();
-  let next = 1;
-  return {
-    setTimeout(fn, ms) {
-      const id = next++;
-      handles.set(
-        id,
-        setTimeout(() => {
-          handles.delete(id);
-          fn();
-        }, ms),
-      );
-      return id;
-    },
-    clearTimeout(id) {
-      clearTimeout(handles.get(id));
-      handles.delete(id);
-    },
-  };
-}
 
 export class RoomHub {
   readonly room: Room;

@@ -14,6 +14,7 @@
 import {
   type Participant,
   randomId,
+  realTimers,
   type Room,
   type RoomRegistry,
   type RoomTokens,
@@ -48,6 +49,20 @@ export interface RoomSessionMedia {
   leave(participant: Participant): void;
 }
 
+/** A participant's seat as signalling keeps it: across sockets while it is resumable. */
+export interface Seat {
+  room: Room;
+  participant: Participant;
+  hub: RoomHub;
+  media: RoomSessionMedia | undefined;
+  /** The session whose connection has the seat now; undefined while held. */
+  session: RoomSession | undefined;
+  /** The current resume token (128 random bits). */
+  resumeToken: string;
+  /** The departure timer while held. */
+  holdTimer: number | undefined;
+}
+
 /** How a transport (a WebSocket) plugs into a connection. */
 export interface SignalTransport {
   send(frame: string): void;
@@ -62,6 +77,11 @@ export interface RoomSignallingOptions {
   /** Makes the media seam of a room; none until rooms carry media. */
   media?: (room: Room) => RoomSessionMedia;
   rateLimit?: RateLimit;
+  /**
+   * Seconds a seat is held after its socket drops without `leave`, for `join` with `resume`
+   * (rooms.md §6, LiveKit's DepartureTimeout). Default 20.
+   */
+  departureTimeoutS?: number;
   /** Injected in tests. */
   timers?: HubTimers;
   /** A handler failed (an `internal` error). */
@@ -73,10 +93,16 @@ export class RoomSignalling {
   readonly #options: RoomSignallingOptions;
   readonly #parse: (value: unknown) => ParseResult;
   readonly #hubs = new Map<string, { hub: RoomHub; media: RoomSessionMedia | undefined }>();
+  /** Every seat by its current resume token. */
+  readonly #seats = new Map<string, Seat>();
+  /** Every seat by its participant. */
+  readonly #seatOf = new Map<Participant, Seat>();
+  readonly #timers: HubTimers;
 
   constructor(options: RoomSignallingOptions) {
     this.#options = options;
     this.#parse = clientParser({ maxSdpBytes: options.maxSdpBytes });
+    this.#timers = options.timers ?? realTimers();
   }
 
   /** A new connection to room `roomId` (checked when the client joins). */
@@ -99,10 +125,73 @@ export class RoomSignalling {
     return this.#hubs.size;
   }
 
-  /** Stops every hub's timers; rooms are ended by their registry. Idempotent. */
+  /** Seats held for a participant whose socket dropped. */
+  get held(): number {
+    let n = 0;
+    for (const seat of this.#seats.values()) if (seat.holdTimer !== undefined) n++;
+    return n;
+  }
+
+  /** Stops every hub's and seat's timers; rooms are ended by their registry. Idempotent. */
   close(): void {
     for (const { hub } of this.#hubs.values()) hub.close();
     this.#hubs.clear();
+    for (const seat of this.#seats.values()) this.#stopHold(seat);
+    this.#seats.clear();
+    this.#seatOf.clear();
+  }
+
+  /** @internal A new seat, with a fresh resume token (after `hubOf` for its room). */
+  seat(init: Omit<Seat, "resumeToken" | "holdTimer">): Seat {
+    const seat: Seat = { ...init, resumeToken: "", holdTimer: undefined };
+    this.rotate(seat);
+    this.#seatOf.set(seat.participant, seat);
+    return seat;
+  }
+
+  /** @internal Gives `seat` a new resume token (single use: the old one stops working). */
+  rotate(seat: Seat): void {
+    this.#seats.delete(seat.resumeToken);
+    seat.resumeToken = randomId(16);
+    this.#seats.set(seat.resumeToken, seat);
+  }
+
+  /**
+   * @internal The seat `resumeToken` names in room `roomId`, taken over by `session`: its
+   * hold ends, and a connection still holding it is closed. Undefined if there is none.
+   */
+  resume(resumeToken: string, roomId: string, session: RoomSession): Seat | undefined {
+    const seat = this.#seats.get(resumeToken);
+    if (!seat || seat.room.id !== roomId) return undefined;
+    this.#stopHold(seat);
+    const previous = seat.session;
+    seat.session = session;
+    previous?.displace();
+    return seat;
+  }
+
+  /** @internal Keeps `seat` for the departure timeout; then the participant leaves. */
+  hold(seat: Seat): void {
+    seat.session = undefined;
+    if (seat.holdTimer !== undefined) return;
+    const ms = (this.#options.departureTimeoutS ?? 20) * 1000;
+    seat.holdTimer = this.#timers.setTimeout(() => {
+      seat.holdTimer = undefined;
+      seat.room.leave(seat.participant.id, "departureTimeout");
+    }, ms);
+  }
+
+  /** Forgets `seat` (its participant left the room, or the room ended). */
+  #drop(seat: Seat): void {
+    this.#stopHold(seat);
+    if (this.#seats.get(seat.resumeToken) === seat) this.#seats.delete(seat.resumeToken);
+    this.#seatOf.delete(seat.participant);
+  }
+
+  #stopHold(seat: Seat): void {
+    if (seat.holdTimer === undefined) return;
+    this.#timers.clearTimeout(seat.holdTimer);
+    seat.holdTimer = undefined;
   }
 
   /** @internal */
@@ -120,7 +209,21 @@ export class RoomSignalling {
       };
       entry = made;
       this.#hubs.set(room.id, made);
-      room.observe({ ended: () => this.#hubs.delete(room.id) });
+      room.observe({
+        // However a participant leaves (left, removed, replaced, departure timeout), its seat
+        // goes and its peers close.
+        left: (participant) => {
+          const seat = this.#seatOf.get(participant);
+          if (!seat) return;
+          this.#drop(seat);
+          seat.media?.leave(participant);
+        },
+        // The room's media closes as a whole (RoomMedia).
+        ended: () => {
+          this.#hubs.delete(room.id);
+          for (const seat of [...this.#seats.values()]) if (seat.room === room) this.#drop(seat);
+        },
+      });
     }
     return entry;
   }
@@ -132,9 +235,7 @@ export class RoomSession implements SignalHandler {
   connection: SignalConnection | undefined;
   readonly #signalling: RoomSignalling;
   readonly #roomId: string;
-  #seat:
-    | { room: Room; participant: Participant; hub: RoomHub; media?: RoomSessionMedia }
-    | undefined;
+  #seat: Seat | undefined;
 
   constructor(signalling: RoomSignalling, roomId: string) {
     this.#signalling = signalling;
@@ -234,30 +335,63 @@ export class RoomSession implements SignalHandler {
     }
   }
 
+  /**
+   * The connection closed. Without `leave` the seat is held for the departure timeout (the
+   * participant stays in the room, for `join` with `resume`).
+   */
   closed(): void {
-    this.#vacate();
+    const seat = this.#seat;
+    if (!seat) return;
+    this.#seat = undefined;
+    if (this.connection) seat.hub.detach(seat.participant.id, this.connection);
+    if (seat.session !== this) return; // resumed elsewhere
+    // Gone already (removed, replaced, room ended): the room observer dropped the seat.
+    if (seat.room.participant(seat.participant.id) === seat.participant && !seat.room.ended) {
+      this.#signalling.hold(seat);
+    }
+  }
+
+  /** @internal Another connection resumed this seat: let go of it and close. */
+  displace(): void {
+    const seat = this.#seat;
+    this.#seat = undefined;
+    if (seat && this.connection) seat.hub.detach(seat.participant.id, this.connection);
+    this.connection?.push({ t: "removed", reason: "replaced", by: null });
+    this.connection?.close(CloseCode.replaced, "resumed elsewhere");
   }
 
   async #join(message: ClientMessageOf<"join">): Promise<ReplyBody> {
     const { rooms, tokens } = this.#signalling.options;
     const room = rooms.get(this.#roomId);
     if (!room) throw new SignalError("not-found", "no such room (it ended, or never existed)");
+    // Resuming needs a valid room token too: a reset link or an expired token ends the seat.
     const claims = await tokens.verify(message.token, { room: room.id, iv: room.inviteVersion });
     const connection = this.connection;
     // The socket may have closed, or the room ended, while the token was checked.
     if (!connection || connection.closed) {
       throw new SignalError("conflict", "the connection closed");
     }
-    const { participant } = room.join({
-      role: claims.role,
-      // A name the app signed wins over one the client chose.
-      name: claims.name ?? message.name,
-      hidden: claims.hidden,
-      userId: claims.sub,
-    });
-    const { hub, media } = this.#signalling.hubOf(room);
-    hub.attach(participant.id, connection);
-    this.#seat = { room, participant, hub, media };
+    const resumed = message.resume === undefined
+      ? undefined
+      : this.#signalling.resume(message.resume, room.id, this);
+    let seat: Seat;
+    if (resumed) {
+      seat = resumed;
+      this.#signalling.rotate(seat);
+    } else {
+      const { participant } = room.join({
+        role: claims.role,
+        // A name the app signed wins over one the client chose.
+        name: claims.name ?? message.name,
+        hidden: claims.hidden,
+        userId: claims.sub,
+      });
+      const { hub, media } = this.#signalling.hubOf(room);
+      seat = this.#signalling.seat({ room, participant, hub, media, session: this });
+    }
+    seat.hub.attach(seat.participant.id, connection);
+    this.#seat = seat;
+    const participant = seat.participant;
     const settings = room.settings;
     return {
       t: "joined",
@@ -278,19 +412,17 @@ export class RoomSession implements SignalHandler {
       producers: [],
       speakers: [],
       hands: participant.role === "admin" ? room.hands() : [],
-      // Seats are not held after a drop yet (resume is coming): the token is not redeemable.
-      resumeToken: randomId(16),
-      resumed: false,
+      resumeToken: seat.resumeToken,
+      resumed: resumed !== undefined,
     };
   }
 
-  /** Frees the seat, once: on `leave` or when the connection closes. */
+  /** Frees the seat now (`leave`): no hold. */
   #vacate(): void {
     const seat = this.#seat;
     if (!seat) return;
     this.#seat = undefined;
     if (this.connection) seat.hub.detach(seat.participant.id, this.connection);
-    seat.media?.leave(seat.participant);
     seat.room.leave(seat.participant.id, "left");
   }
 }
