@@ -43,6 +43,8 @@ export type MediaMessage = ClientMessageOf<
 export interface RoomSessionMedia {
   /** A media message of `participant`; an `offer` answers with `{t: "answer", …}`. */
   handle(participant: Participant, message: MediaMessage): Promise<ReplyBody | void>;
+  /** A source of `participant` is muted (its packets dropped) or unmuted, by itself or an admin. */
+  mute(participant: Participant, source: Source, muted: boolean): void;
   /** `participant` may no longer publish these (demoted). */
   unpublish(participant: Participant, sources: Source[]): void;
   /** `participant` left: close its peers. */
@@ -250,6 +252,7 @@ export class RoomSession implements SignalHandler {
     switch (message.t) {
       case "mute":
         room.mute(self.id, message.source, message.muted);
+        seat.media?.mute(self, message.source, self.muted.has(message.source));
         return;
       case "raiseHand":
         room.raiseHand(self.id, message.raised);
@@ -278,6 +281,8 @@ export class RoomSession implements SignalHandler {
       case "muteParticipant":
         room.muteParticipant(self.id, message.participant, message.source, message.muted);
         if (message.muted) {
+          const target = room.participant(message.participant);
+          if (target) seat.media?.mute(target, message.source, true);
           hub.sendTo(message.participant, { t: "muted", source: message.source, by: self.id });
         }
         return;
@@ -322,10 +327,23 @@ export class RoomSession implements SignalHandler {
         return;
       case "ping":
         return;
-      case "offer":
+      case "offer": {
         if (!seat.media) throw mediaComing();
+        const before = [...self.publishing];
         room.setPublishing(self.id, Object.values(message.sources));
-        return await seat.media.handle(self, message);
+        try {
+          return await seat.media.handle(self, message);
+        } catch (error) {
+          // The offer failed: the participant publishes what it did before. (Restoring cannot
+          // exceed a limit: it only gives back what the participant had.)
+          try {
+            room.setPublishing(self.id, before);
+          } catch {
+            // The participant left while the offer was handled.
+          }
+          throw error;
+        }
+      }
       case "answer":
       case "candidate":
       case "setSubscription":

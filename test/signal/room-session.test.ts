@@ -10,6 +10,7 @@ import {
   type ServerMessage,
   ServerMessageSchema,
   type SignalConnection,
+  SignalError,
 } from "../../src/signal/mod.ts";
 
 const SECRET = "a-room-secret-of-at-least-32-characters!";
@@ -47,6 +48,9 @@ async function setup(media = false) {
     media: media
       ? () => ({
         handle(p, m: MediaMessage) {
+          if (m.t === "offer" && m.sdp.includes("m=nothing")) {
+            return Promise.reject(new SignalError("bad-request", "no codec to forward"));
+          }
           calls.push(`${m.t} ${p.name}`);
           return Promise.resolve(
             m.t === "offer"
@@ -54,6 +58,7 @@ async function setup(media = false) {
               : undefined,
           );
         },
+        mute: (p, source, muted) => calls.push(`mute ${p.name} ${source} ${muted}`),
         unpublish: (p, sources) => calls.push(`unpublish ${p.name} ${sources.join(",")}`),
         leave: (p) => calls.push(`leave ${p.name}`),
       })
@@ -186,13 +191,29 @@ Deno.test("the media seam: offers after the policy checks, unpublish on demotion
     sources: { "0": "microphone", "1": "camera" },
   };
   assertEquals((await s.request(offer)).t, "answer");
+  // A failed re-offer leaves what was published before.
+  const failed = await s.request({
+    ...offer,
+    sdp: "v=0\r\nm=nothing\r\n",
+    sources: { "0": "microphone", "1": "camera", "2": "screen" },
+  });
+  assert(failed.t === "reply" && !failed.ok && failed.error.message === "no codec to forward");
+  assertEquals([...room.participant(joined.self.id)!.publishing], ["microphone", "camera"]);
   const l = connect(signalling, room.id);
   await l.request({ t: "join", token: await token("listener", "Lin") });
   const refused = await l.request(offer);
   assert(refused.t === "reply" && !refused.ok && refused.error.code === "forbidden");
+  await s.request({ t: "mute", source: "camera", muted: true });
+  await admin.request({ t: "muteParticipant", participant: joined.self.id, source: "microphone" });
   await admin.request({ t: "demote", participant: joined.self.id });
   await s.request({ t: "leave" });
-  assertEquals(calls, ["offer Sam", "unpublish Sam microphone,camera", "leave Sam"]);
+  assertEquals(calls, [
+    "offer Sam",
+    "mute Sam camera true",
+    "mute Sam microphone true",
+    "unpublish Sam microphone,camera",
+    "leave Sam",
+  ]);
   assertEquals(s.closes, [1000]);
   signalling.close();
 });
