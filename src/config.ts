@@ -115,6 +115,12 @@ export const ConfigSchema = z.object({
   maxForwardPps: z.coerce.number().int().min(0).default(0),
   /** Resident memory (MiB) beyond which new sessions get 503 + Retry-After; 0 = no limit. */
   maxRssMb: z.coerce.number().int().min(0).default(0),
+  /** Signs room links (HS256). Generated when unset: links then die with the process. */
+  roomSecret: z.string().min(32, "room secret must be at least 32 characters").optional(),
+  /** Most rooms at once; beyond, `POST /api/rooms` gets 503. */
+  maxRooms: z.coerce.number().int().min(1).default(100),
+  /** Base URL of room links, e.g. `https://calls.example.org`. Default: the API's URL. */
+  publicUrl: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -149,6 +155,9 @@ const OPTIONS: Record<string, { key: keyof Config; env: string; list?: boolean }
   "workers": { key: "workers", env: "QUETZAL_WORKERS" },
   "max-forward-pps": { key: "maxForwardPps", env: "QUETZAL_MAX_FORWARD_PPS" },
   "max-rss-mb": { key: "maxRssMb", env: "QUETZAL_MAX_RSS_MB" },
+  "room-secret": { key: "roomSecret", env: "QUETZAL_ROOM_SECRET" },
+  "max-rooms": { key: "maxRooms", env: "QUETZAL_MAX_ROOMS" },
+  "public-url": { key: "publicUrl", env: "QUETZAL_PUBLIC_URL" },
 };
 
 /** Settings that were replaced: giving one stops the server and says what to use instead. */
@@ -249,6 +258,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     viewerToken: mask(config.viewerToken),
     iceCredential: mask(config.iceCredential),
     metricsToken: mask(config.metricsToken),
+    roomSecret: mask(config.roomSecret),
   };
 }
 

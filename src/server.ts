@@ -14,6 +14,8 @@ import { rateLimit } from "./http/rate-limit.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { SessionManager } from "./session/session-manager.ts";
+import { generateRoomSecret, RoomRegistry, RoomTokens } from "./room/mod.ts";
+import { RoomSignalling } from "./signal/mod.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
 import { selectSendPath } from "./transport/send-path.ts";
 
@@ -25,6 +27,10 @@ export interface RunningServer {
   /** The publish token in effect (generated when none was configured). */
   publishToken: string;
   manager: SessionManager;
+  /** The rooms (group calls) of this server. */
+  rooms: RoomRegistry;
+  /** Signs and verifies room tokens. */
+  roomTokens: RoomTokens;
   metrics: Metrics;
   logger: Logger;
   /** Stops accepting sessions; readiness turns false. */
@@ -93,10 +99,29 @@ export async function startServer(
         session.role === (kind === "whip" ? "publisher" : "viewer");
     },
   });
+  const roomTokens = await RoomTokens.create([config.roomSecret ?? generateRoomSecret()]);
+  if (config.roomSecret === undefined) {
+    logger.info("room secret generated: room links stop working when this process ends", {
+      setting: "--room-secret / QUETZAL_ROOM_SECRET",
+    });
+  }
+  const rooms = new RoomRegistry({ maxRooms: config.maxRooms });
+  const signalling = new RoomSignalling({
+    rooms,
+    tokens: roomTokens,
+    maxSdpBytes: config.maxSdpBytes,
+    onError: (error, about) =>
+      logger.error("signalling failed", {
+        about,
+        error: error instanceof Error ? error.stack ?? error.message : String(error),
+      }),
+  });
   const metrics = createMetrics({
     streams: () => manager.liveStreams,
     sessions: (role) => manager.count(role),
     rateLimited: (bucket) => rateLimiter.refused[bucket],
+    rooms: () => rooms.size,
+    participants: (role) => rooms.participants(role),
   });
   let ready = true;
   const app = await createApp({
@@ -106,6 +131,7 @@ export async function startServer(
     logger,
     rateLimiter,
     ready: () => ready,
+    rooms: { registry: rooms, tokens: roomTokens, signalling },
   });
   const abort = new AbortController();
   let port = config.port;
@@ -146,6 +172,8 @@ export async function startServer(
     config,
     publishToken,
     manager,
+    rooms,
+    roomTokens,
     metrics,
     logger,
     drain() {
@@ -155,6 +183,8 @@ export async function startServer(
       closing ??= (async () => {
         ready = false;
         clearInterval(sweep);
+        rooms.close();
+        signalling.close();
         await manager.close();
         abort.abort();
         await httpServer.finished;

@@ -211,9 +211,18 @@ Deno.test("describeConfig masks every secret", () => {
     "--viewer-token=viewer-secret",
     "--ice-credential=turn-pass",
     "--metrics-token=metrics-secret",
+    "--room-secret=room-secret-of-at-least-32-characters",
   ], {});
   const printed = JSON.stringify(describeConfig(config));
-  for (const secret of ["publish-secret-1234", "viewer-secret", "turn-pass", "metrics-secret"]) {
+  for (
+    const secret of [
+      "publish-secret-1234",
+      "viewer-secret",
+      "turn-pass",
+      "metrics-secret",
+      "room-secret-of-at-least-32-characters",
+    ]
+  ) {
     assert(!printed.includes(secret), secret);
   }
   assertEquals(describeConfig(loadConfig([], {})).viewerToken, undefined);

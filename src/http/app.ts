@@ -9,6 +9,8 @@ import type { Metrics } from "../observability/metrics.ts";
 import { metricsMiddleware } from "../observability/metrics-middleware.ts";
 import { httpSpanMiddleware } from "../observability/tracing.ts";
 import type { SessionManager } from "../session/session-manager.ts";
+import type { RoomRegistry, RoomTokens } from "../room/mod.ts";
+import type { RoomSignalling } from "../signal/mod.ts";
 import { apiRoutes } from "./api.ts";
 import { bearerAuth } from "./auth.ts";
 import { cors } from "./cors.ts";
@@ -16,6 +18,8 @@ import { endpointRoutes } from "./endpoint.ts";
 import { errorHandler, Problem } from "./errors.ts";
 import { playerRoutes } from "./player.ts";
 import type { RateLimiter } from "./rate-limit.ts";
+import { roomsApiRoutes } from "./rooms-api.ts";
+import { signalRoutes } from "./signal-ws.ts";
 import { whepExtensions } from "./whep-extensions.ts";
 
 export interface AppDeps {
@@ -26,6 +30,8 @@ export interface AppDeps {
   rateLimiter: RateLimiter;
   /** False while draining (SIGTERM). */
   ready: () => boolean;
+  /** Rooms and their token signer. */
+  rooms: { registry: RoomRegistry; tokens: RoomTokens; signalling: RoomSignalling };
 }
 
 export async function createApp(deps: AppDeps): Promise<Hono> {
@@ -49,6 +55,22 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   app.route(
     "/whep",
     endpointRoutes({ role: "whep", manager, config, extensionLinks: extensions.links }),
+  );
+  // Before the viewer-token middleware of /api/*: rooms are the operator's (publish token), and
+  // a route answered here never reaches middleware registered after it.
+  app.use("/api/rooms/*", deps.rateLimiter.middleware); // also matches /api/rooms
+  app.route(
+    "/api/rooms",
+    roomsApiRoutes({
+      rooms: deps.rooms.registry,
+      tokens: deps.rooms.tokens,
+      publishToken: config.publishToken,
+      publicUrl: config.publicUrl,
+    }),
+  );
+  app.route(
+    "/rooms",
+    signalRoutes({ rooms: deps.rooms.registry, signalling: deps.rooms.signalling }),
   );
   // Stream names are not public when watching needs a token.
   app.use("/api/*", bearerAuth({ token: config.viewerToken, realm: "watch", what: "/api" }));

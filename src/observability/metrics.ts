@@ -44,6 +44,9 @@ export const LABEL_NAMES = [
 ] as const;
 export type LabelName = typeof LABEL_NAMES[number];
 
+/** Room roles, values of `quetzal_participants{role}` (src/room/roles.ts; no import upward). */
+export const ROOM_ROLES = ["admin", "speaker", "listener"] as const;
+
 /** HTTP methods kept as label values; anything else is recorded as `OTHER`. */
 export const HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
 
@@ -90,6 +93,19 @@ export const METRICS: readonly MetricSpec[] = [
     help: "Open WHIP (publisher) and WHEP (viewer) sessions.",
     labels: ["role"],
     values: { role: ROLES },
+  },
+  {
+    name: "quetzal_rooms",
+    type: "gauge",
+    help: "Rooms (group calls) open.",
+    labels: [],
+  },
+  {
+    name: "quetzal_participants",
+    type: "gauge",
+    help: "Room participants, hidden listeners included, by role.",
+    labels: ["role"],
+    values: { role: ROOM_ROLES },
   },
   {
     name: "quetzal_sessions_created_total",
@@ -314,6 +330,10 @@ export interface MetricsSource {
   sessions(role: "publisher" | "viewer"): number;
   /** Requests refused by the rate limit so far, by bucket. Absent: 0. */
   rateLimited?(bucket: RateLimitBucket): number;
+  /** Open rooms (0 when absent). */
+  rooms?(): number;
+  /** Room participants of one role (0 when absent). */
+  participants?(role: typeof ROOM_ROLES[number]): number;
 }
 
 export type { Counters, Histograms };
@@ -496,6 +516,30 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
       (v) => {
         v[0].value = source.sessions("publisher");
         v[1].value = source.sessions("viewer");
+      },
+    ),
+  );
+  add(
+    new SourcedMetric(
+      "quetzal_rooms",
+      spec("quetzal_rooms").help,
+      "gauge",
+      labelGrid([], []),
+      (v) => {
+        v[0].value = source.rooms?.() ?? 0;
+      },
+    ),
+  );
+  add(
+    new SourcedMetric(
+      "quetzal_participants",
+      spec("quetzal_participants").help,
+      "gauge",
+      labelGrid(["role"], [ROOM_ROLES]),
+      (v) => {
+        for (let i = 0; i < ROOM_ROLES.length; i++) {
+          v[i].value = source.participants?.(ROOM_ROLES[i]) ?? 0;
+        }
       },
     ),
   );

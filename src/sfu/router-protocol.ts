@@ -10,28 +10,51 @@ import type { CodecName } from "../rtp/codecs/codec.ts";
 export const SOURCES = ["camera", "microphone", "screen", "screenAudio"] as const;
 export type Source = typeof SOURCES[number];
 
+/** Sources that carry video and count against a room's video limits. */
+export const VIDEO_SOURCES: readonly Source[] = ["camera", "screen"];
+
+export function isVideoSource(source: Source): boolean {
+  return source === "camera" || source === "screen";
+}
+
 /** The source a WHIP track is: one microphone, one camera. */
 export function defaultSource(kind: "audio" | "video"): Source {
   return kind === "audio" ? "microphone" : "camera";
 }
 
 /**
- * Stable error codes shared by every adapter: WHIP/WHEP map them to HTTP statuses, signalling
- * sends them as they are, the worker boundary carries them instead of class names.
+ * Stable error codes shared by every adapter: signalling sends them as they are, WHIP/WHEP map
+ * them to HTTP statuses, the worker boundary carries them instead of class names. A code is for
+ * programs; the message beside it is a sentence for people and may change.
  */
 export const ERROR_CODES = [
+  /** Malformed frame, message or offer, unknown type, or a message out of order ("join first"). */
   "bad-request",
+  /** The frame's `v` is not a version this server speaks. */
+  "unsupported-version",
+  /** The token is missing, forged, expired, for another room or from before a link reset. */
   "unauthorized",
+  /** The participant's role may not do this. */
   "forbidden",
+  /** No such room (or it ended), participant, producer or session. */
   "not-found",
+  /** Nothing is published where media was asked for (WHEP before the publisher: 409). */
   "no-source",
+  /** The room has `maxParticipants` participants. */
   "room-full",
+  /** The room has `maxVideoPublishers` video publishers or `maxScreenShares` screen shares. */
   "video-limit",
-  "capacity",
+  /** The request contradicts the state: a second join, a stale `rev`, an id already in flight. */
   "conflict",
+  /** Understood but not served: a codec or feature Quetzal does not forward (422). */
   "unsupported",
+  /** More messages or requests than the rate limit allows. */
   "rate-limited",
+  /** The room is end-to-end encrypted, which rules this out (recording). */
   "e2ee-forbids",
+  /** The server is at a limit (sessions, rooms, forwarding) or shutting down. */
+  "over-capacity",
+  /** The server failed; the cause is logged. */
   "internal",
 ] as const;
 export type ErrorCode = typeof ERROR_CODES[number];

@@ -106,9 +106,9 @@ Deno.test({
         );
         assertEquals(published, `video/${codec}`);
       }
-      const vp8 = server.manager.streams.get("cam-VP8")!.producer("video")!;
-      const h264 = server.manager.streams.get("cam-H264")!.producer("video")!;
-      const mic = server.manager.streams.get("cam-VP8")!.producer("audio")!;
+      const vp8 = server.manager.routers.get("cam-VP8")!.producerOfKind("video")!;
+      const h264 = server.manager.routers.get("cam-H264")!.producerOfKind("video")!;
+      const mic = server.manager.routers.get("cam-VP8")!.producerOfKind("audio")!;
       assertEquals([vp8.codecName, h264.codecName], ["vp8", "h264"]);
 
       const subscriber = await browser.newPage(`${server.url}/`);
