@@ -96,6 +96,18 @@ export const ConfigSchema = z.object({
   maxForwardPps: z.coerce.number().int().min(0).default(0),
   /** Resident memory (MiB) beyond which new sessions get 503 + Retry-After; 0 = no limit. */
   maxRssMb: z.coerce.number().int().min(0).default(0),
+  /** PEM certificate (chain) file: serve HTTPS. Needs `tlsKey`; reloaded on SIGHUP. */
+  tlsCert: z.string().min(1).optional(),
+  /** PEM private key file for `tlsCert`. */
+  tlsKey: z.string().min(1).optional(),
+  /**
+   * Serve HTTPS with a self-signed certificate made on first start and kept in `stateDir`
+   * (for a LAN or a trial: browsers give cameras only to HTTPS pages).
+   */
+  tlsSelfSigned: z.boolean({ error: "expected true or false (also 1/0, yes/no, on/off)" })
+    .default(false),
+  /** Directory for what Quetzal keeps between starts (the self-signed certificate). */
+  stateDir: z.string().min(1).default(".quetzal"),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -128,7 +140,14 @@ const OPTIONS: Record<string, { key: keyof Config; env: string; list?: boolean }
   "workers": { key: "workers", env: "QUETZAL_WORKERS" },
   "max-forward-pps": { key: "maxForwardPps", env: "QUETZAL_MAX_FORWARD_PPS" },
   "max-rss-mb": { key: "maxRssMb", env: "QUETZAL_MAX_RSS_MB" },
+  "tls-cert": { key: "tlsCert", env: "QUETZAL_TLS_CERT" },
+  "tls-key": { key: "tlsKey", env: "QUETZAL_TLS_KEY" },
+  "tls-self-signed": { key: "tlsSelfSigned", env: "QUETZAL_TLS_SELF_SIGNED" },
+  "state-dir": { key: "stateDir", env: "QUETZAL_STATE_DIR" },
 };
+
+/** Flags that mean `true` when given alone (`--strict-etag`). */
+const BOOLEAN_KEYS: ReadonlySet<keyof Config> = new Set(["strictEtag", "tlsSelfSigned"]);
 
 /** A configuration problem, with one line per bad value. */
 export class ConfigError extends Error {
@@ -159,7 +178,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     let value: string | undefined;
     if (eq !== -1) value = arg.slice(eq + 1);
     else if (i + 1 < args.length && !args[i + 1].startsWith("--")) value = args[++i];
-    else value = name === "strict-etag" ? "true" : undefined;
+    else value = BOOLEAN_KEYS.has(OPTIONS[name].key) ? "true" : undefined;
     // "--port=" would otherwise coerce to 0 (any free port) without a word.
     if (value === undefined || value.trim() === "") {
       throw new ConfigError(`flag --${name} needs a value`);
@@ -190,7 +209,7 @@ export function parseConfig(raw: Record<string, unknown>): Config {
 function parseValue(option: { key: keyof Config; list?: boolean }, values: string[]): unknown {
   if (option.list) return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
   const value = values[values.length - 1];
-  if (option.key === "strictEtag") {
+  if (BOOLEAN_KEYS.has(option.key)) {
     // Anything else stays a string, which the schema rejects: a typo must not mean "true".
     const word = value.trim().toLowerCase();
     if (["true", "1", "yes", "on"].includes(word)) return true;

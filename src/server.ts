@@ -16,6 +16,7 @@ import {
 } from "./config.ts";
 import { createApp } from "./http/app.ts";
 import { rateLimit } from "./http/rate-limit.ts";
+import { resolveTls, startListener, type TlsStatus } from "./http/tls/mod.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { SessionManager } from "./session/session-manager.ts";
@@ -23,8 +24,10 @@ import { selectSrtpBackend } from "./transport/srtp-backend.ts";
 import { selectSendPath } from "./transport/send-path.ts";
 
 export interface RunningServer {
-  /** Base URL, e.g. http://127.0.0.1:8080 */
+  /** Base URL, e.g. http://127.0.0.1:8080 (https:// with TLS) */
   url: string;
+  /** The HTTPS certificate in use; null when serving plain HTTP. */
+  tls: TlsStatus | null;
   port: number;
   config: Config;
   /** The publish token in effect (generated when none was configured). */
@@ -56,6 +59,8 @@ export async function startServer(
   const logger = options.logger ?? createLogger(config.logLevel);
   const announcedIps = config.publicIps.length > 0 ? config.publicIps : hostIpv4Addresses();
   if (announcedIps.length === 0) announcedIps.push("127.0.0.1");
+  // Before anything starts: a bad certificate file stops here, naming its flag.
+  const tlsConfig = await resolveTls(config, announcedIps);
   const srtp = selectSrtpBackend(config.srtp);
   // Resolved here so that "syscall" on a machine without it fails at start, not per session.
   const sendPath = selectSendPath(config.sendPath);
@@ -100,36 +105,38 @@ export async function startServer(
     rateLimiter,
     ready: () => ready,
   });
-  const abort = new AbortController();
-  let port = config.port;
-  const listening = Promise.withResolvers<void>();
-  const httpServer = Deno.serve({
-    port: config.port,
-    hostname: config.host,
-    signal: abort.signal,
-    onListen: (addr) => {
-      port = addr.port;
-      listening.resolve();
-    },
-  }, (req, info) => {
-    const remote = info.remoteAddr as Deno.NetAddr;
-    addresses.set(req, remote.hostname);
-    return app.fetch(req);
-  });
-  await listening.promise;
+  let served;
+  try {
+    served = await startListener({ hostname: config.host, port: config.port }, tlsConfig, (
+      req,
+      info,
+    ) => {
+      addresses.set(req, info.remoteAddr.hostname);
+      return app.fetch(req);
+    }, logger);
+  } catch (error) {
+    clearInterval(sweep);
+    await manager.close();
+    metrics.close();
+    throw error;
+  }
+  const { listener, tls } = served;
+  const port = listener.port;
   const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
-  const url = `http://${host}:${port}`;
+  const url = `${listener.scheme}://${host}:${port}`;
   logger.info("quetzal listening", {
     url,
     srtp: srtp.name,
     sendPath: sendPath.name,
     announcedIps,
     workers: manager.workerPool?.size ?? 1,
+    ...(tls ? { tls: tls.kind, fingerprint: tls.certificate.fingerprint } : {}),
   });
   options.onListen?.(url);
   let closing: Promise<void> | undefined;
   return {
     url,
+    tls,
     port,
     config,
     publishToken,
@@ -144,8 +151,7 @@ export async function startServer(
         ready = false;
         clearInterval(sweep);
         await manager.close();
-        abort.abort();
-        await httpServer.finished;
+        await listener.close();
         metrics.close();
       })();
       return closing;
