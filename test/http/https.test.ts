@@ -14,6 +14,7 @@ import {
 import { ConfigError, type ConfigInput } from "../../src/config.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
+import { createSelfSigned } from "../../src/http/tls/self-signed.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { startLoopbackServer } from "../support/loopback-server.ts";
 import { startStunStub } from "../support/stun-stub.ts";
@@ -309,4 +310,27 @@ Deno.test("the start command: a missing key file stops it with the flag named", 
     assertEquals(code, 2, text);
     assertStringIncludes(text, "quetzal: --tls-key / QUETZAL_TLS_KEY: cannot read");
   });
+});
+
+Deno.test("HTTPS: an expired certificate from files is served, with a warning", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "quetzal-https-" });
+  try {
+    const old = await createSelfSigned({
+      hosts: ["localhost", "127.0.0.1"],
+      now: new Date(Date.now() - 400 * 86_400_000),
+    });
+    await Deno.writeTextFile(`${dir}/cert.pem`, old.cert);
+    await Deno.writeTextFile(`${dir}/key.pem`, old.key);
+    const [server, lines] = await loggedServer({
+      tlsCert: `${dir}/cert.pem`,
+      tlsKey: `${dir}/key.pem`,
+    });
+    try {
+      assert(lines.some((l) => l.includes('"tls certificate expired"')), lines.join("\n"));
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

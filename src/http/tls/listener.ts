@@ -114,7 +114,8 @@ export async function listen(options: ListenOptions): Promise<Listener> {
     return chain;
   };
   const onSighup = () => void reload();
-  const sighup = options.reloadOnSighup ?? true;
+  // Windows has no SIGHUP (Deno throws); reload() is still there for a caller.
+  const sighup = (options.reloadOnSighup ?? true) && Deno.build.os !== "windows";
   if (sighup) Deno.addSignalListener("SIGHUP", onSighup);
 
   return {

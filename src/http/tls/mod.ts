@@ -13,6 +13,9 @@ export { type CertificateInfo } from "./certificate.ts";
 export { type Listener } from "./listener.ts";
 export { type ResolvedTls, resolveTls } from "./source.ts";
 
+/** Certificates with fewer days left than this get a warning at start (ACME renews at 30). */
+const RENEWAL_WARNING_DAYS = 14;
+
 /** What a running server says about its HTTPS. */
 export interface TlsStatus {
   kind: "files" | "self-signed";
@@ -46,6 +49,13 @@ export async function startListener(
     throw error;
   }
   if (!tls) return { listener, tls: null };
+  const left = tls.material.info.notAfter.getTime() - Date.now();
+  if (left < RENEWAL_WARNING_DAYS * 86_400_000) {
+    logger.warn(left <= 0 ? "tls certificate expired" : "tls certificate expires soon", {
+      notAfter: tls.material.info.notAfter.toISOString(),
+      fingerprint: tls.material.info.fingerprint,
+    });
+  }
   return {
     listener,
     tls: {
@@ -69,15 +79,16 @@ export function tlsBannerLines(tls: TlsStatus | null, host: string): string[] {
     ];
   }
   const info = tls.certificate;
-  const until = info.notAfter.toISOString().slice(0, 10);
+  const date = info.notAfter.toISOString().slice(0, 10);
+  const until = info.notAfter.getTime() > Date.now()
+    ? `valid until ${date}`
+    : `EXPIRED on ${date}: browsers refuse it`;
   if (tls.kind === "files") {
-    return [`  HTTPS:              certificate valid until ${until}; SIGHUP reloads the files`];
+    return [`  HTTPS:              certificate ${until}; SIGHUP reloads the files`];
   }
   const made = tls.kept?.madeBecause;
   return [
-    `  HTTPS:              self-signed certificate, valid until ${until}${
-      made ? ` (new: ${made})` : ""
-    }`,
+    `  HTTPS:              self-signed certificate, ${until}${made ? ` (new: ${made})` : ""}`,
     `        File:         ${tls.kept?.certPath ?? ""}`,
     `        SHA-256:      ${info.fingerprint}`,
     "                      Browsers warn once: check this fingerprint, then proceed.",
