@@ -110,7 +110,13 @@ export async function listen(options: ListenOptions): Promise<Listener> {
 
   const reload = (): Promise<boolean> => {
     if (closing) return Promise.resolve(false);
-    chain = chain.then(swap, swap);
+    // Never rejects: a SIGHUP must not become an unhandled rejection that ends the process.
+    const attempt = () =>
+      swap().catch((error) => {
+        logger.error("tls reload failed", { error: (error as Error).message });
+        return false;
+      });
+    chain = chain.then(attempt);
     return chain;
   };
   const onSighup = () => void reload();
