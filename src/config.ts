@@ -100,10 +100,7 @@ export const ConfigSchema = z.object({
   tlsCert: z.string().min(1).optional(),
   /** PEM private key file for `tlsCert`. */
   tlsKey: z.string().min(1).optional(),
-  /**
-   * Serve HTTPS with a self-signed certificate made on first start and kept in `stateDir`
-   * (for a LAN or a trial: browsers give cameras only to HTTPS pages).
-   */
+  /** Serve HTTPS with a self-signed certificate kept in `stateDir` (for a LAN or a trial). */
   tlsSelfSigned: z.boolean({ error: "expected true or false (also 1/0, yes/no, on/off)" })
     .default(false),
   /** Directory for what Quetzal keeps between starts (the self-signed certificate). */
