@@ -4,6 +4,11 @@
 #   docker run --rm -p 8080:8080 -p 40000-40099:40000-40099/udp \
 #     -e QUETZAL_RTC_PORTS=40000-40099 -e QUETZAL_PUBLIC_IP=<public ip> quetzal
 #
+# HTTPS (browsers give the publish page a camera only over HTTPS): add
+#   -e QUETZAL_TLS_SELF_SIGNED=true -v quetzal-state:/app/.quetzal
+# or mount your certificate and set QUETZAL_TLS_CERT / QUETZAL_TLS_KEY to the files
+# (`docker kill -s HUP` reloads them).
+#
 # Media travels over UDP, one port per session (publisher or viewer) from QUETZAL_RTC_PORTS.
 # Publish the same range with -p, and set QUETZAL_PUBLIC_IP to the address clients reach:
 # inside a container Quetzal only sees its bridge address, which nobody outside can reach.
@@ -17,6 +22,9 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# The state directory (the --tls-self-signed certificate) must be writable by the deno user;
+# mount a volume there to keep the certificate, and so its fingerprint, across containers.
+RUN mkdir -p /app/.quetzal && chown deno:deno /app/.quetzal
 
 # Dependencies first, so a code change does not download them again. They go to DENO_DIR
 # (/deno-dir in the official image, owned by the deno user); --frozen refuses a stale lock.
@@ -36,9 +44,11 @@ EXPOSE 40000-40099/udp
 ENV QUETZAL_PORT=8080 \
   QUETZAL_RTC_PORTS=40000-40099
 
-# curl is not in the image: a one-line fetch with Deno does the probe.
+# curl is not in the image: a one-line fetch with Deno does the probe, over plain HTTP or, when
+# the port serves HTTPS (--tls-cert, --tls-self-signed), over TLS without checking the certificate
+# of 127.0.0.1 (it is issued for the public name, or self-signed).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["deno", "eval", "const r = await fetch(`http://127.0.0.1:${Deno.env.get('QUETZAL_PORT') ?? '8080'}/healthz`); if (!r.ok) Deno.exit(1);"]
+  CMD ["deno", "eval", "--unsafely-ignore-certificate-errors=127.0.0.1", "const get = (s) => fetch(`${s}://127.0.0.1:${Deno.env.get('QUETZAL_PORT') ?? '8080'}/healthz`); const r = await get('http').catch(() => get('https')); if (!r.ok) Deno.exit(1);"]
 
 # deno task forwards SIGTERM, so `docker stop` drains sessions within QUETZAL_SHUTDOWN_GRACE_MS
 # (give docker stop a longer --time than that).

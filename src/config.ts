@@ -121,6 +121,15 @@ export const ConfigSchema = z.object({
   maxRooms: z.coerce.number().int().min(1).default(100),
   /** Base URL of room links, e.g. `https://calls.example.org`. Default: the API's URL. */
   publicUrl: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }).optional(),
+  /** PEM certificate (chain) file: serve HTTPS. Needs `tlsKey`; reloaded on SIGHUP. */
+  tlsCert: z.string().min(1).optional(),
+  /** PEM private key file for `tlsCert`. */
+  tlsKey: z.string().min(1).optional(),
+  /** Serve HTTPS with a self-signed certificate kept in `stateDir` (for a LAN or a trial). */
+  tlsSelfSigned: z.boolean({ error: "expected true or false (also 1/0, yes/no, on/off)" })
+    .default(false),
+  /** Directory for what Quetzal keeps between starts (the self-signed certificate). */
+  stateDir: z.string().min(1).default(".quetzal"),
 });
 
 export type Config = z.output<typeof ConfigSchema>;
@@ -158,6 +167,10 @@ const OPTIONS: Record<string, { key: keyof Config; env: string; list?: boolean }
   "room-secret": { key: "roomSecret", env: "QUETZAL_ROOM_SECRET" },
   "max-rooms": { key: "maxRooms", env: "QUETZAL_MAX_ROOMS" },
   "public-url": { key: "publicUrl", env: "QUETZAL_PUBLIC_URL" },
+  "tls-cert": { key: "tlsCert", env: "QUETZAL_TLS_CERT" },
+  "tls-key": { key: "tlsKey", env: "QUETZAL_TLS_KEY" },
+  "tls-self-signed": { key: "tlsSelfSigned", env: "QUETZAL_TLS_SELF_SIGNED" },
+  "state-dir": { key: "stateDir", env: "QUETZAL_STATE_DIR" },
 };
 
 /** Settings that were replaced: giving one stops the server and says what to use instead. */
@@ -168,6 +181,9 @@ const REPLACED: Record<string, { env: string; instead: string }> = {
     instead: "--rate-limit-joins and --rate-limit-failures (docs/configuration.md, Rate limits)",
   },
 };
+
+/** Flags that mean `true` when given alone (`--strict-etag`). */
+const BOOLEAN_KEYS: ReadonlySet<keyof Config> = new Set(["strictEtag", "tlsSelfSigned"]);
 
 /** A configuration problem, with one line per bad value. */
 export class ConfigError extends Error {
@@ -204,7 +220,7 @@ export function loadConfig(args: string[], env: Record<string, string | undefine
     let value: string | undefined;
     if (eq !== -1) value = arg.slice(eq + 1);
     else if (i + 1 < args.length && !args[i + 1].startsWith("--")) value = args[++i];
-    else value = name === "strict-etag" ? "true" : undefined;
+    else value = BOOLEAN_KEYS.has(OPTIONS[name].key) ? "true" : undefined;
     // "--port=" would otherwise coerce to 0 (any free port) without a word.
     if (value === undefined || value.trim() === "") {
       throw new ConfigError(`flag --${name} needs a value`);
@@ -240,7 +256,7 @@ export function configFrom(input: Partial<ConfigInput> = {}): Config {
 function parseValue(option: { key: keyof Config; list?: boolean }, values: string[]): unknown {
   if (option.list) return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
   const value = values[values.length - 1];
-  if (option.key === "strictEtag") {
+  if (BOOLEAN_KEYS.has(option.key)) {
     // Anything else stays a string, which the schema rejects: a typo must not mean "true".
     const word = value.trim().toLowerCase();
     if (["true", "1", "yes", "on"].includes(word)) return true;

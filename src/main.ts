@@ -3,7 +3,8 @@
  * and the OBS set-up, serves until SIGTERM/SIGINT, then drains within the grace period.
  */
 import { ConfigError, describeConfig, hostIpv4Addresses, loadConfig } from "./config.ts";
-import { startServer } from "./server.ts";
+import { tlsBannerLines } from "./http/tls/mod.ts";
+import { type RunningServer, startServer } from "./server.ts";
 
 async function main(): Promise<number> {
   let config;
@@ -17,10 +18,15 @@ async function main(): Promise<number> {
     throw error;
   }
   const generated = config.publishToken === undefined;
-  let server;
+  let server: RunningServer;
   try {
     server = await startServer(config);
   } catch (error) {
+    // A certificate file that does not load is a configuration problem, named like one.
+    if (error instanceof ConfigError) {
+      console.error(`quetzal: ${error.message}`);
+      return 2;
+    }
     // The two ways listening fails on a valid configuration: say which setting to change.
     if (error instanceof Deno.errors.AddrInUse) {
       console.error(
@@ -41,7 +47,8 @@ async function main(): Promise<number> {
   const effective = describeConfig({ ...config, publishToken: server.publishToken });
   server.logger.info("configuration", effective);
   const reachable = config.publicIps[0] ?? hostIpv4Addresses()[0] ?? "127.0.0.1";
-  const base = config.host === "0.0.0.0" ? `http://${reachable}:${server.port}` : server.url;
+  const scheme = server.tls ? "https" : "http";
+  const base = config.host === "0.0.0.0" ? `${scheme}://${reachable}:${server.port}` : server.url;
   console.log(
     [
       "",
@@ -52,7 +59,9 @@ async function main(): Promise<number> {
         generated ? "   (generated; set QUETZAL_PUBLISH_TOKEN to keep one)" : ""
       }`,
       `  Watch:              ${base}/watch/live`,
+      `  Publish (browser):  ${base}/publish`,
       `  Metrics:            ${base}/metrics`,
+      ...tlsBannerLines(server.tls, config.host),
       "",
     ].join("\n"),
   );

@@ -11,6 +11,7 @@ import { type Config, hostIpv4Addresses, workerCount } from "./config.ts";
 import { createApp } from "./http/app.ts";
 import { addressMatcher, clientAddress } from "./http/client-address.ts";
 import { rateLimit } from "./http/rate-limit.ts";
+import { resolveTls, startListener, type TlsStatus } from "./http/tls/mod.ts";
 import { createLogger, type Logger } from "./observability/log.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { SessionManager } from "./session/session-manager.ts";
@@ -20,8 +21,10 @@ import { selectSrtpBackend } from "./transport/srtp-backend.ts";
 import { selectSendPath } from "./transport/send-path.ts";
 
 export interface RunningServer {
-  /** Base URL, e.g. http://127.0.0.1:8080 */
+  /** Base URL, e.g. http://127.0.0.1:8080 (https:// with TLS) */
   url: string;
+  /** The HTTPS certificate in use; null when serving plain HTTP. */
+  tls: TlsStatus | null;
   port: number;
   config: Config;
   /** The publish token in effect (generated when none was configured). */
@@ -62,6 +65,8 @@ export async function startServer(
   const logger = options.logger ?? createLogger(config.logLevel);
   const announcedIps = config.publicIps.length > 0 ? config.publicIps : hostIpv4Addresses();
   if (announcedIps.length === 0) announcedIps.push("127.0.0.1");
+  // Before anything starts: a bad certificate file stops here, naming its flag.
+  const tlsConfig = await resolveTls(config, announcedIps);
   const srtp = selectSrtpBackend(config.srtp);
   // Resolved here so that "syscall" on a machine without it fails at start, not per session.
   const sendPath = selectSendPath(config.sendPath);
@@ -133,33 +138,35 @@ export async function startServer(
     ready: () => ready,
     rooms: { registry: rooms, tokens: roomTokens, signalling },
   });
-  const abort = new AbortController();
-  let port = config.port;
-  const listening = Promise.withResolvers<void>();
-  const httpServer = Deno.serve({
-    port: config.port,
-    hostname: config.host,
-    signal: abort.signal,
-    onListen: (addr) => {
-      port = addr.port;
-      listening.resolve();
-    },
-  }, (req, info) => {
-    const remote = info.remoteAddr as Deno.NetAddr;
-    // X-Forwarded-For is read only when the peer is a configured proxy (--trusted-proxy).
-    const forwarded = req.headers.get("X-Forwarded-For");
-    addresses.set(req, clientAddress(remote.hostname, forwarded, trustedProxy));
-    return app.fetch(req);
-  });
-  await listening.promise;
+  let served;
+  try {
+    served = await startListener({ hostname: config.host, port: config.port }, tlsConfig, (
+      req,
+      info,
+    ) => {
+      // X-Forwarded-For is read only when the peer is a configured proxy (--trusted-proxy).
+      const forwarded = req.headers.get("X-Forwarded-For");
+      addresses.set(req, clientAddress(info.remoteAddr.hostname, forwarded, trustedProxy));
+      return app.fetch(req);
+    }, logger);
+  } catch (error) {
+    rooms.close();
+    signalling.close();
+    await manager.close();
+    metrics.close();
+    throw error;
+  }
+  const { listener, tls } = served;
+  const port = listener.port;
   const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
-  const url = `http://${host}:${port}`;
+  const url = `${listener.scheme}://${host}:${port}`;
   logger.info("quetzal listening", {
     url,
     srtp: srtp.name,
     sendPath: sendPath.name,
     announcedIps,
     workers: manager.workerPool?.size ?? 1,
+    ...(tls ? { tls: tls.kind, fingerprint: tls.certificate.fingerprint } : {}),
   });
   options.onListen?.(url);
   // Started once listening, so a failed start leaves no timer. A bucket refills within a minute
@@ -168,6 +175,7 @@ export async function startServer(
   let closing: Promise<void> | undefined;
   return {
     url,
+    tls,
     port,
     config,
     publishToken,
@@ -186,8 +194,7 @@ export async function startServer(
         rooms.close();
         signalling.close();
         await manager.close();
-        abort.abort();
-        await httpServer.finished;
+        await listener.close();
         metrics.close();
       })();
       return closing;

@@ -13,6 +13,7 @@ const FILES: Record<string, string> = {
   "watch.js": "text/javascript; charset=utf-8",
   "publish.js": "text/javascript; charset=utf-8",
   "player.js": "text/javascript; charset=utf-8",
+  "secure-context.js": "text/javascript; charset=utf-8",
   "style.css": "text/css; charset=utf-8",
 };
 

@@ -41,6 +41,8 @@ export interface ClientOptions {
    * before decryption (so before its NACK handler sees them).
    */
   inboundKeepPercent?: number;
+  /** For HTTPS with a test certificate: a client that trusts it (`Deno.createHttpClient`). */
+  httpClient?: Deno.HttpClient;
 }
 
 export function createPeer(options: ClientOptions): RTCPeerConnection {
@@ -117,9 +119,11 @@ async function exchange(
   pc: RTCPeerConnection,
   url: string,
   token?: string,
+  client?: Deno.HttpClient,
 ): Promise<{ location: string; response: Response }> {
   const sdp = await createOffer(pc);
   const response = await fetch(url, {
+    client,
     method: "POST",
     headers: {
       "Content-Type": "application/sdp",
@@ -166,7 +170,12 @@ export async function publish(
   const connected = new Promise<void>((resolve) => {
     pc.connectionStateChange.subscribe((s) => s === "connected" && resolve());
   });
-  const { location } = await exchange(pc, `${baseUrl}/whip/${stream}`, token);
+  const { location } = await exchange(
+    pc,
+    `${baseUrl}/whip/${stream}`,
+    token,
+    options.httpClient,
+  );
   let seq = 1000, ts = 5000, aseq = 1, ats = 0;
   const publisher: Publisher = {
     pc,
@@ -294,7 +303,12 @@ export async function play(
   for (const t of pc.getTransceivers()) {
     t.receiver.onPacketLost.subscribe(() => viewer.nacksSent++);
   }
-  const { location } = await exchange(pc, `${baseUrl}/whep/${stream}`, options.token);
+  const { location } = await exchange(
+    pc,
+    `${baseUrl}/whep/${stream}`,
+    options.token,
+    options.httpClient,
+  );
   viewer.location = location;
   return viewer;
 }

@@ -501,6 +501,13 @@ function preferVideoCodec(transceiver, codec) {
  */
 export async function whipPublish(endpointUrl, options = {}) {
   const token = options.token ?? "";
+  if (!options.mediaStream && !navigator.mediaDevices) {
+    throw new Error(
+      globalThis.isSecureContext === false
+        ? "browsers give cameras only to HTTPS pages (or localhost); open this page over https://"
+        : "this browser offers no camera (navigator.mediaDevices is missing)",
+    );
+  }
   const mediaStream = options.mediaStream ??
     await navigator.mediaDevices.getUserMedia({
       video: options.video ?? { width: 640, height: 360, frameRate: 30 },

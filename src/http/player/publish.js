@@ -1,5 +1,6 @@
 // The /publish page: sends this browser's camera and microphone to /whip/<stream>.
 import { publish } from "./player.js";
+import { explainIfNoCamera } from "./secure-context.js";
 
 let publisher = null;
 
@@ -48,6 +49,10 @@ function main() {
   if (initial) document.getElementById("stream").value = initial;
   document.getElementById("publish-form").addEventListener("submit", start);
   document.getElementById("stop").addEventListener("click", stop);
+  if (explainIfNoCamera(document.getElementById("camera-blocked"))) {
+    document.getElementById("start").disabled = true;
+    setStatus("cannot publish from this page: see above");
+  }
 }
 
 main();
