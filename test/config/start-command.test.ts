@@ -12,6 +12,8 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { z } from "zod";
 import { CONFIG_URL, readOptions } from "../../scripts/gen-config-doc.ts";
 import { ConfigError, ConfigSchema, loadConfig } from "../../src/config.ts";
+import { CERT_FILE } from "../../src/http/tls/kept.ts";
+import { writeTestCertificate } from "../support/tls.ts";
 import {
   childEnv,
   freePort,
@@ -30,7 +32,18 @@ const CONCURRENCY = 3;
  * Valid values the schema cannot tell (addresses this machine has, a range, a URL), or where
  * the derived one would not do. A function is called just before the start that uses it.
  */
+const tmp = await Deno.makeTempDir({ prefix: "quetzal-start-" });
+const certificate = await writeTestCertificate(tmp);
+globalThis.addEventListener("unload", () => Deno.removeSync(tmp, { recursive: true }));
+/** Where runs with --tls-self-signed keep their certificate (not the repository's .quetzal). */
+const stateDir = `${tmp}/state`;
+
 const SAMPLES: Record<string, string | (() => string)> = {
+  trustedProxies: "127.0.0.1",
+  publicUrl: "http://127.0.0.1:8080",
+  tlsCert: certificate.certPath,
+  tlsKey: certificate.keyPath,
+  stateDir,
   /** A free port rather than the schema's minimum 0, so the run shows the setting is obeyed. */
   port: () => String(freePort()),
   host: "127.0.0.1",
@@ -39,6 +52,22 @@ const SAMPLES: Record<string, string | (() => string)> = {
   rtcPorts: "41000-41099",
   iceServers: "stun:127.0.0.1:3478",
 };
+
+/**
+ * What a setting needs beside it to start (as variables; a flag of the same setting wins):
+ * a certificate needs its key and the other way round; a self-signed one a place to be kept.
+ */
+const COMPANIONS: Record<string, Record<string, string>> = {
+  tlsCert: { QUETZAL_TLS_KEY: certificate.keyPath },
+  tlsKey: { QUETZAL_TLS_CERT: certificate.certPath },
+  tlsSelfSigned: { QUETZAL_STATE_DIR: stateDir },
+};
+
+/** The certificates an https start may present: the test's own, or the self-signed one kept. */
+async function trusted(): Promise<string[]> {
+  const kept = await Deno.readTextFile(`${stateDir}/${CERT_FILE}`).catch(() => undefined);
+  return kept ? [certificate.cert, kept] : [certificate.cert];
+}
 
 /** Settings whose sample needs what not every machine has: why the run is skipped there. */
 const UNAVAILABLE: Record<string, (value: string) => string | undefined> = {
@@ -56,6 +85,11 @@ const ANY_STRING: Record<string, string> = {
   viewerToken: "any non-empty token",
   metricsToken: "any non-empty token",
   corsOrigin: "any origin list, or *",
+  tlsCert: "any path passes the schema; an unreadable file stops the start naming the setting " +
+    "(test/http/https.test.ts)",
+  tlsKey: "any path passes the schema; an unreadable file stops the start naming the setting " +
+    "(test/http/https.test.ts)",
+  stateDir: "any directory path; it is used with --tls-self-signed",
 };
 
 interface JsonField {
@@ -164,9 +198,25 @@ interface Run {
  * setting k as a flag and setting k+1 as a variable. Each start costs about a second of CPU
  * (workers on, as users run it); two settings a start keep the file near a minute on 2 cores.
  */
-function pairUp(list: readonly Given[]): Run[] {
-  assert(list.length >= 2, "pairing needs two settings");
+function pairUp(given: readonly Given[]): Run[] {
+  assert(given.length >= 3, "pairing needs three settings");
+  // Settings that exclude each other never share a start: move the next one further on.
+  const list = [...given];
+  for (let k = 0; k < list.length; k++) {
+    const next = (k + 1) % list.length;
+    if (excludes(list[k].setting.key, list[next].setting.key)) {
+      const after = (k + 2) % list.length;
+      [list[next], list[after]] = [list[after], list[next]];
+    }
+  }
   return list.map((given, k) => ({ flag: given, env: list[(k + 1) % list.length] }));
+}
+
+/** Settings that cannot be given together (the server refuses the pair, naming both). */
+const EXCLUSIVE: [string, string][] = [["tlsSelfSigned", "tlsCert"], ["tlsSelfSigned", "tlsKey"]];
+
+function excludes(a: string, b: string): boolean {
+  return EXCLUSIVE.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
 }
 
 const PORT: Setting = { flag: "port", env: "QUETZAL_PORT", key: "port" };
@@ -184,9 +234,13 @@ function startOf(run: Run): { label: string; options: StartOptions; port?: numbe
     : run.env.setting.key === "port"
     ? Number(env)
     : undefined;
+  const companions = {
+    ...COMPANIONS[run.flag.setting.key],
+    ...COMPANIONS[run.env.setting.key],
+  };
   return {
     label: `--${run.flag.setting.flag} ${flag} with ${run.env.setting.env}=${env}`,
-    options: { args, env: { [run.env.setting.env]: env } },
+    options: { args, env: { ...companions, [run.env.setting.env]: env }, caCerts: trusted },
     port,
   };
 }
@@ -225,7 +279,7 @@ Deno.test("every setting has a flag, a variable, a valid sample and an invalid v
       problems.push(`${setting.key}: "${invalid}" is invalid: remove it from ANY_STRING`);
     }
   }
-  for (const table of [SAMPLES, UNAVAILABLE, ANY_STRING]) {
+  for (const table of [SAMPLES, UNAVAILABLE, ANY_STRING, COMPANIONS]) {
     for (const key of Object.keys(table)) {
       if (!(key in ConfigSchema.shape)) problems.push(`${key}: no such setting (stale entry)`);
     }

@@ -11,7 +11,7 @@ import {
   assertRejects,
   assertStringIncludes,
 } from "@std/assert";
-import { ConfigError, type ConfigInput, configFrom } from "../../src/config.ts";
+import { ConfigError, configFrom, type ConfigInput } from "../../src/config.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { createSelfSigned } from "../../src/http/tls/self-signed.ts";

@@ -16,7 +16,7 @@ export const START_COMMAND: readonly string[] = [Deno.execPath(), "task", "start
  * The OBS lines of the banner name the bound port (`--port 0` binds any free one). The address
  * in them may be a host address, which no test may contact: only the port is read.
  */
-const BANNER = /Server:\s+https?:\/\/\S+:(\d+)\/whip\//;
+const BANNER = /Server:\s+(https?):\/\/\S+:(\d+)\/whip\//;
 
 /** A bound on waiting for the banner, so a hung start fails instead of hanging the suite. */
 const START_BOUND_MS = 60_000;
@@ -55,6 +55,11 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Runs once /healthz answered, before the stop (e.g. another probe of the running server). */
   whileServing?: (port: number) => Promise<void>;
+  /**
+   * Certificates to trust when the banner names https (read once the server serves: a
+   * self-signed one exists only after the start).
+   */
+  caCerts?: () => Promise<string[]>;
 }
 
 function spawn(options: StartOptions) {
@@ -71,10 +76,14 @@ function spawn(options: StartOptions) {
   let stdout = "";
   let stderr = "";
   const banner = Promise.withResolvers<number | undefined>();
+  let secure = false;
   const outDone = readText(child.stdout, (text) => {
     stdout += text;
     const match = BANNER.exec(stdout);
-    if (match) banner.resolve(Number(match[1]));
+    if (match) {
+      secure = match[1] === "https";
+      banner.resolve(Number(match[2]));
+    }
   });
   const errDone = readText(child.stderr, (text) => stderr += text);
   let exited = false;
@@ -93,7 +102,13 @@ function spawn(options: StartOptions) {
       // It exited between the check and the signal.
     }
   };
-  return { banner: banner.promise, done, kill, output: () => describeOutput(stdout, stderr) };
+  return {
+    banner: banner.promise,
+    done,
+    kill,
+    secure: () => secure,
+    output: () => describeOutput(stdout, stderr),
+  };
 }
 
 /**
@@ -111,7 +126,8 @@ export async function serveAndStop(options: StartOptions): Promise<Served> {
     port = await within(child.banner, START_BOUND_MS);
     if (port === undefined) failure = "exited before printing the start banner";
     else {
-      health = await probeHealth(port);
+      const caCerts = child.secure() ? await (options.caCerts?.() ?? []) : undefined;
+      health = await probeHealth(port, 50, caCerts);
       await options.whileServing?.(port);
     }
   } catch (error) {
@@ -140,12 +156,17 @@ export async function runToExit(options: StartOptions): Promise<ChildOutput> {
   return result;
 }
 
-/** GET /healthz on 127.0.0.1 until it answers 200, a bounded number of times. */
-export async function probeHealth(port: number, tries = 50): Promise<string> {
+/**
+ * GET /healthz on 127.0.0.1 until it answers 200, a bounded number of times; over https
+ * trusting only `caCerts` when given.
+ */
+export async function probeHealth(port: number, tries = 50, caCerts?: string[]): Promise<string> {
   let last = "";
+  using client = caCerts ? Deno.createHttpClient({ caCerts }) : undefined;
+  const url = `${caCerts ? "https" : "http"}://127.0.0.1:${port}/healthz`;
   for (let i = 0; i < tries; i++) {
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/healthz`);
+      const response = await fetch(url, client ? { client } : {});
       const body = await response.text();
       if (response.ok) return body;
       last = `${response.status} ${body}`;
