@@ -112,6 +112,8 @@ export class ViewerHost implements RingSink {
       this.unknownTrack++;
       return;
     }
+    const rid = (flags >>> RingFlag.ridShift) & RingFlag.ridMask;
+    if (rid !== 0) producer.learnLayer(ssrc, rid - 1);
     const pkt = this.#pkt;
     if (!pkt.parse(buf, len, producer.extensions)) return;
     pkt.arrivalMs = arrivalEpochMs - this.#timeOrigin;
