@@ -7,13 +7,18 @@
  * connected and every SRTP and SRTCP packet fails authentication in both directions: a viewer
  * that decodes nothing, ever (seen with Chromium under CPU load, 4 of 9 two-viewer runs on 2
  * busy cores, Chromium logging `Failed to unprotect RTP packet ... err=7`; a delayed or lossy
- * link makes the crossing likelier). Once flight 5 is out, a repeated flight 4 is dropped;
- * werift's own flight timer retransmits flight 5 if it was lost.
+ * link makes the crossing likelier). Once flight 5 is out, a repeated flight 4 is dropped (and
+ * a repeated flight 2 once flight 3 is out); werift's own flight timer retransmits its last
+ * flight if it was lost.
  */
 import { DtlsClient } from "werift";
 
-/** Handshake types of a DTLS server's flight 4 (RFC 6347 §4.2.4, RFC 5246 §7.4). */
-const FLIGHT_4 = new Set([2, 11, 12, 13, 14]);
+/**
+ * The flight (RFC 6347 §4.2.4) of each handshake message a DTLS server sends before its
+ * Finished: HelloVerifyRequest is flight 2; ServerHello, Certificate, ServerKeyExchange,
+ * CertificateRequest and ServerHelloDone are flight 4 (RFC 5246 §7.4 numbers the types).
+ */
+const SERVER_FLIGHT = new Map([[3, 2], [2, 4], [11, 4], [12, 4], [13, 4], [14, 4]]);
 let installed = false;
 
 /** Installs the guard on every werift DTLS client of this isolate; idempotent. */
@@ -23,9 +28,11 @@ export function guardDtlsClientFlight5(): void {
   const connect = DtlsClient.prototype.connect;
   DtlsClient.prototype.connect = function (this: DtlsClient): Promise<void> {
     const handle = this.onHandleHandshakes;
+    // A message of a flight the client has already answered is a retransmission: werift
+    // would answer it anew (a repeated HelloVerifyRequest also restarts its transcript).
+    const answered = (type: number) => this.dtls.flight > (SERVER_FLIGHT.get(type) ?? 99);
     this.onHandleHandshakes = (assembled) => {
-      if (this.dtls.flight < 5) return handle(assembled);
-      const rest = assembled.filter((h) => !FLIGHT_4.has(h.msg_type));
+      const rest = assembled.filter((h) => !answered(h.msg_type));
       return rest.length === assembled.length
         ? handle(assembled)
         : rest.length === 0
