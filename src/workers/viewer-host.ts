@@ -8,7 +8,7 @@
  * here) and fans them out to this worker's consumers, exactly as on the main thread. Key-frame
  * requests go back to the main thread, which owns the publisher.
  */
-import { counters, FailureStage, FastHistogram, histograms } from "../observability/counters.ts";
+import { counters, FastHistogram, histograms } from "../observability/counters.ts";
 import type { SessionEvent } from "../observability/tracing.ts";
 import { ExtensionMap } from "../rtp/header-extensions.ts";
 import { InboundPacket } from "../rtp/inbound-packet.ts";
@@ -240,10 +240,8 @@ export class ViewerHost implements RingSink {
     const session = this.sessions.get(id);
     if (!session) return false;
     this.sessions.delete(id);
-    if (reason === "dtls_failed") counters.sessionFailures[FailureStage.dtls]++;
-    if (reason === "connect_timeout" || reason === "ice_failed") {
-      counters.sessionFailures[FailureStage.ice]++;
-    }
+    // Session counts (ends, ICE/DTLS failures) are the main thread's: SessionManager.end counts
+    // every remote viewer's end by its reason, as a local one's.
     const stream = this.streams.get(session.streamName);
     if (stream) { for (const c of session.consumers) stream.consumers.delete(c); }
     if (notify) this.#options.events.ended(id, reason);
