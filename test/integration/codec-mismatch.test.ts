@@ -28,8 +28,9 @@ const cases = [
 
 Deno.test("a viewer that cannot decode the publisher's codec gets 422 naming it", async () => {
   const stun = await startStunStub();
+  // Viewers in two workers: the default configuration as on two cores.
   const server = await startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
+    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 2 },
     { logger: quiet },
   );
   const peers: { close(): Promise<void> }[] = [];

@@ -80,8 +80,9 @@ function slice(type: 1 | 5, size = 900): Uint8Array {
 
 Deno.test("H264: SPS, PPS, IDR as single-NAL packets; a viewer starts at the SPS", async () => {
   const stun = await startStunStub();
+  // Viewers in two workers: the default configuration as on two cores.
   const server = await startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
+    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 2 },
     { logger: quiet },
   );
   const peers: { close(): Promise<void> }[] = [];

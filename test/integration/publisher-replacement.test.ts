@@ -30,8 +30,9 @@ const REPLACED = 1; // index of "replaced" in END_REASONS
 const PUBLISHER_LEFT = 5;
 
 function startQuietServer(): Promise<RunningServer> {
+  // Viewers in two workers: the default configuration as on two cores.
   return startServer(
-    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
+    { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 2 },
     { logger: quiet },
   );
 }

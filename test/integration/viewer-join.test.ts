@@ -26,8 +26,9 @@ Deno.test({
   name: "a viewer's first video packet is a key frame when one passed before its transport was up",
   async fn() {
     const stun = await startStunStub();
+    // Viewers in two workers: the default configuration as on two cores.
     const server = await startServer(
-      { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 1 },
+      { port: 0, host: "127.0.0.1", publicIps: ["127.0.0.1"], logLevel: "silent", workers: 2 },
       { logger: quiet },
     );
     const peers: { close(): Promise<void> }[] = [];
