@@ -9,6 +9,7 @@
  * senders never see a packet (its per-packet parse, clone and promise cost ~58 µs on Deno).
  */
 import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
+import { guardDtlsClientFlight5 } from "../transport/dtls-client-guard.ts";
 import type { SrtpBackend, SrtpProfileId, SrtpSession } from "../transport/srtp.ts";
 import { SRTCP_MAX_TRAILER } from "../transport/srtp.ts";
 import type { DatagramLink } from "../transport/datagram-link.ts";
@@ -101,6 +102,9 @@ interface WeriftDtlsTransport {
   iceTransport: { connection: WeriftIceConnection };
   onStateChange: { subscribe(fn: (state: string) => void): unknown };
 }
+
+// Before any transport exists, in every isolate that makes transports (main thread, workers).
+guardDtlsClientFlight5();
 
 export class PeerTransport {
   readonly #pc: RTCPeerConnection;

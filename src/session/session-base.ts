@@ -1,7 +1,7 @@
 /**
  * What publisher and viewer sessions share: identity, the transport, liveness and closing.
  */
-import type { SessionTrace } from "../observability/tracing.ts";
+import type { SessionEvent } from "../observability/tracing.ts";
 import type { PeerTransport } from "./peer-transport.ts";
 
 /** Why a session ended; the `reason` label of `quetzal_sessions_ended_total`. */
@@ -15,6 +15,15 @@ export type EndReason =
   | "publisher_left"
   | "shutdown"
   | "error";
+
+/**
+ * Where a session reports its lifecycle steps: a SessionTrace (span, log lines, setup time), or
+ * in a viewer worker a relay to the SessionTrace the main thread keeps for it.
+ */
+export interface SessionLifecycle {
+  mark(event: SessionEvent): void;
+  end(reason: string): void;
+}
 
 /** A peer that sent nothing (no SRTP, no SRTCP) this long is gone (RFC 7675 uses 30 s). */
 export const DEAD_PEER_MS = 15_000;
@@ -36,7 +45,7 @@ export abstract class SessionBase {
   closed = false;
   endReason: EndReason | undefined;
   /** Lifecycle span and log lines; set by the owner. */
-  trace: SessionTrace | undefined;
+  trace: SessionLifecycle | undefined;
   /** Called once when the session must end (dead peer, transport failure); set by the owner. */
   onEnd: (reason: EndReason) => void = () => {};
   #connectDeadlineMs = Infinity;

@@ -293,6 +293,13 @@ export class SessionManager {
       this.#pending--;
     }
     const answer = viewer.answer;
+    // Logged, traced and timed here like a local viewer (#register); the worker relays the
+    // later steps (WorkerPool, "session" messages).
+    viewer.trace = new SessionTrace("viewer", streamName, viewer.id, {
+      logger: this.#log,
+      histograms,
+    });
+    viewer.trace.mark("answer");
     viewer.onEnd = (reason) => void this.end(viewer.id, reason);
     // The HTTP layer reads the same fields on local and remote viewers (see remote-viewer.ts).
     this.sessions.set(viewer.id, viewer as unknown as ViewerSession);

@@ -16,6 +16,8 @@ const AUDIO_CACHE = 256;
 export class Layer {
   readonly ssrc: number;
   readonly rid: string | undefined;
+  /** Index of `rid` in the producer's rids (-1: no rid), carried to viewer workers. */
+  readonly ridIndex: number;
   readonly stats: ReceiveStats;
   readonly nack: NackGenerator;
   readonly cache: RetransmissionCache;
@@ -43,8 +45,10 @@ export class Layer {
     kind: "audio" | "video",
     clockRate: number,
     state: LayerState,
+    ridIndex = -1,
   ) {
     this.state = state;
+    this.ridIndex = ridIndex;
     this.ssrc = ssrc;
     this.rid = rid;
     this.stats = new ReceiveStats(clockRate);

@@ -151,10 +151,34 @@ export class Producer {
       }
       this.layers.length = 0;
     }
-    const state = this.tracker.addLayer(pkt.ssrc, rid ?? "");
-    const layer = new Layer(pkt.ssrc, rid, this.kind, this.clockRate, state);
+    return this.#addLayer(pkt.ssrc, rid);
+  }
+
+  /**
+   * A viewer worker's mirror learns a simulcast layer from the main thread (the ring carries
+   * each packet's rid index, see ring-tap.ts), not from the rid extension: libwebrtc sends
+   * the mid and rid extensions only until the receiver acknowledges an SSRC in an RTCP
+   * receiver report (about a second in), and a worker starts reading a stream when its first
+   * viewer arrives, often long after; a mirror left to the extension never learns the
+   * layers and drops every video packet as unroutable (issue 12, defect 2: 0 frames decoded).
+   * No-op when the SSRC or the rid is known already, or the rid is not one of this track's.
+   */
+  learnLayer(ssrc: number, ridIndex: number): void {
+    if (this.#bySsrc.has(ssrc)) return;
+    const rid = this.rids[ridIndex];
+    if (
+      rid === undefined || this.layers.length >= MAX_LAYERS ||
+      this.layers.some((l) => l.rid === rid)
+    ) return;
+    this.#addLayer(ssrc, rid);
+  }
+
+  #addLayer(ssrc: number, rid: string | undefined): Layer {
+    const state = this.tracker.addLayer(ssrc, rid ?? "");
+    const ridIndex = rid === undefined ? -1 : this.rids.indexOf(rid);
+    const layer = new Layer(ssrc, rid, this.kind, this.clockRate, state, ridIndex);
     this.layers.push(layer);
-    this.#bySsrc.set(pkt.ssrc, layer);
+    this.#bySsrc.set(ssrc, layer);
     this.onLayersChanged();
     return layer;
   }

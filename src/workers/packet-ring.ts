@@ -6,7 +6,7 @@
  *
  *   header  Int32[8]          head (packets written), tail (packets read), sleeping flag,
  *                              dropped (full or shed by the writer), capacity
- *   meta    Int32[4 × slots]  length, track id, SSRC, flags
+ *   meta    Int32[4 × slots]  length, track id, SSRC, flags (RingFlag)
  *   arrival Float64[slots]    arrival time, ms since the Unix epoch (performance.timeOrigin +
  *                              performance.now(): each worker has its own time origin)
  *   data    Uint8[slots × SLOT_BYTES]
@@ -37,10 +37,15 @@ const CAPACITY = 4;
 const HEADER_INTS = 8;
 const META_INTS = 4;
 
-/** Flags of a ring slot. */
+/**
+ * Flags of a ring slot. Bits 2..4 hold 1 + the index of the packet's rid in its producer's
+ * rids (0: no rid): the worker's mirror learns simulcast layers from them (Producer.learnLayer).
+ */
 export const RingFlag = {
   keyframe: 1,
   audio: 2,
+  ridShift: 2,
+  ridMask: 7,
 } as const;
 
 /** Receives packets from `PacketRing.drain`; the view is valid only during the call. */

@@ -10,6 +10,7 @@ import type { NetworkOptions } from "../session/peer-transport.ts";
 import type { SdpCodec, SdpExtmap } from "../session/sdp.ts";
 import type { EndReason } from "../session/session-base.ts";
 import type { SwitchReason } from "../sfu/consumer.ts";
+import type { SessionEvent } from "../observability/tracing.ts";
 
 /** One published track as a worker needs it to build its mirror Producer and plan answers. */
 export interface TrackInfo {
@@ -111,6 +112,8 @@ export type FromWorker =
   | { t: "reply"; req: number; ok: false; error: { name: string; message: string } }
   | { t: "keyframe"; trackId: number; ssrc: number }
   | { t: "ended"; id: string; reason: EndReason }
+  /** A lifecycle step of a viewer (ICE and DTLS up, first packet sent), for its SessionTrace. */
+  | { t: "session"; id: string; event: SessionEvent }
   | {
     t: "status";
     viewers: ViewerStatus[];

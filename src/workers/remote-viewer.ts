@@ -5,7 +5,7 @@
  * (layer pins and caps, ICE restart) are posted to the worker.
  */
 import { newIceCredentials } from "../session/peer-transport.ts";
-import type { EndReason } from "../session/session-base.ts";
+import type { EndReason, SessionLifecycle } from "../session/session-base.ts";
 import type { SwitchReason } from "../sfu/consumer.ts";
 import type { Layer } from "../sfu/layer.ts";
 import type { Producer } from "../sfu/producer.ts";
@@ -113,7 +113,11 @@ export class RemoteViewer {
   };
   /** The bandwidth estimate, as the API reads it on a local session. */
   readonly bandwidth: { estimateAt(nowMs: number): number };
-  trace: undefined;
+  /**
+   * Log lines, span and setup time, kept here like a local session's; the worker relays the
+   * steps it sees (ICE/DTLS up, first packet). Set by the owner.
+   */
+  trace: SessionLifecycle | undefined;
 
   constructor(
     id: string,
@@ -139,6 +143,14 @@ export class RemoteViewer {
       },
     };
     this.bandwidth = { estimateAt: () => this.estimateBps };
+  }
+
+  /** The viewer ended (its worker is told by the pool): as a local session's `close`. */
+  ended(reason: EndReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.endReason = reason;
+    this.trace?.end(reason === "connect_timeout" ? "ice_failed" : reason);
   }
 
   /** Applies the worker's status report. */

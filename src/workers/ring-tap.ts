@@ -48,7 +48,10 @@ export class RingTap implements PacketTap {
     const audio = this.#audio;
     // Rank 0 is the lowest layer; −1 (not ranked yet) counts as the base.
     const upper = !audio && layer.state.rank > 0;
-    const flags = (keyframe ? RingFlag.keyframe : 0) | (audio ? RingFlag.audio : 0);
+    // The rid index too: the worker cannot learn the layer from the rid extension (see
+    // Producer.learnLayer).
+    const flags = (keyframe ? RingFlag.keyframe : 0) | (audio ? RingFlag.audio : 0) |
+      ((layer.ridIndex + 1) << RingFlag.ridShift);
     const arrival = this.#timeOrigin + pkt.arrivalMs;
     for (let i = 0; i < rings.length; i++) {
       const ring = rings[i];

@@ -8,7 +8,8 @@
  * here) and fans them out to this worker's consumers, exactly as on the main thread. Key-frame
  * requests go back to the main thread, which owns the publisher.
  */
-import { counters, FailureStage, FastHistogram, histograms } from "../observability/counters.ts";
+import { counters, FastHistogram, histograms } from "../observability/counters.ts";
+import type { SessionEvent } from "../observability/tracing.ts";
 import { ExtensionMap } from "../rtp/header-extensions.ts";
 import { InboundPacket } from "../rtp/inbound-packet.ts";
 import {
@@ -32,6 +33,8 @@ export interface ViewerHostEvents {
   keyframe(trackId: number, ssrc: number): void;
   /** A viewer ended on its own (dead peer, ICE/DTLS failure, publisher gone). */
   ended(id: string, reason: EndReason): void;
+  /** A lifecycle step of a viewer: the main thread logs and traces it (its SessionTrace). */
+  session(id: string, event: SessionEvent): void;
 }
 
 export interface ViewerHostOptions {
@@ -113,6 +116,8 @@ export class ViewerHost implements RingSink {
       this.unknownTrack++;
       return;
     }
+    const rid = (flags >>> RingFlag.ridShift) & RingFlag.ridMask;
+    if (rid !== 0) producer.learnLayer(ssrc, rid - 1);
     const pkt = this.#pkt;
     if (!pkt.parse(buf, len, producer.extensions)) return;
     pkt.arrivalMs = arrivalEpochMs - this.#timeOrigin;
@@ -203,6 +208,11 @@ export class ViewerHost implements RingSink {
     const o = this.#options;
     const { peer, local } = await PeerTransport.create(offer, plan, "play", o.network, o.srtp);
     const session = new ViewerSession(id, name, peer, plan);
+    // The session's log lines, span and setup time belong to the main thread, where the logger,
+    // the tracer and the metrics are: each step is relayed there; the end is the main
+    // thread's own (it ends every remote viewer, see WorkerPool.end).
+    const events = o.events;
+    session.trace = { mark: (event) => events.session(id, event), end: () => {} };
     session.remoteIceUfrag = offer.media[plan.tracks[0].index].iceUfrag ?? "";
     const answer = buildAnswer(offer, plan, local, "play", (track) => ({
       ssrc: session.ssrcByMid.get(track.mid),
@@ -234,10 +244,8 @@ export class ViewerHost implements RingSink {
     const session = this.sessions.get(id);
     if (!session) return false;
     this.sessions.delete(id);
-    if (reason === "dtls_failed") counters.sessionFailures[FailureStage.dtls]++;
-    if (reason === "connect_timeout" || reason === "ice_failed") {
-      counters.sessionFailures[FailureStage.ice]++;
-    }
+    // Session counts (ends, ICE/DTLS failures) are the main thread's: SessionManager.end counts
+    // every remote viewer's end by its reason, as a local one's.
     const stream = this.streams.get(session.streamName);
     if (stream) { for (const c of session.consumers) stream.consumers.delete(c); }
     if (notify) this.#options.events.ended(id, reason);

@@ -35,6 +35,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         events: {
           keyframe: (trackId, ssrc) => post({ t: "keyframe", trackId, ssrc }),
           ended: (id, reason) => post({ t: "ended", id, reason }),
+          session: (id, event) => post({ t: "session", id, event }),
         },
       });
       const h = host;

@@ -220,6 +220,9 @@ export class WorkerPool {
         if (viewer) this.#options.onEnded(viewer, msg.reason);
         return;
       }
+      case "session":
+        this.viewers.get(msg.id)?.trace?.mark(msg.event);
+        return;
       case "status": {
         const now = performance.now();
         const seconds = Math.max(0.001, (now - slot.lastStatusMs) / 1000);
@@ -401,8 +404,7 @@ export class WorkerPool {
   /** Ends a remote viewer (idempotent) and waits until its worker freed it. */
   async end(viewer: RemoteViewer, reason: EndReason): Promise<void> {
     if (!this.viewers.delete(viewer.id)) return;
-    viewer.closed = true;
-    viewer.endReason = reason;
+    viewer.ended(reason);
     const slot = this.#slots[viewer.worker];
     this.#removeViewer(slot, viewer.streamName);
     if (!slot.alive) return;

@@ -1,13 +1,15 @@
 // Simulcast end to end through real Chromium: one page publishes its fake camera at 1280x720
 // with three encodings (rids q/h/f at 1/4, 1/2 and full size) over WHIP; another plays over
 // WHEP with the built-in player, pins layers through the WHEP layer extension and must decode
-// the size it asked for. Runs on 127.0.0.1 only (see test/support/browser.ts).
+// the size it asked for. Runs on 127.0.0.1 only (see test/support/browser.ts), with viewers in
+// viewer workers (the default configuration; see test/support/loopback-server.ts).
 import { assert, assertEquals, assertGreater } from "@std/assert";
 import type { RunningServer } from "../../src/server.ts";
 import type { StreamInfo } from "../../src/http/api.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { type Browser, browserUnavailable } from "../support/browser.ts";
 import {
+  acknowledgedVideoSsrcs,
   decodedVideo,
   playInPage,
   pollUntil,
@@ -115,6 +117,16 @@ async function run(
     STEP_DEADLINE_MS,
   );
   const [small, , large] = layers;
+  // The viewer joins (in a viewer worker: the default configuration) once Chromium has had a
+  // receiver report for every layer: from then on it writes no rid header extension, so the
+  // worker must know the layers by SSRC (issue 12: no video at all before).
+  await pollUntil(
+    "receiver reports for the three layers at the publisher",
+    () => acknowledgedVideoSsrcs(publisher),
+    (n) => n === 3,
+    STEP_DEADLINE_MS,
+    [publisher],
+  );
 
   const viewer = await browser.newPage(`${server.url}/`);
   const pages = [publisher, viewer];

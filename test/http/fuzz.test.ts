@@ -210,6 +210,8 @@ Deno.test(`fuzz: malformed requests at every route never get a 5xx (seed ${SEED}
       port: 0,
       host: "127.0.0.1",
       publicIps: ["127.0.0.1"],
+      // On the main thread: a server per test, checking the HTTP layer; two workers add about
+      // 1 s per start (whip.test.ts: 21 s instead of 1 s).
       workers: 1,
       logLevel: "silent",
       publishToken: TOKEN,
@@ -355,6 +357,8 @@ Deno.test("fuzz: malformed HTTP framing and headers on a raw connection → 4xx 
       port: 0,
       host: "127.0.0.1",
       publicIps: ["127.0.0.1"],
+      // On the main thread: a server per test, checking the HTTP layer; two workers add about
+      // 1 s per start (whip.test.ts: 21 s instead of 1 s).
       workers: 1,
       logLevel: "silent",
       publishToken: TOKEN,

@@ -35,6 +35,9 @@ function startQuietServer(): Promise<RunningServer> {
       port: 0,
       host: "127.0.0.1",
       publicIps: ["127.0.0.1"],
+      // On the main thread: these tests check that a viewer's own transport and consumers are
+      // freed (ViewerSession, Stream.consumers), which a worker-hosted viewer keeps in its
+      // worker; test/workers/workers.test.ts covers worker viewers' DELETE and shutdown.
       workers: 1,
       logLevel: "silent",
     }),

@@ -12,6 +12,9 @@ import { H264, play, settleWeriftTimers, VP8, waitFor } from "../support/werift-
 import { type ClientProcess, findPython, scriptPath, spawnClient } from "./child-process.ts";
 import { type VideoCodec, watchMedia } from "./media-checks.ts";
 import { startLoopbackServer } from "../support/loopback-server.ts";
+import { browserUnavailable, launchBrowser } from "../support/browser.ts";
+import { acknowledgedVideoSsrcs, pollUntil, publishFromPage } from "../support/browser-media.ts";
+import { streamInfoOrNull } from "../support/stream-api.ts";
 
 // Load the native SRTP library outside the tests so the resource sanitizer does not count it.
 loadLibsrtp();
@@ -165,6 +168,73 @@ Deno.test({
     } finally {
       await viewer?.stop();
       await publisher?.stop();
+    }
+  },
+});
+
+// Issue 12: a Chromium simulcast publisher and an aiortc viewer in the default configuration
+// (the viewer in a viewer worker): audio played, video decoded 0 frames. The viewer joins once
+// Chromium has had a receiver report for every layer, so its packets carry no rid extension.
+Deno.test({
+  name:
+    "Chromium 3-layer simulcast publisher → Quetzal (viewer workers) → aiortc viewer decodes video and audio",
+  ignore: ignore || browserUnavailable() !== null,
+  async fn() {
+    await using browser = await launchBrowser();
+    if (!browser) return;
+    let viewer: ClientProcess | undefined;
+    try {
+      await withServer(async (server) => {
+        assertEquals(server.manager.workerPool?.size, 2, "viewers are hosted in two workers");
+        const publisher = await browser.newPage(`${server.url}/`);
+        await publishFromPage(publisher, "chromium-simulcast", {
+          token: server.publishToken,
+          codec: "VP8",
+          simulcast: true,
+          video: { width: 1280, height: 720, frameRate: 30 },
+        }, "null");
+        const info = await pollUntil(
+          "three measured layers",
+          () => streamInfoOrNull(server.url, "chromium-simulcast"),
+          (s) =>
+            (s?.tracks.find((t) => t.kind === "video")?.layers ?? []).filter((l) => l.width > 0)
+              .length === 3,
+          15_000,
+          [publisher],
+        );
+        await pollUntil(
+          "receiver reports for the three layers at the publisher",
+          () => acknowledgedVideoSsrcs(publisher),
+          (n) => n === 3,
+          15_000,
+          [publisher],
+        );
+        viewer = aiortc([
+          "play",
+          `--url=${server.url}/whep/chromium-simulcast`,
+          "--video-frames",
+          "30",
+          "--audio-frames",
+          "50",
+          "--timeout",
+          "12",
+          "--unique-extmap-ids",
+        ]);
+        const decoded = await viewer.waitFor("decoded", 20_000);
+        assertEquals((await viewer.stop()).code, 0, viewer.stderr());
+        assertGreater(decoded.video as number, 29, "decoded video frames");
+        assertGreater(decoded.audio as number, 49, "decoded audio frames");
+        const sizes = info!.tracks.find((t) => t.kind === "video")!.layers.map((l) =>
+          `${l.width}x${l.height}`
+        );
+        for (const [w, h] of decoded.sizes as [number, number][]) {
+          assert(sizes.includes(`${w}x${h}`), `decoded ${w}x${h}, layers ${sizes.join(", ")}`);
+        }
+        await publisher.evaluate("globalThis.publisher.stop()");
+        await publisher.close();
+      });
+    } finally {
+      await viewer?.stop();
     }
   },
 });

@@ -105,10 +105,14 @@ export async function playInPage(
   })()`);
 }
 
-/** What the player's decoder in `viewer` produces now; zeros before it has a connection. */
-export function decodedVideo(viewer: Page): Promise<DecodedVideo> {
+/**
+ * What the player's decoder in `viewer` produces now; zeros before it has a connection.
+ * `player`: the expression of the page's player (the /watch page keeps its own as
+ * `globalThis.quetzalPlayer`).
+ */
+export function decodedVideo(viewer: Page, player = "globalThis.player"): Promise<DecodedVideo> {
   return viewer.evaluate<DecodedVideo>(`(async () => {
-    const pc = globalThis.player.pc;
+    const pc = ${player}?.pc;
     const none = { framesDecoded: 0, width: 0, height: 0, codec: "" };
     if (!pc) return none;
     const stats = [...(await pc.getStats()).values()];
@@ -121,6 +125,18 @@ export function decodedVideo(viewer: Page): Promise<DecodedVideo> {
       height: video.frameHeight ?? 0,
       codec: codec?.mimeType ?? "",
     };
+  })()`);
+}
+
+/**
+ * Video SSRCs of the page's publisher (`globalThis.publisher`) that a receiver report has
+ * acknowledged: from then on libwebrtc sends their packets without the mid and rid header
+ * extensions, so a server must know each layer by its SSRC.
+ */
+export function acknowledgedVideoSsrcs(publisher: Page): Promise<number> {
+  return publisher.evaluate<number>(`(async () => {
+    const stats = [...(await globalThis.publisher.pc.getStats()).values()];
+    return stats.filter((s) => s.type === "remote-inbound-rtp" && s.kind === "video").length;
   })()`);
 }
 

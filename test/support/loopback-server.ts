@@ -1,8 +1,11 @@
 /**
  * The server most integration, browser and interop tests run against: a free port on
  * 127.0.0.1, 127.0.0.1 as its only host candidate (no test may reach a public address), no log
- * output, and viewers forwarded on the main thread (`workers: 1`, not the default one per
- * core) so a test behaves the same on any machine; tests of the workers pass their count.
+ * output, and viewers hosted in two viewer workers: the default configuration (`workers: auto`,
+ * one per core) as it runs on a 2-core machine, fixed at 2 so that a test exercises the worker
+ * path on any machine (auto on one core would forward on the main thread). A test that
+ * truly needs the main thread (it inspects a viewer's ViewerSession) passes `workers: 1` and
+ * says why.
  */
 import { configFrom, type ConfigInput } from "../../src/config.ts";
 import { createLogger } from "../../src/observability/log.ts";
@@ -16,7 +19,7 @@ export function startLoopbackServer(config: Partial<ConfigInput> = {}): Promise<
       host: "127.0.0.1",
       publicIps: ["127.0.0.1"],
       logLevel: "silent",
-      workers: 1,
+      workers: 2,
       ...config,
     }),
     { logger: createLogger("silent") },

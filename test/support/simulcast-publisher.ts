@@ -238,6 +238,11 @@ export interface SimulcastPublisherOptions {
   answerPli?: boolean;
   /** Send a sender report per layer every this many frames (default 15; 0 = none). */
   senderReportEvery?: number;
+  /**
+   * Send the mid and rid extensions on each layer's first this many packets only (default:
+   * on every packet), as libwebrtc does until a receiver report acknowledges the SSRC.
+   */
+  ridPackets?: number;
 }
 
 /** A running synthetic simulcast publisher. */
@@ -280,6 +285,7 @@ export async function publishSimulcast(
   const specs = options.layers ?? BROWSER_LAYERS;
   const answerPli = options.answerPli ?? true;
   const srEvery = options.senderReportEvery ?? 15;
+  const ridPackets = options.ridPackets ?? Infinity;
   const pc = new RTCPeerConnection({
     bundlePolicy: "max-bundle",
     iceServers: [{ urls: options.stunUrl }],
@@ -416,10 +422,12 @@ export async function publishSimulcast(
         ssrc: layer.ssrc,
         marker: p === spec.packetsPerFrame - 1,
       });
-      header.extensions = [
-        { id: rewritten.midId, payload: midBytes },
-        { id: rewritten.ridId, payload: ridBytes[i] },
-      ];
+      header.extensions = packetCount[i] < ridPackets
+        ? [
+          { id: rewritten.midId, payload: midBytes },
+          { id: rewritten.ridId, payload: ridBytes[i] },
+        ]
+        : [];
       seq[i] = (seq[i] + 1) & 0xffff;
       packetCount[i]++;
       octetCount[i] += payload.length;

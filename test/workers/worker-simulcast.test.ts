@@ -77,3 +77,69 @@ Deno.test("workers: a worker viewer joining a live simulcast stream asks for eve
     await settleWeriftTimers();
   }
 });
+
+// libwebrtc writes the mid and rid extensions only until a receiver report acknowledges an
+// SSRC; a worker that starts reading the stream later sees none, so its mirror must learn
+// the layers from the main thread (issue 12: Chromium simulcast, 0 frames at worker viewers).
+Deno.test("workers: a worker viewer of a simulcast stream whose packets stopped carrying the rid gets every layer", async () => {
+  const stun = await startStunStub();
+  const server = await startLoopbackServer({ workers: 2 });
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const publisher = await publishSimulcast(server.url, "live", server.publishToken, {
+      stunUrl: stun.url,
+      ridPackets: 10,
+    });
+    closers.push(() => publisher.close());
+    await publisher.connected;
+    await serverSideConnected(server.manager, publisher.location);
+    publisher.start();
+    await waitForStreamInfo(
+      server.url,
+      "live",
+      (s) =>
+        (s.tracks.find((t) => t.kind === "video")?.layers ?? []).filter((l) => l.width > 0)
+          .length === 3,
+      STEP_MS,
+      "three measured layers",
+    );
+    // Every layer is past its rid-carrying packets before any worker reads the stream.
+    await waitFor(
+      () => publisher.layers.every((l) => l.frames * l.spec.packetsPerFrame > 10),
+      STEP_MS,
+      "packets without the rid extension on every layer",
+    );
+
+    const viewer = await playRecording(server.url, "live", { stunUrl: stun.url });
+    closers.push(() => viewer.close());
+    await viewer.connected;
+    await serverSideConnected(server.manager, viewer.location);
+    await waitFor(
+      () => viewer.packets.length >= 30,
+      STEP_MS,
+      "video at the worker viewer in automatic mode",
+    );
+    for (const [rid, index] of [["q", 0], ["f", 2], ["h", 1]] as const) {
+      assertEquals(await selectLayer(viewer, { mediaId: "0", rid }), 200);
+      const mark = viewer.packets.length;
+      await waitFor(
+        () => viewer.packets.slice(mark).filter((p) => p.layer === index).length >= 30,
+        STEP_MS,
+        `layer ${rid} packets after the pin`,
+      );
+    }
+    const info = await waitForStreamInfo(
+      server.url,
+      "live",
+      (s) => s.viewerLayers[0]?.layer === "h",
+      STEP_MS,
+      "the API shows layer h",
+    );
+    assertEquals(info.viewerLayers[0].reason, "manual", JSON.stringify(info.viewerLayers));
+  } finally {
+    for (const close of closers.reverse()) await close();
+    await server.close();
+    await stun.close();
+    await settleWeriftTimers();
+  }
+});
