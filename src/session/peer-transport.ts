@@ -118,7 +118,7 @@ export class PeerTransport {
   readonly #sendPath: SendPath;
   #srtp: SrtpSession | undefined;
   #link: DatagramLink | undefined;
-  #linkPair: unknown;
+  #linkPair: WeriftIceConnection["nominated"];
   #listener: PeerListener = NOOP_LISTENER;
   #closed = false;
   #connected = false;
@@ -300,7 +300,8 @@ export class PeerTransport {
     // (from the address media goes to) keep coming.
     const consent = connection.protocols.map((protocol) =>
       protocol.onRequestReceived.subscribe((_msg, addr) => {
-        const pair = connection.nominated;
+        // After an ICE restart and before the next nomination: the pair media still uses.
+        const pair = connection.nominated ?? this.#linkPair;
         if (pair && pair.remoteAddr[0] === addr[0] && pair.remoteAddr[1] === addr[1]) {
           this.counters.lastReceiveMs = performance.now();
         }
