@@ -173,3 +173,22 @@ Deno.test("the (limit + 1)-th camera and the (limit + 1)-th participant are refu
     }
   });
 });
+
+Deno.test("room connections count against --max-sessions: beyond it, over-capacity", async () => {
+  await withRoom({}, async ({ join, server }) => {
+    const a = await join("speaker", "A");
+    const b = await join("speaker", "B");
+    await Promise.all([a.subscribed(), b.subscribed()]);
+    await a.publish("microphone");
+    // Two subscribe connections and one publish connection: the server is full.
+    assertEquals(server.manager.sessions.size, 3);
+    let refused: RoomRequestError | undefined;
+    try {
+      await b.publish("microphone");
+    } catch (error) {
+      if (error instanceof RoomRequestError) refused = error;
+    }
+    assertEquals(refused?.code, "over-capacity");
+    b.stop("microphone");
+  }, { maxSessions: 3 });
+});

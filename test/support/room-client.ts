@@ -30,6 +30,7 @@ import {
 import { type LayerSpec, rewriteOfferForSimulcast } from "./simulcast-publisher.ts";
 import { assert, assertEquals } from "@std/assert";
 import type { ServerMessage, ServerMessageOf } from "../../src/signal/mod.ts";
+import type { ConfigInput } from "../../src/config.ts";
 import type { RunningServer } from "../../src/server.ts";
 import { startLoopbackServer } from "./loopback-server.ts";
 import { SignalClient } from "./signal-client.ts";
@@ -507,17 +508,18 @@ export class RoomClient {
 
   /** Leaves (unless `leave: false`) and closes the socket and both PCs. */
   async close(options: { leave?: boolean } = {}): Promise<void> {
-    if ((options.leave ?? true) && this.signal.socket.readyState === WebSocket.OPEN) {
-      this.signal.send({ t: "leave" }, { id: false });
-    }
-    await this.signal.close();
-    await this.#offers;
-    // A DTLS handshake cut short leaves werift's retransmission timers running: let it finish.
+    // A DTLS handshake cut short leaves werift's retransmission timers running: let it finish
+    // first (leaving ends the server's side of both connections).
     for (const pc of [this.pub, this.sub]) {
       for (let waited = 0; pc?.connectionState === "connecting" && waited < 10_000; waited += 20) {
         await new Promise((r) => setTimeout(r, 20));
       }
     }
+    if ((options.leave ?? true) && this.signal.socket.readyState === WebSocket.OPEN) {
+      this.signal.send({ t: "leave" }, { id: false });
+    }
+    await this.signal.close();
+    await this.#offers;
     await this.pub?.close();
     await this.sub.close();
   }
@@ -669,8 +671,9 @@ export async function withRoom(
     room: Awaited<ReturnType<typeof createRoom>>;
     join: (role?: "admin" | "speaker" | "listener", name?: string) => Promise<RoomClient>;
   }) => Promise<void>,
+  config: Partial<ConfigInput> = {},
 ): Promise<void> {
-  const server = await startLoopbackServer({ publishToken: TOKEN });
+  const server = await startLoopbackServer({ publishToken: TOKEN, ...config });
   const stun = await startStunStub();
   const clients: RoomClient[] = [];
   try {
