@@ -16,7 +16,7 @@ import { createLogger, type Logger } from "./observability/log.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { SessionManager } from "./session/session-manager.ts";
 import { generateRoomSecret, RoomRegistry, RoomTokens } from "./room/mod.ts";
-import { RoomSignalling } from "./signal/mod.ts";
+import { RoomMedia, RoomSignalling } from "./signal/mod.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
 import { selectSendPath } from "./transport/send-path.ts";
 
@@ -111,10 +111,22 @@ export async function startServer(
     });
   }
   const rooms = new RoomRegistry({ maxRooms: config.maxRooms });
+  /** The media half of every room with one (for the room track gauges). */
+  const roomMedia = new Set<RoomMedia>();
   const signalling = new RoomSignalling({
     rooms,
     tokens: roomTokens,
     maxSdpBytes: config.maxSdpBytes,
+    media: (room, hub) => {
+      const media = new RoomMedia(room, hub, {
+        manager,
+        onError: (error, about) =>
+          logger.error("room media failed", { about, error: String(error) }),
+      });
+      roomMedia.add(media);
+      room.observe({ ended: () => roomMedia.delete(media) });
+      return media;
+    },
     onError: (error, about) =>
       logger.error("signalling failed", {
         about,
@@ -127,6 +139,15 @@ export async function startServer(
     rateLimited: (bucket) => rateLimiter.refused[bucket],
     rooms: () => rooms.size,
     participants: (role) => rooms.participants(role),
+    roomTracks: () => {
+      const publications = { camera: 0, microphone: 0, screen: 0, screenAudio: 0 };
+      const subscriptions = { ...publications };
+      for (const media of roomMedia) {
+        media.countPublications(publications);
+        media.countSubscriptions(subscriptions);
+      }
+      return { publications, subscriptions };
+    },
   });
   let ready = true;
   const app = await createApp({

@@ -39,6 +39,16 @@ export interface NetworkOptions {
   sendPath?: SendPathMode;
 }
 
+/** How a transport reacts to its connection's ups and downs. */
+export interface PeerOptions {
+  /**
+   * Whether ICE \`disconnected\` or \`failed\` ends the transport (default true: WHIP and WHEP).
+   * A room participant's peers stay (false): a network that drops or switches comes back with
+   * an ICE restart, and the seat's departure timeout (signalling) ends them otherwise.
+   */
+  iceLossIsFatal?: boolean;
+}
+
 /** Receives what a transport delivers. Set once; called per packet. */
 export interface PeerListener {
   /** A decrypted RTP packet in buf[0..len); buf is reused after the call returns. */
@@ -112,11 +122,12 @@ export class PeerTransport {
   readonly #sendPath: SendPath;
   #srtp: SrtpSession | undefined;
   #link: DatagramLink | undefined;
-  #linkPair: unknown;
+  #linkPair: WeriftIceConnection["nominated"];
   #listener: PeerListener = NOOP_LISTENER;
   #closed = false;
   #connected = false;
   #unsubscribe: (() => void) | undefined;
+  #iceLossIsFatal = true;
   /** The placeholder m-line werift offered (createOffer only). */
   #offered: { mid: string; codec: SdpCodec } | undefined;
   /** The client's transport from its first answer (createOffer only). */
@@ -144,8 +155,10 @@ export class PeerTransport {
     role: "publish" | "play",
     network: NetworkOptions,
     srtp: SrtpBackend,
+    options: PeerOptions = {},
   ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
     const { pc, peer, announced } = PeerTransport.#open(network, srtp);
+    peer.#iceLossIsFatal = options.iceLossIsFatal ?? true;
     try {
       await pc.setRemoteDescription({ type: "offer", sdp: normaliseOfferForWerift(offer, plan) });
       for (const transceiver of pc.getTransceivers()) {
@@ -172,8 +185,10 @@ export class PeerTransport {
   static async createOffer(
     network: NetworkOptions,
     srtp: SrtpBackend,
+    options: PeerOptions = {},
   ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
     const { pc, peer, announced } = PeerTransport.#open(network, srtp);
+    peer.#iceLossIsFatal = options.iceLossIsFatal ?? true;
     try {
       pc.addTransceiver("audio", { direction: "sendonly" });
       const gathered = gatheringComplete(pc);
@@ -262,7 +277,9 @@ export class PeerTransport {
       }
     });
     this.#pc.iceConnectionStateChange.subscribe((state) => {
-      if ((state === "failed" || state === "disconnected") && !this.#closed) {
+      if (
+        (state === "failed" || state === "disconnected") && !this.#closed && this.#iceLossIsFatal
+      ) {
         this.#listener.onFailed("ice");
       }
     });
@@ -287,7 +304,8 @@ export class PeerTransport {
     // (from the address media goes to) keep coming.
     const consent = connection.protocols.map((protocol) =>
       protocol.onRequestReceived.subscribe((_msg, addr) => {
-        const pair = connection.nominated;
+        // After an ICE restart and before the next nomination: the pair media still uses.
+        const pair = connection.nominated ?? this.#linkPair;
         if (pair && pair.remoteAddr[0] === addr[0] && pair.remoteAddr[1] === addr[1]) {
           this.counters.lastReceiveMs = performance.now();
         }
@@ -330,7 +348,8 @@ export class PeerTransport {
   #currentLink(): DatagramLink | undefined {
     const dtls = this.#pc.dtlsTransports[0] as unknown as WeriftDtlsTransport | undefined;
     const pair = dtls?.iceTransport.connection.nominated;
-    if (!pair) return undefined;
+    // Between an ICE restart and the next nomination, the previous pair's link.
+    if (!pair) return this.#link;
     if (pair !== this.#linkPair) {
       const socket = pair.protocol.transport?.socket as BoundSocket | undefined;
       if (!socket) return undefined;
@@ -397,6 +416,10 @@ export class PeerTransport {
     connection.localPassword = icePwd;
     connection.remoteUsername = remoteUfrag;
     connection.remotePassword = remotePwd;
+    // werift nominates only while nothing is nominated: forget the old pair, so the pair the
+    // peer nominates after the restart (a new address after a network change) carries media.
+    // Until then the old pair keeps working (`#currentLink` keeps its link).
+    connection.nominated = undefined;
     // A transport we offered: the answer carrying these credentials is then accepted.
     if (this.#remote) this.#remote = { ...this.#remote, iceUfrag: remoteUfrag, icePwd: remotePwd };
     return { iceUfrag, icePwd };
