@@ -15,7 +15,7 @@ import { createLogger, type Logger } from "./observability/log.ts";
 import { createMetrics, type Metrics } from "./observability/metrics.ts";
 import { SessionManager } from "./session/session-manager.ts";
 import { generateRoomSecret, RoomRegistry, RoomTokens } from "./room/mod.ts";
-import { RoomSignalling } from "./signal/mod.ts";
+import { RoomMedia, RoomSignalling } from "./signal/mod.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
 import { selectSendPath } from "./transport/send-path.ts";
 
@@ -110,6 +110,12 @@ export async function startServer(
     rooms,
     tokens: roomTokens,
     maxSdpBytes: config.maxSdpBytes,
+    media: (room, hub) =>
+      new RoomMedia(room, hub, {
+        manager,
+        onError: (error, about) =>
+          logger.error("room media failed", { about, error: String(error) }),
+      }),
     onError: (error, about) =>
       logger.error("signalling failed", {
         about,

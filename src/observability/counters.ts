@@ -175,3 +175,22 @@ export class Histograms {
 
 /** The process-wide histograms. */
 export const histograms: Histograms = new Histograms();
+
+/** Track sources of room media, values of the `source` label (src/sfu/router-protocol.ts). */
+export const ROOM_SOURCES = ["camera", "microphone", "screen", "screenAudio"] as const;
+/** A room participant's two connections, values of the `pc` label. */
+export const ROOM_PCS = ["pub", "sub"] as const;
+/** Which way a dynacast constraint moved, values of the `direction` label. */
+export const DYNACAST_DIRECTIONS = ["up", "down"] as const;
+
+/** Room media events, bumped by src/signal/room-media.ts. */
+export class RoomCounters {
+  /** Offers answered on publish connections (by the client) and sent on subscribe ones. */
+  readonly renegotiations = new Float64Array(2);
+  /** The loudest speaker of a room changed. */
+  speakerChanges = 0;
+  /** Dynacast constraints sent to publishers, by direction. */
+  readonly dynacast = new Float64Array(2);
+}
+
+export const roomCounters: RoomCounters = new RoomCounters();

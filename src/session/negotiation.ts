@@ -91,6 +91,12 @@ export interface PublishPolicy {
   maxPerKind: number;
   /** What each m-line carries, by mid (rooms); absent: microphone for audio, camera for video. */
   sources?: Readonly<Record<string, Source>>;
+  /**
+   * A room participant's re-offers: an m-line that no longer sends (a stopped screen share,
+   * `recvonly` or `inactive`) is answered inactive and kept, not refused, and an offer that
+   * publishes nothing at the moment is valid.
+   */
+  idleInactive?: boolean;
 }
 
 /** WHIP: one audio and one video track (RFC 9725 leaves more to the server; OBS sends these). */
@@ -120,6 +126,12 @@ export function planPublish(
     }
     if (media.port === 0 && !media.bundleOnly) {
       plan.inactive.push({ index, mid, kind: media.kind, reason: "rejected" });
+      continue;
+    }
+    if (
+      policy.idleInactive && (media.direction === "recvonly" || media.direction === "inactive")
+    ) {
+      plan.inactive.push({ index, mid, kind: media.kind, reason: "no-source" });
       continue;
     }
     if (media.direction === "recvonly" || media.direction === "inactive") {
@@ -172,7 +184,7 @@ export function planPublish(
       source,
     });
   }
-  if (plan.tracks.length === 0) {
+  if (plan.tracks.length === 0 && !policy.idleInactive) {
     throw new UnsupportedOfferError("the offer has no audio or video track to publish");
   }
   return plan;

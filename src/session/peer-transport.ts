@@ -38,6 +38,16 @@ export interface NetworkOptions {
   sendPath?: SendPathMode;
 }
 
+/** How a transport reacts to its connection's ups and downs. */
+export interface PeerOptions {
+  /**
+   * Whether ICE \`disconnected\` or \`failed\` ends the transport (default true: WHIP and WHEP).
+   * A room participant's peers stay (false): a network that drops or switches comes back with
+   * an ICE restart, and the seat's departure timeout (signalling) ends them otherwise.
+   */
+  iceLossIsFatal?: boolean;
+}
+
 /** Receives what a transport delivers. Set once; called per packet. */
 export interface PeerListener {
   /** A decrypted RTP packet in buf[0..len); buf is reused after the call returns. */
@@ -113,6 +123,7 @@ export class PeerTransport {
   #closed = false;
   #connected = false;
   #unsubscribe: (() => void) | undefined;
+  #iceLossIsFatal = true;
   /** The placeholder m-line werift offered (createOffer only). */
   #offered: { mid: string; codec: SdpCodec } | undefined;
   /** The client's transport from its first answer (createOffer only). */
@@ -140,8 +151,10 @@ export class PeerTransport {
     role: "publish" | "play",
     network: NetworkOptions,
     srtp: SrtpBackend,
+    options: PeerOptions = {},
   ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
     const { pc, peer, announced } = PeerTransport.#open(network, srtp);
+    peer.#iceLossIsFatal = options.iceLossIsFatal ?? true;
     try {
       await pc.setRemoteDescription({ type: "offer", sdp: normaliseOfferForWerift(offer, plan) });
       for (const transceiver of pc.getTransceivers()) {
@@ -168,8 +181,10 @@ export class PeerTransport {
   static async createOffer(
     network: NetworkOptions,
     srtp: SrtpBackend,
+    options: PeerOptions = {},
   ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
     const { pc, peer, announced } = PeerTransport.#open(network, srtp);
+    peer.#iceLossIsFatal = options.iceLossIsFatal ?? true;
     try {
       pc.addTransceiver("audio", { direction: "sendonly" });
       const gathered = gatheringComplete(pc);
@@ -258,7 +273,9 @@ export class PeerTransport {
       }
     });
     this.#pc.iceConnectionStateChange.subscribe((state) => {
-      if ((state === "failed" || state === "disconnected") && !this.#closed) {
+      if (
+        (state === "failed" || state === "disconnected") && !this.#closed && this.#iceLossIsFatal
+      ) {
         this.#listener.onFailed("ice");
       }
     });

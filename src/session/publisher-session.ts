@@ -3,7 +3,7 @@
  * ingest loss per SSRC, receiver reports, key-frame requests).
  */
 import { counters, DropReason } from "../observability/counters.ts";
-import { ExtensionMap } from "../rtp/header-extensions.ts";
+import { Ext, ExtensionMap } from "../rtp/header-extensions.ts";
 import { InboundPacket } from "../rtp/inbound-packet.ts";
 import {
   readSenderReport,
@@ -28,7 +28,8 @@ const REPORT_INTERVAL_MS = 1000;
 
 export class PublisherSession extends SessionBase implements PeerListener {
   readonly role = "publisher" as const;
-  readonly producers: Producer[];
+  /** The published tracks; a room participant's re-offer changes them (`update`). */
+  producers: Producer[];
   /** The accepted codec of each producer, for matching viewers' offers. */
   readonly codecs: Map<Producer, SdpCodec> = new Map();
   readonly #bySsrc = new Map<number, Producer>();
@@ -64,41 +65,82 @@ export class PublisherSession extends SessionBase implements PeerListener {
   firstPacketMs = -1;
   onFirstPacket: () => void = () => {};
 
-  constructor(id: string, streamName: string, peer: PeerTransport, plan: OfferPlan) {
+  /** Who the producers belong to: a room participant, else this session. */
+  readonly participant: string;
+
+  constructor(
+    id: string,
+    streamName: string,
+    peer: PeerTransport,
+    plan: OfferPlan,
+    participant: string = id,
+  ) {
     super(id, streamName, peer);
-    this.producers = plan.tracks.map((track) => {
-      const producer = new Producer({
-        participant: this.id,
-        source: track.source,
-        kind: track.kind,
-        mid: track.mid,
-        codecName: track.codecName,
-        payloadType: track.codec.payloadType,
-        clockRate: track.codec.clockRate,
-        rids: track.rids,
-        extensions: ExtensionMap.fromExtmaps(track.extmaps),
-        requestKeyframe: (ssrc) => this.#sendKeyframeRequest(producer, ssrc),
-      });
-      this.codecs.set(producer, track.codec);
-      this.#usePli.set(
-        producer,
-        track.rtcpFb.includes("nack pli") || !track.rtcpFb.includes("ccm fir"),
-      );
-      for (const ssrc of track.rids.length === 0 ? track.ssrcs.slice(0, 1) : []) {
-        this.#bySsrc.set(ssrc, producer);
-      }
-      return producer;
-    });
+    this.participant = participant;
+    this.producers = plan.tracks.map((track) => this.#producerFor(track));
     peer.setListener(this);
+  }
+
+  /**
+   * A re-offer on the same connection (a room participant starts or stops a screen share,
+   * unpublishes, republishes): a track whose mid, source, codec and rids are unchanged keeps
+   * its producer; the others are new, and producers no longer offered are dropped.
+   */
+  update(plan: OfferPlan): { added: Producer[]; removed: Producer[] } {
+    const kept: Producer[] = [];
+    const added: Producer[] = [];
+    for (const track of plan.tracks) {
+      const same = this.producers.find((p) =>
+        p.mid === track.mid && p.source === track.source && p.codecName === track.codecName &&
+        p.payloadType === track.codec.payloadType && p.rids.join() === track.rids.join()
+      );
+      if (same) kept.push(same);
+      else added.push(this.#producerFor(track));
+    }
+    const removed = this.producers.filter((p) => !kept.includes(p));
+    for (const p of removed) {
+      this.codecs.delete(p);
+      this.#usePli.delete(p);
+    }
+    for (const [ssrc, p] of this.#bySsrc) if (removed.includes(p)) this.#bySsrc.delete(ssrc);
+    this.producers = [...kept, ...added];
+    return { added, removed };
+  }
+
+  #producerFor(track: OfferPlan["tracks"][number]): Producer {
+    const producer = new Producer({
+      participant: this.participant,
+      source: track.source,
+      kind: track.kind,
+      mid: track.mid,
+      codecName: track.codecName,
+      payloadType: track.codec.payloadType,
+      clockRate: track.codec.clockRate,
+      rids: track.rids,
+      extensions: ExtensionMap.fromExtmaps(track.extmaps),
+      requestKeyframe: (ssrc) => this.#sendKeyframeRequest(producer, ssrc),
+    });
+    this.codecs.set(producer, track.codec);
+    this.#usePli.set(
+      producer,
+      track.rtcpFb.includes("nack pli") || !track.rtcpFb.includes("ccm fir"),
+    );
+    for (const ssrc of track.rids.length === 0 ? track.ssrcs.slice(0, 1) : []) {
+      this.#bySsrc.set(ssrc, producer);
+    }
+    return producer;
   }
 
   onRtp(buf: Uint8Array, len: number): void {
     const ssrc = ((buf[8] << 24) | (buf[9] << 16) | (buf[10] << 8) | buf[11]) >>> 0;
     let producer = this.#bySsrc.get(ssrc);
     if (!producer) {
-      // SSRCs are learnt from the first packet (OBS simulcast signals none): match by payload type.
+      // SSRCs are learnt from the first packet (OBS simulcast signals none): by its mid when it
+      // carries one (a room participant's camera and screen share a payload type), else by
+      // payload type.
+      producer = this.#byMid(buf, len);
       const pt = buf[1] & 0x7f;
-      producer = this.producers.find((p) => p.payloadType === pt);
+      producer ??= this.producers.find((p) => p.payloadType === pt);
       if (!producer) {
         counters.packetsDropped[DropReason.unroutable]++;
         return;
@@ -119,6 +161,15 @@ export class PublisherSession extends SessionBase implements PeerListener {
       this.onFirstPacket();
     }
     producer.onPacket(pkt);
+  }
+
+  /** The producer named by a packet's mid extension (IDs are shared across the BUNDLE group). */
+  #byMid(buf: Uint8Array, len: number): Producer | undefined {
+    if (this.producers.length < 2) return undefined;
+    const pkt = this.#pkt;
+    if (!pkt.parse(buf, len, this.producers[0].extensions)) return undefined;
+    const mid = pkt.ridString(Ext.mid);
+    return mid === undefined ? undefined : this.producers.find((p) => p.mid === mid);
   }
 
   onRtcp(buf: Uint8Array, len: number): void {

@@ -39,6 +39,11 @@ export abstract class SessionBase {
   trace: SessionTrace | undefined;
   /** Called once when the session must end (dead peer, transport failure); set by the owner. */
   onEnd: (reason: EndReason) => void = () => {};
+  /**
+   * Silence after which the peer is taken for gone (\`consent_expired\`). Infinity for a room
+   * participant's peers: they live as long as the seat, across network changes.
+   */
+  deadPeerMs = DEAD_PEER_MS;
   #connectDeadlineMs = Infinity;
 
   constructor(id: string, streamName: string, peer: PeerTransport) {
@@ -71,7 +76,7 @@ export abstract class SessionBase {
       return;
     }
     const last = Math.max(this.peer.counters.lastReceiveMs, this.connectedAtMs);
-    if (nowMs - last > DEAD_PEER_MS) this.onEnd("consent_expired");
+    if (nowMs - last > this.deadPeerMs) this.onEnd("consent_expired");
   }
 
   /** Frees the transport; idempotent. The owner removes the session from its tables. */

@@ -80,6 +80,7 @@ export class SessionManager {
   readonly #log: Logger;
   #timer: ReturnType<typeof setInterval> | undefined;
   #pending = 0;
+  readonly #tickers = new Set<(nowMs: number) => void>();
   #closed = false;
   #workerPool: WorkerPool | undefined;
   #rateStartMs = performance.now();
@@ -142,6 +143,50 @@ export class SessionManager {
     return [...this.sessions.values()].filter((s): s is ViewerSession =>
       s.role === "viewer" && s.streamName === streamName
     );
+  }
+
+  /** Where room peers bind and what they announce (the same as WHIP/WHEP sessions). */
+  get network(): NetworkOptions {
+    return this.#options.network;
+  }
+
+  get srtp(): SrtpBackend {
+    return this.#options.srtp;
+  }
+
+  /**
+   * Throws CapacityError when one more session (a room peer counts as one) would exceed
+   * `--max-sessions` or the memory budget, or the server is shutting down.
+   */
+  admit(): void {
+    this.#checkCapacity();
+  }
+
+  /**
+   * A room participant's peer (its publish or subscribe connection): counted, ticked and in
+   * the metrics like any session, ended on shutdown. It has no connect deadline and no
+   * dead-peer end: it lives as long as its seat, and its room ends it (`end`).
+   */
+  addRoomPeer(session: Session): void {
+    session.deadPeerMs = Infinity;
+    session.trace?.mark("answer");
+    session.onEnd = (reason) => {
+      // A transport that failed for good (DTLS) ends; its room sees the peer closed.
+      if (reason === "dtls_failed" || reason === "error") void this.end(session.id, reason);
+    };
+    this.sessions.set(session.id, session);
+    counters.sessionsCreated[session.role === "publisher" ? 0 : 1]++;
+  }
+
+  /** Runs `tick` on this manager's ticker (every 20 ms) until the returned function is called. */
+  addTicker(tick: (nowMs: number) => void): () => void {
+    this.#tickers.add(tick);
+    return () => this.#tickers.delete(tick);
+  }
+
+  /** Counts a negotiation in progress against the limits (room peers negotiate outside). */
+  pending(delta: 1 | -1): void {
+    this.#pending += delta;
   }
 
   #checkCapacity(): void {
@@ -462,6 +507,13 @@ export class SessionManager {
       this.#rateStartMs = now;
     }
     this.#workerPool?.forwardSenderReports();
+    for (const tick of this.#tickers) {
+      try {
+        tick(now);
+      } catch (error) {
+        this.#log.error("room tick failed", { error: String(error) });
+      }
+    }
     for (const session of this.sessions.values()) {
       try {
         session.tick(now);
@@ -478,8 +530,15 @@ export class SessionManager {
     this.#closed = true;
     for (const name of this.#listeners.keys()) this.#emit(name, { type: "reconnect" });
     await Promise.all([...this.sessions.keys()].map((id) => this.end(id, "shutdown")));
+    // Room peers negotiated while closing register when their transport is up: wait for them
+    // (a transport is made within 2 s, its gathering timeout) and end them too.
+    for (let waited = 0; this.#pending > 0 && waited < 3000; waited += 10) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await Promise.all([...this.sessions.keys()].map((id) => this.end(id, "shutdown")));
     await this.#workerPool?.close();
     clearInterval(this.#timer);
+    this.#tickers.clear();
     this.#listeners.clear();
   }
 }

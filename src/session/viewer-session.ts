@@ -1,6 +1,9 @@
 /**
- * A WHEP viewer: its transport and one consumer per track, plus the RTCP it gets (NACK, PLI,
- * FIR, receiver reports) and sends (sender reports for lip sync).
+ * A subscriber: a WHEP viewer, or a room participant's subscribe connection. Its transport and
+ * its consumers, plus the RTCP it gets (NACK, PLI, FIR, TWCC, REMB, receiver reports), its
+ * bandwidth estimate split across its video consumers, and the sender reports it sends (lip
+ * sync). A WHEP viewer's consumers are fixed at negotiation (`attach`); a room subscriber's
+ * come and go with the room's tracks (`addConsumer`, `removeConsumer`).
  */
 import { counters } from "../observability/counters.ts";
 import { histograms } from "../observability/counters.ts";
@@ -82,6 +85,31 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
       const producer = producers.find((p) => p.kind === track.kind);
       if (producer) this.consumers.push(this.#consumerFor(track, producer));
     }
+    this.#videoChanged();
+  }
+
+  /** Starts sending `consumer` (its link is this session): a room track bound to an m-line. */
+  addConsumer(consumer: Consumer): void {
+    if (this.consumers.includes(consumer)) return;
+    this.consumers.push(consumer);
+    consumer.producer.addConsumer(consumer);
+    this.#videoChanged();
+    if (this.peer.connected) consumer.select(performance.now());
+  }
+
+  /**
+   * Stops sending `consumer` without closing it: a freed m-line keeps its consumer (and its
+   * output sequence and timestamps) for the next track bound there (`Consumer.rebind`).
+   */
+  removeConsumer(consumer: Consumer): void {
+    const i = this.consumers.indexOf(consumer);
+    if (i < 0) return;
+    this.consumers.splice(i, 1);
+    consumer.producer.removeConsumer(consumer);
+    this.#videoChanged();
+  }
+
+  #videoChanged(): void {
     this.#video = this.consumers.filter((c) => c.kind === "video");
     this.#shares = new Float64Array(this.#video.length);
   }

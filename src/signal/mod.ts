@@ -18,3 +18,4 @@ export {
   type RoomSignallingOptions,
   type SignalTransport,
 } from "./room-session.ts";
+export { RoomMedia, type RoomMediaOptions } from "./room-media.ts";

@@ -27,6 +27,7 @@ import {
   type ClientMessageOf,
   clientParser,
   type ParseResult,
+  type ProducerInfo as ProducerInfoMessage,
   type ReplyBody,
 } from "./messages.ts";
 import { type RateLimit, SignalConnection, type SignalHandler } from "./connection.ts";
@@ -49,6 +50,16 @@ export interface RoomSessionMedia {
   unpublish(participant: Participant, sources: Source[]): void;
   /** `participant` left: close its peers. */
   leave(participant: Participant): void;
+  /**
+   * `participant` joined, or took its held seat back (`resumed`), and has its `joined` answer:
+   * its subscribe connection is offered (again, when an offer was in flight).
+   */
+  join?(participant: Participant, resumed: boolean): void;
+  /** What `joined` reports of the media: the published tracks and the current speakers. */
+  snapshot?(): {
+    producers: ProducerInfoMessage[];
+    speakers: { participant: string; level: number }[];
+  };
 }
 
 /** A participant's seat as signalling keeps it: across sockets while it is resumable. */
@@ -76,8 +87,8 @@ export interface RoomSignallingOptions {
   tokens: RoomTokens;
   /** The server's SDP limit (`--max-sdp-bytes`). */
   maxSdpBytes: number;
-  /** Makes the media seam of a room; none until rooms carry media. */
-  media?: (room: Room) => RoomSessionMedia;
+  /** Makes the media half of a room (given its hub, to push media events); none: refused. */
+  media?: (room: Room, hub: RoomHub) => RoomSessionMedia;
   rateLimit?: RateLimit;
   /**
    * Seconds a seat is held after its socket drops without `leave`, for `join` with `resume`
@@ -205,10 +216,8 @@ export class RoomSignalling {
   hubOf(room: Room): { hub: RoomHub; media: RoomSessionMedia | undefined } {
     let entry = this.#hubs.get(room.id);
     if (!entry) {
-      const made = {
-        hub: new RoomHub(room, { timers: this.#options.timers }),
-        media: this.#options.media?.(room),
-      };
+      const hub = new RoomHub(room, { timers: this.#options.timers });
+      const made = { hub, media: this.#options.media?.(room, hub) };
       entry = made;
       this.#hubs.set(room.id, made);
       room.observe({
@@ -411,6 +420,15 @@ export class RoomSession implements SignalHandler {
     this.#seat = seat;
     const participant = seat.participant;
     const settings = room.settings;
+    const media = seat.media?.snapshot?.() ?? { producers: [], speakers: [] };
+    // After the answer is written: the subscribe connection's offer follows `joined`.
+    if (seat.media?.join) {
+      const join = seat.media.join.bind(seat.media);
+      const again = resumed !== undefined;
+      setTimeout(() => {
+        if (this.#seat === seat) join(participant, again);
+      }, 0);
+    }
     return {
       t: "joined",
       self: participant.info(),
@@ -426,9 +444,8 @@ export class RoomSession implements SignalHandler {
       },
       participants: room.visibleParticipants(),
       listeners: room.hiddenListeners,
-      // Tracks and speakers come with the media half.
-      producers: [],
-      speakers: [],
+      producers: media.producers,
+      speakers: media.speakers,
       hands: participant.role === "admin" ? room.hands() : [],
       resumeToken: seat.resumeToken,
       resumed: resumed !== undefined,
@@ -446,5 +463,5 @@ export class RoomSession implements SignalHandler {
 }
 
 function mediaComing(): SignalError {
-  return new SignalError("bad-request", "this server does not carry media in rooms yet");
+  return new SignalError("bad-request", "this server does not carry media in rooms");
 }

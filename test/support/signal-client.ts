@@ -11,6 +11,8 @@ const WAIT_MS = 10_000;
 export class SignalClient {
   readonly socket: WebSocket;
   readonly received: ServerMessage[] = [];
+  /** Called with every server message as it arrives (room-client.ts answers offers here). */
+  readonly listeners: Set<(message: ServerMessage) => void> = new Set();
   /** The close event's code and reason, once closed. */
   readonly closed: Promise<{ code: number; reason: string }>;
   #nextId = 1;
@@ -25,6 +27,7 @@ export class SignalClient {
       const parsed = ServerMessageSchema.safeParse(JSON.parse(event.data));
       assert(parsed.success, `malformed server message: ${event.data}`);
       this.received.push(parsed.data);
+      for (const listener of this.listeners) listener(parsed.data);
       this.#wake?.();
     };
     socket.onclose = (event) => {

@@ -1,0 +1,491 @@
+/**
+ * A room's media (rooms.md §3, §5, §7, §8): the {@link RoomSessionMedia} that signalling hands
+ * media messages to, owning the room's {@link Router} (one per room, closed when the room
+ * ends), each participant's publish and subscribe connections, the speaker detector and the
+ * audio slots, the subscriptions and dynacast.
+ *
+ * - Publishing: `offer` → {@link RoomPublisher} (first offer, then re-offers on the same
+ *   connection); its producers join the Router and everyone hears `producers`.
+ * - Subscribing: each participant gets a {@link RoomSubscriber} at join. Every other
+ *   participant's camera, screen and screen audio is bound to a track m-line of it (`bound`);
+ *   microphones reach it through its audio slots, the loudest speakers (AudioSlots fed by the
+ *   room's SpeakerDetector), or everyone when there are no more microphones than slots.
+ * - `setSubscription` sets each consumer's height cap and priority (its allocator splits the
+ *   subscriber's estimate), and the dynacast demand of each video producer (the highest height
+ *   any subscriber wants) is sent to its publisher as `senderConstraint`.
+ *
+ * Room peers stay on the main thread (WHEP viewers go to workers): the room's tick runs on the
+ * SessionManager's 20 ms ticker.
+ */
+import type { Participant, Room } from "../room/mod.ts";
+import { AudioSlots } from "../sfu/audio-slots.ts";
+import { Dynacast } from "../sfu/dynacast.ts";
+import type { Producer } from "../sfu/producer.ts";
+import { Router } from "../sfu/router.ts";
+import type { Source } from "../sfu/router-protocol.ts";
+import { SpeakerDetector, type SpeakerLevel } from "../sfu/speaker-detector.ts";
+import { Subscription, trackPriority } from "../sfu/subscription.ts";
+import { InvalidOfferError, UnsupportedOfferError } from "../session/negotiation.ts";
+import { RoomPublisher } from "../session/room-publisher.ts";
+import { AnswerRefused, RoomSubscriber } from "../session/room-subscriber.ts";
+import { SdpParseError } from "../session/sdp.ts";
+import { CapacityError, type SessionManager } from "../session/session-manager.ts";
+import { roomCounters } from "../observability/counters.ts";
+import { SignalError } from "./codes.ts";
+import type { ProducerInfo as ProducerMessage, ReplyBody } from "./messages.ts";
+import type { RoomHub } from "./room-hub.ts";
+import type { MediaMessage, RoomSessionMedia } from "./room-session.ts";
+
+/** Speakers are ranked (and `activeSpeakers` sent) at most this often: 2.5 per second. */
+const SPEAKERS_INTERVAL_MS = 400;
+/** Dynacast demand is recomputed this often. */
+const DYNACAST_INTERVAL_MS = 100;
+
+export interface RoomMediaOptions {
+  manager: SessionManager;
+  /** Logs a failure that has no client to tell (a subscriber that could not be created). */
+  onError?(error: unknown, about: string): void;
+}
+
+export class RoomMedia implements RoomSessionMedia {
+  readonly room: Room;
+  readonly router: Router;
+  readonly #hub: RoomHub;
+  readonly #manager: SessionManager;
+  readonly #onError: (error: unknown, about: string) => void;
+  readonly #streamName: string;
+  readonly #publishers = new Map<string, RoomPublisher>();
+  readonly #subscribers = new Map<string, RoomSubscriber>();
+  /** Participants whose subscriber is being created (or exists): everyone in the media half. */
+  readonly #members = new Set<string>();
+  readonly #slots = new Map<string, AudioSlots>();
+  readonly #wants = new Map<string, Subscription>();
+  readonly #dynacast = new Map<string, Dynacast>();
+  /** Ranks whenever asked: the room's tick asks every SPEAKERS_INTERVAL_MS. */
+  readonly #detector = new SpeakerDetector({ intervalMs: 0 });
+  /** Subscribers whose slots changed outside a ranking (a speaker left): told at the next. */
+  readonly #speakersDirty = new Set<string>();
+  #ranking: readonly SpeakerLevel[] = [];
+  #lastDynacastMs = 0;
+  readonly #untick: () => void;
+  readonly #unobserve: () => void;
+  #closed = false;
+
+  constructor(room: Room, hub: RoomHub, options: RoomMediaOptions) {
+    this.room = room;
+    this.#hub = hub;
+    this.#manager = options.manager;
+    this.#onError = options.onError ?? (() => {});
+    this.#streamName = `room:${room.id}`;
+    this.router = new Router(this.#streamName, (error) => this.#onError(error, "router"));
+    this.router.on((event) => {
+      if (event.t !== "producers") return;
+      const added = event.added.map((p) => this.router.producer(p.id)).filter((p) =>
+        p !== undefined
+      );
+      this.#broadcast({
+        t: "producers",
+        added: added.map(producerMessage),
+        removed: event.removed,
+      });
+      for (const id of event.removed) this.#producerGone(id);
+      for (const producer of added) this.#producerAdded(producer);
+    });
+    this.#untick = this.#manager.addTicker((now) => this.#tick(now));
+    this.#unobserve = room.observe({ ended: () => this.close() });
+  }
+
+  /** Published tracks by source, added to `counts` (the publications gauge). */
+  countPublications(counts: Record<Source, number>): void {
+    for (const p of this.router.producers) counts[p.source]++;
+  }
+
+  /** Tracks being received by subscribers, by source, added to `counts`. */
+  countSubscriptions(counts: Record<Source, number>): void {
+    for (const subscriber of this.#subscribers.values()) {
+      for (const c of subscriber.consumers) counts[c.producer.source]++;
+    }
+  }
+
+  /** Published tracks and the current speakers, for `joined`. */
+  snapshot(): { producers: ProducerMessage[]; speakers: { participant: string; level: number }[] } {
+    return {
+      producers: this.router.producers.map(producerMessage),
+      speakers: this.#speakers(),
+    };
+  }
+
+  /**
+   * `participant` joined (or resumed its seat): its subscribe connection is created and offered
+   * after the `joined` answer; a resumed one gets the offer in flight again.
+   */
+  join(participant: Participant, resumed: boolean): void {
+    if (this.#closed) return;
+    const id = participant.id;
+    if (resumed && this.#members.has(id)) {
+      this.#subscribers.get(id)?.resend();
+      return;
+    }
+    if (this.#members.has(id)) return;
+    this.#members.add(id);
+    this.#slots.set(id, new AudioSlots({ slots: this.room.settings.audioSlots, self: id }));
+    this.#wants.set(id, new Subscription());
+    void this.#subscribe(participant).catch((error) => {
+      this.#onError(error, "subscribe connection");
+      this.#hub.sendTo(id, {
+        t: "error",
+        code: error instanceof CapacityError ? "over-capacity" : "internal",
+        message: error instanceof CapacityError
+          ? error.message
+          : "the server could not create your subscribe connection",
+        about: "offer",
+      });
+    });
+  }
+
+  async #subscribe(participant: Participant): Promise<void> {
+    const id = participant.id;
+    const subscriber = await RoomSubscriber.create(
+      this.#manager,
+      this.#streamName,
+      id,
+      this.room.settings.audioSlots,
+      {
+        offer: (rev, sdp, bound) => {
+          roomCounters.renegotiations[1]++;
+          this.#hub.sendTo(id, { t: "offer", pc: "sub", rev, sdp, bound });
+        },
+        bound: (bound) => this.#hub.sendTo(id, { t: "bound", bound }),
+        consuming: (consumer) => {
+          const producer = consumer.producer;
+          const want = this.#wants.get(id)?.want(producer.participant, producer.source);
+          if (!want || producer.kind !== "video") return;
+          consumer.setCaps(undefined, want.maxHeight);
+          consumer.priority = trackPriority(producer.source, want.stage, this.#speaking(producer));
+        },
+      },
+    );
+    // The participant left, or the room ended, while the connection was made.
+    if (this.#closed || !this.#members.has(id)) {
+      subscriber.close();
+      await this.#manager.end(subscriber.session.id, "deleted");
+      return;
+    }
+    this.#subscribers.set(id, subscriber);
+    for (const producer of this.router.producers) {
+      if (producer.participant !== id && producer.source !== "microphone") {
+        subscriber.bind(producer);
+      }
+    }
+    this.#updateSlots(subscriber, performance.now());
+  }
+
+  async handle(participant: Participant, message: MediaMessage): Promise<ReplyBody | void> {
+    if (this.#closed) throw new SignalError("not-found", "the room has ended");
+    switch (message.t) {
+      case "offer":
+        return await this.#publish(participant, message.sdp, message.sources);
+      case "answer": {
+        const subscriber = this.#subscribers.get(participant.id);
+        if (!subscriber) throw new SignalError("conflict", "no offer is waiting for an answer");
+        try {
+          await subscriber.answer(message.rev, message.sdp);
+        } catch (error) {
+          if (error instanceof AnswerRefused) throw new SignalError(error.code, error.message);
+          throw error;
+        }
+        return;
+      }
+      case "candidate":
+        // ICE-lite (RFC 8445 §2.5): the server learns the client's addresses from its checks
+        // (peer-reflexive), so trickled candidates are acknowledged and not needed; the
+        // server's own candidates are all in its offers and answers.
+        return;
+      case "setSubscription":
+        this.#setSubscription(participant.id, message.items);
+        return;
+      case "restartIce": {
+        const subscriber = this.#subscribers.get(participant.id);
+        if (!subscriber) {
+          throw new SignalError("conflict", "the subscribe connection is not up yet");
+        }
+        subscriber.restartIce();
+        return;
+      }
+    }
+  }
+
+  async #publish(
+    participant: Participant,
+    sdp: string,
+    sources: Record<string, Source>,
+  ): Promise<ReplyBody> {
+    const id = participant.id;
+    const existing = this.#publishers.get(id);
+    try {
+      if (existing && !existing.session.closed) {
+        const { answer, added, removed } = existing.reoffer(sdp, sources);
+        roomCounters.renegotiations[0]++;
+        this.router.removeProducers(removed.map((p) => p.id));
+        this.#adopt(added, participant);
+        return { t: "answer", pc: "pub", sdp: answer };
+      }
+      const { publisher, answer } = await RoomPublisher.create(
+        this.#manager,
+        this.#streamName,
+        id,
+        sdp,
+        sources,
+      );
+      if (this.#closed || this.room.participant(id) !== participant) {
+        await this.#manager.end(publisher.session.id, "deleted");
+        throw new SignalError("not-found", "you are no longer in this room");
+      }
+      this.#publishers.set(id, publisher);
+      roomCounters.renegotiations[0]++;
+      this.#adopt(publisher.session.producers, participant);
+      return { t: "answer", pc: "pub", sdp: answer };
+    } catch (error) {
+      throw mediaError(error);
+    }
+  }
+
+  /** New producers of `participant`: muted as the room says, then on the Router. */
+  #adopt(producers: Producer[], participant: Participant): void {
+    for (const p of producers) p.muted = participant.muted.has(p.source);
+    this.router.addProducers(producers);
+  }
+
+  mute(participant: Participant, source: Source, muted: boolean): void {
+    for (const p of this.router.producers) {
+      if (p.participant === participant.id && p.source === source) p.muted = muted;
+    }
+  }
+
+  unpublish(participant: Participant, sources: Source[]): void {
+    const ids = this.router.producers
+      .filter((p) => p.participant === participant.id && sources.includes(p.source))
+      .map((p) => p.id);
+    this.router.removeProducers(ids);
+  }
+
+  leave(participant: Participant): void {
+    const id = participant.id;
+    this.#members.delete(id);
+    this.#slots.delete(id);
+    this.#wants.delete(id);
+    const publisher = this.#publishers.get(id);
+    this.#publishers.delete(id);
+    const subscriber = this.#subscribers.get(id);
+    this.#subscribers.delete(id);
+    this.router.removeProducers(
+      this.router.producers.filter((p) => p.participant === id).map((p) => p.id),
+    );
+    subscriber?.close();
+    if (publisher) void this.#manager.end(publisher.session.id, "deleted");
+    if (subscriber) void this.#manager.end(subscriber.session.id, "deleted");
+  }
+
+  /** Closes every peer and the Router; idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#untick();
+    this.#unobserve();
+    for (const publisher of this.#publishers.values()) {
+      void this.#manager.end(publisher.session.id, "deleted");
+    }
+    for (const subscriber of this.#subscribers.values()) {
+      subscriber.close();
+      void this.#manager.end(subscriber.session.id, "deleted");
+    }
+    this.#publishers.clear();
+    this.#subscribers.clear();
+    this.#members.clear();
+    this.router.close();
+  }
+
+  #producerAdded(producer: Producer): void {
+    if (producer.kind === "video") this.#dynacast.set(producer.id, new Dynacast());
+    if (producer.source === "microphone") return; // audio slots, at the next ranking
+    for (const subscriber of this.#subscribers.values()) {
+      if (subscriber.participant !== producer.participant) subscriber.bind(producer);
+    }
+  }
+
+  #producerGone(id: string): void {
+    this.#dynacast.delete(id);
+    for (const subscriber of this.#subscribers.values()) {
+      subscriber.unbind(id);
+      const slots = this.#slots.get(subscriber.participant);
+      if (slots?.remove(id, (slot) => subscriber.setSlot(slot, null))) {
+        this.#speakersDirty.add(subscriber.participant);
+      }
+    }
+  }
+
+  #setSubscription(
+    id: string,
+    items: { participant: string; source: Source; maxHeight: number; stage: boolean }[],
+  ): void {
+    const want = this.#wants.get(id);
+    if (!want) throw new SignalError("conflict", "join first");
+    want.set(items);
+    const subscriber = this.#subscribers.get(id);
+    if (subscriber) this.#applyWants(subscriber);
+    // Dynacast follows at once when a layer is needed again (up immediately).
+    this.#runDynacast(performance.now());
+  }
+
+  /** Caps and priorities of a subscriber's video consumers. */
+  #applyWants(subscriber: RoomSubscriber): void {
+    const want = this.#wants.get(subscriber.participant);
+    if (!want) return;
+    for (const consumer of subscriber.consumers) {
+      const producer = consumer.producer;
+      if (producer.kind !== "video") continue;
+      const w = want.want(producer.participant, producer.source);
+      if (consumer.maxHeight !== w.maxHeight) consumer.setCaps(undefined, w.maxHeight);
+      consumer.priority = trackPriority(producer.source, w.stage, this.#speaking(producer));
+    }
+  }
+
+  #speaking(producer: Producer): boolean {
+    return this.#ranking.some((r) => r.participant === producer.participant);
+  }
+
+  #tick(nowMs: number): void {
+    if (this.#closed) return;
+    // Speakers, slots and `activeSpeakers` once per interval: at most 2.5 messages a second.
+    if (this.#slotsDue(nowMs)) {
+      let ranked = false;
+      this.#detector.tick(nowMs, this.router.producers, (ranking) => {
+        ranked = true;
+        if (ranking[0]?.participant !== this.#ranking[0]?.participant) {
+          roomCounters.speakerChanges++;
+        }
+      });
+      this.#ranking = this.#detector.ranking;
+      for (const subscriber of this.#subscribers.values()) {
+        const changed = this.#updateSlots(subscriber, nowMs);
+        const dirty = this.#speakersDirty.delete(subscriber.participant);
+        if (changed || ranked || dirty) this.#sendSpeakers(subscriber);
+        if (ranked) this.#applyWants(subscriber);
+      }
+    }
+    if (nowMs - this.#lastDynacastMs >= DYNACAST_INTERVAL_MS) this.#runDynacast(nowMs);
+  }
+
+  #lastSlotsMs = -Infinity;
+
+  #slotsDue(nowMs: number): boolean {
+    if (nowMs - this.#lastSlotsMs < SPEAKERS_INTERVAL_MS) return false;
+    this.#lastSlotsMs = nowMs;
+    return true;
+  }
+
+  /**
+   * Fills `subscriber`'s audio slots: the loudest other speakers, sticky (AudioSlots); and when
+   * there are no more other unmuted microphones than slots, all of them, speaking or not, so a
+   * small call hears everyone at once.
+   */
+  #updateSlots(subscriber: RoomSubscriber, nowMs: number): boolean {
+    const slots = this.#slots.get(subscriber.participant);
+    if (!slots) return false;
+    const self = subscriber.participant;
+    const mics = this.router.producers.filter((p) =>
+      p.source === "microphone" && p.participant !== self && !p.muted
+    );
+    let ranking: readonly SpeakerLevel[] = this.#ranking;
+    if (mics.length <= slots.size) {
+      const rest = mics.filter((p) => !ranking.some((r) => r.producer === p.id))
+        .map((p) => ({ participant: p.participant, producer: p.id, level: 0 }));
+      ranking = [...ranking, ...rest];
+    }
+    return slots.update(
+      ranking,
+      (id) => this.router.producer(id) !== undefined,
+      nowMs,
+      (slot, producerId) => {
+        subscriber.setSlot(
+          slot,
+          producerId === null ? null : this.router.producer(producerId) ?? null,
+        );
+      },
+    );
+  }
+
+  #speakers(): { participant: string; level: number }[] {
+    return this.#ranking.map((r) => ({ participant: r.participant, level: Math.min(1, r.level) }));
+  }
+
+  #sendSpeakers(subscriber: RoomSubscriber): void {
+    const slots = this.#slots.get(subscriber.participant);
+    if (!slots) return;
+    const mids = subscriber.slotMids;
+    const map: Record<string, string | null> = {};
+    for (let i = 0; i < mids.length; i++) map[mids[i]] = slots.participants[i] ?? null;
+    this.#hub.sendTo(subscriber.participant, {
+      t: "activeSpeakers",
+      speakers: this.#speakers(),
+      slots: map,
+    });
+  }
+
+  /**
+   * Per video producer, the highest height any other subscriber wants (0: nobody): told to
+   * its publisher when it changes (up at once with a key-frame request, down after 2 s).
+   */
+  #runDynacast(nowMs: number): void {
+    this.#lastDynacastMs = nowMs;
+    for (const producer of this.router.producers) {
+      const dynacast = this.#dynacast.get(producer.id);
+      if (!dynacast) continue;
+      let demand = 0;
+      for (const [id, want] of this.#wants) {
+        if (id === producer.participant || !this.#subscribers.has(id)) continue;
+        demand = Math.max(demand, want.want(producer.participant, producer.source).maxHeight);
+      }
+      const before = dynacast.constraint;
+      const told = dynacast.update(demand, nowMs);
+      if (told < 0) continue;
+      roomCounters.dynacast[told > before ? 0 : 1]++;
+      if (told > before) {
+        // The resumed layers start cleanly at a key frame.
+        for (const layer of producer.layers) producer.requestKeyframe(layer, nowMs);
+      }
+      this.#hub.sendTo(producer.participant, {
+        t: "senderConstraint",
+        source: producer.source,
+        maxHeight: told === 0
+          ? 0
+          : told >= 1080
+          ? 1080
+          : told >= 720
+          ? 720
+          : told >= 360
+          ? 360
+          : 180,
+      });
+    }
+  }
+
+  #broadcast(event: Parameters<RoomHub["sendTo"]>[1]): void {
+    for (const id of this.#members) this.#hub.sendTo(id, event);
+  }
+}
+
+function producerMessage(p: Producer): ProducerMessage {
+  return { id: p.id, participant: p.participant, source: p.source, muted: p.muted };
+}
+
+/** A media failure as a signalling error with a stable code. */
+function mediaError(error: unknown): unknown {
+  if (error instanceof SignalError) return error;
+  if (error instanceof CapacityError) return new SignalError("over-capacity", error.message);
+  if (
+    error instanceof SdpParseError || error instanceof InvalidOfferError
+  ) return new SignalError("bad-request", error.message);
+  if (error instanceof UnsupportedOfferError) return new SignalError("unsupported", error.message);
+  return error;
+}
