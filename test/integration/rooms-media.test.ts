@@ -1,56 +1,26 @@
 /**
- * Rooms carry media (rooms.md §5, §7): werift participants in-process over the room WebSocket
- * of a loopback server, real ICE, DTLS and SRTP both ways, nothing mocked at the media layer.
+ * Rooms carry media (rooms.md §5): werift participants in-process over the room WebSocket of
+ * a loopback server, real ICE, DTLS and SRTP both ways, nothing mocked at the media layer.
+ * Publishing, receiving, re-offers, late joiners, mutes and the room's limits.
  */
-import { assertEquals, assertGreater } from "@std/assert";
-import type { RunningServer } from "../../src/server.ts";
+import { assert, assertEquals, assertGreater } from "@std/assert";
+import { counters, DropReason } from "../../src/observability/counters.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
-import { startLoopbackServer } from "../support/loopback-server.ts";
-import { startStunStub, type StunStub } from "../support/stun-stub.ts";
-import { settleWeriftTimers } from "../support/werift-client.ts";
-import { checkPayloads, createRoom, pumpUntil, RoomClient } from "../support/room-client.ts";
+import {
+  checkPayloads,
+  pumpUntil,
+  type RoomClient,
+  RoomRequestError,
+  withRoom,
+} from "../support/room-client.ts";
+import { waitFor } from "../support/werift-client.ts";
 
 loadLibsrtp();
 
-const TOKEN = "publish-secret-token";
-
-async function withRoom(
-  body: Record<string, unknown>,
-  run: (ctx: {
-    server: RunningServer;
-    stun: StunStub;
-    room: Awaited<ReturnType<typeof createRoom>>;
-    join: (role?: "admin" | "speaker" | "listener", name?: string) => Promise<RoomClient>;
-  }) => Promise<void>,
-): Promise<void> {
-  const server = await startLoopbackServer({ publishToken: TOKEN });
-  const stun = await startStunStub();
-  const clients: RoomClient[] = [];
-  try {
-    const room = await createRoom(server.url, TOKEN, body);
-    await run({
-      server,
-      stun,
-      room,
-      join: async (role = "speaker", name) => {
-        const client = await RoomClient.join(
-          server.url,
-          room.id,
-          room.tokens[role],
-          stun.url,
-          name,
-        );
-        clients.push(client);
-        return client;
-      },
-    });
-    for (const c of clients) assertEquals(c.failures, []);
-  } finally {
-    for (const c of clients) await c.close().catch(() => {});
-    await server.close();
-    await stun.close();
-    await settleWeriftTimers();
-  }
+/** `rx` receives `tx`'s `source` (a track m-line) or voice (a slot): at least `n` packets. */
+function receives(rx: RoomClient, tx: RoomClient, source: "camera" | "screen" | "voice", n = 10) {
+  return () =>
+    rx.packetsOn(source === "voice" ? rx.slotOf(tx.self) : rx.midOf(tx.self, source)) >= n;
 }
 
 Deno.test("three participants publish camera and microphone; each receives the other two intact", async () => {
@@ -65,9 +35,7 @@ Deno.test("three participants publish camera and microphone; each receives the o
     const flowing = () =>
       clients.every((rx) =>
         clients.every((tx) =>
-          tx === rx ||
-          (rx.packetsOn(rx.midOf(tx.self, "camera")) >= 10 &&
-            rx.packetsOn(rx.slotOf(tx.self)) >= 10)
+          tx === rx || (receives(rx, tx, "camera")() && receives(rx, tx, "voice")())
         )
       );
     await pumpUntil(clients, flowing, "every camera and voice at every other participant");
@@ -83,5 +51,115 @@ Deno.test("three participants publish camera and microphone; each receives the o
     }
     // Six peers: a publish and a subscribe connection each.
     assertEquals(server.manager.count("publisher") + server.manager.count("viewer"), 6);
+  });
+});
+
+Deno.test("camera and screen share at once from one participant, on two m-lines", async () => {
+  await withRoom({}, async ({ join }) => {
+    const a = await join("speaker", "A");
+    const b = await join("speaker", "B");
+    await b.subscribed();
+    await a.publish("camera");
+    // The screen share is a re-offer on the same publish connection.
+    await a.publish("screen");
+    await pumpUntil([a], () => receives(b, a, "camera")() && receives(b, a, "screen")(), "both");
+    const camera = b.midOf(a.self, "camera")!;
+    const screen = b.midOf(a.self, "screen")!;
+    assert(camera !== screen);
+    assertGreater(checkPayloads(b, camera, a, "camera"), 0);
+    assertGreater(checkPayloads(b, screen, a, "screen"), 0);
+  });
+});
+
+Deno.test("unpublish and republish: the m-line is freed, then carries the new track", async () => {
+  await withRoom({}, async ({ join }) => {
+    const a = await join("speaker", "A");
+    const b = await join("speaker", "B");
+    await b.subscribed();
+    await a.publish("camera", "microphone");
+    await pumpUntil([a], receives(b, a, "camera"), "A's camera at B");
+    const mid = b.midOf(a.self, "camera")!;
+    const removed = b.signal.next((m) => m.t === "producers" && m.removed.length > 0, "removed");
+    await a.unpublish("camera");
+    await removed;
+    await waitFor(() => b.bindings.get(mid)?.participant === null, 5000, "the m-line freed");
+    const offers = b.answered.length;
+    await a.publish("camera");
+    await waitFor(() => b.midOf(a.self, "camera") !== undefined, 5000, "A's camera bound again");
+    const before = b.packetsOn(b.midOf(a.self, "camera"));
+    await pumpUntil([a], () => b.packetsOn(b.midOf(a.self, "camera")) >= before + 10, "again");
+    assertGreater(checkPayloads(b, b.midOf(a.self, "camera")!, a, "camera"), 0);
+    // A freed m-line is reused: no renegotiation of the subscribe connection.
+    assertEquals(b.answered.length, offers);
+  });
+});
+
+Deno.test("a participant joining late gets everything already published", async () => {
+  await withRoom({}, async ({ join }) => {
+    const a = await join("speaker", "A");
+    const b = await join("speaker", "B");
+    await a.publish("camera", "microphone");
+    await b.publish("camera", "microphone", "screen");
+    const late = await join("listener", "Late");
+    assertEquals(late.joined!.producers.length, 5);
+    await late.subscribed();
+    const all = () =>
+      receives(late, a, "camera")() && receives(late, a, "voice")() &&
+      receives(late, b, "camera")() && receives(late, b, "screen")() &&
+      receives(late, b, "voice")();
+    await pumpUntil([a, b], all, "everything at the late joiner");
+    assertGreater(checkPayloads(late, late.midOf(b.self, "screen")!, b, "screen"), 0);
+  });
+});
+
+Deno.test("a muted microphone is not forwarded", async () => {
+  await withRoom({}, async ({ join }) => {
+    const a = await join("speaker", "A");
+    const b = await join("speaker", "B");
+    await b.subscribed();
+    await a.publish("microphone");
+    await pumpUntil([a], receives(b, a, "voice"), "A's voice at B");
+    const muted = await a.signal.request({ t: "mute", source: "microphone", muted: true });
+    assert(muted.t === "reply" && muted.ok);
+    // Packets in flight may still land: count from the first one the server dropped as muted.
+    const dropped = counters.packetsDropped[DropReason.muted];
+    await pumpUntil([a], () => counters.packetsDropped[DropReason.muted] > dropped, "a drop");
+    const heard = b.packetsOn(b.slotOf(a.self) ?? "a0");
+    const base = counters.packetsDropped[DropReason.muted];
+    await pumpUntil([a], () => counters.packetsDropped[DropReason.muted] >= base + 30, "drops");
+    assertEquals(b.packetsOn(b.slotOf(a.self) ?? "a0"), heard);
+    // Unmuted, the voice comes back.
+    await a.signal.request({ t: "mute", source: "microphone", muted: false });
+    await pumpUntil([a], () => b.packetsOn(b.slotOf(a.self) ?? "a0") >= heard + 10, "voice back");
+  });
+});
+
+Deno.test("the (limit + 1)-th camera and the (limit + 1)-th participant are refused", async () => {
+  await withRoom({ maxVideoPublishers: 1, maxParticipants: 2 }, async ({ join, server, room }) => {
+    const a = await join("speaker", "A");
+    const b = await join("speaker", "B");
+    await a.publish("camera");
+    let refused: RoomRequestError | undefined;
+    try {
+      await b.publish("camera");
+    } catch (error) {
+      if (error instanceof RoomRequestError) refused = error;
+    }
+    assertEquals(refused?.code, "video-limit");
+    // Audio is still allowed: the same participant publishes its microphone.
+    b.stop("camera");
+    await b.publish("microphone");
+    await b.subscribed();
+    await waitFor(() => a.pub?.connectionState === "connected", 10_000, "A's publish PC");
+    await waitFor(() => b.pub?.connectionState === "connected", 10_000, "B's publish PC");
+    const { SignalClient } = await import("../support/signal-client.ts");
+    const third = await SignalClient.open(server.url, room.id);
+    try {
+      const reply = await third.request({ t: "join", token: room.tokens.speaker });
+      assert(reply.t === "reply" && !reply.ok);
+      assertEquals(reply.error.code, "room-full");
+    } finally {
+      await third.close();
+    }
   });
 });

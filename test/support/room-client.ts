@@ -24,10 +24,13 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from "werift";
-import { assert } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import type { ServerMessage, ServerMessageOf } from "../../src/signal/mod.ts";
+import type { RunningServer } from "../../src/server.ts";
+import { startLoopbackServer } from "./loopback-server.ts";
 import { SignalClient } from "./signal-client.ts";
-import { answerOffer, OPUS, VP8 } from "./werift-client.ts";
+import { startStunStub, type StunStub } from "./stun-stub.ts";
+import { answerOffer, OPUS, settleWeriftTimers, VP8 } from "./werift-client.ts";
 
 export type Source = "camera" | "microphone" | "screen" | "screenAudio";
 
@@ -236,13 +239,18 @@ export class RoomClient {
 
   /** Stops sending `sources` (their m-lines go inactive) and re-offers. */
   async unpublish(...sources: Source[]): Promise<string> {
+    this.stop(...sources);
+    return await this.#offer();
+  }
+
+  /** Marks `sources` stopped without offering (after a refused offer, say). */
+  stop(...sources: Source[]): void {
     for (const source of sources) {
       const p = this.published.get(source);
       if (!p) continue;
       p.active = false;
       p.transceiver.setDirection("inactive");
     }
-    return await this.#offer();
   }
 
   /** An ICE restart of the publish PC: a re-offer with new credentials. */
@@ -366,6 +374,12 @@ export class RoomClient {
     }
     await this.signal.close();
     await this.#offers;
+    // A DTLS handshake cut short leaves werift's retransmission timers running: let it finish.
+    for (const pc of [this.pub, this.sub]) {
+      for (let waited = 0; pc?.connectionState === "connecting" && waited < 10_000; waited += 20) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     await this.pub?.close();
     await this.sub.close();
   }
@@ -500,4 +514,49 @@ export function checkPayloads(
     checked++;
   }
   return checked;
+}
+
+export const TOKEN = "publish-secret-token";
+
+/**
+ * A loopback server, a STUN stub and a room created with `body`; `join` adds a participant
+ * (closed afterwards). Every client must have answered every offer it got.
+ */
+export async function withRoom(
+  body: Record<string, unknown>,
+  run: (ctx: {
+    server: RunningServer;
+    stun: StunStub;
+    room: Awaited<ReturnType<typeof createRoom>>;
+    join: (role?: "admin" | "speaker" | "listener", name?: string) => Promise<RoomClient>;
+  }) => Promise<void>,
+): Promise<void> {
+  const server = await startLoopbackServer({ publishToken: TOKEN });
+  const stun = await startStunStub();
+  const clients: RoomClient[] = [];
+  try {
+    const room = await createRoom(server.url, TOKEN, body);
+    await run({
+      server,
+      stun,
+      room,
+      join: async (role = "speaker", name) => {
+        const client = await RoomClient.join(
+          server.url,
+          room.id,
+          room.tokens[role],
+          stun.url,
+          name,
+        );
+        clients.push(client);
+        return client;
+      },
+    });
+    for (const c of clients) assertEquals(c.failures, []);
+  } finally {
+    for (const c of clients) await c.close().catch(() => {});
+    await server.close();
+    await stun.close();
+    await settleWeriftTimers();
+  }
 }
