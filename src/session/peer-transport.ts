@@ -118,7 +118,7 @@ export class PeerTransport {
   readonly #sendPath: SendPath;
   #srtp: SrtpSession | undefined;
   #link: DatagramLink | undefined;
-  #linkPair: unknown;
+  #linkPair: WeriftIceConnection["nominated"];
   #listener: PeerListener = NOOP_LISTENER;
   #closed = false;
   #connected = false;
@@ -300,7 +300,8 @@ export class PeerTransport {
     // (from the address media goes to) keep coming.
     const consent = connection.protocols.map((protocol) =>
       protocol.onRequestReceived.subscribe((_msg, addr) => {
-        const pair = connection.nominated;
+        // After an ICE restart and before the next nomination: the pair media still uses.
+        const pair = connection.nominated ?? this.#linkPair;
         if (pair && pair.remoteAddr[0] === addr[0] && pair.remoteAddr[1] === addr[1]) {
           this.counters.lastReceiveMs = performance.now();
         }
@@ -343,7 +344,8 @@ export class PeerTransport {
   #currentLink(): DatagramLink | undefined {
     const dtls = this.#pc.dtlsTransports[0] as unknown as WeriftDtlsTransport | undefined;
     const pair = dtls?.iceTransport.connection.nominated;
-    if (!pair) return undefined;
+    // Between an ICE restart and the next nomination, the previous pair's link.
+    if (!pair) return this.#link;
     if (pair !== this.#linkPair) {
       const socket = pair.protocol.transport?.socket as BoundSocket | undefined;
       if (!socket) return undefined;
@@ -410,6 +412,10 @@ export class PeerTransport {
     connection.localPassword = icePwd;
     connection.remoteUsername = remoteUfrag;
     connection.remotePassword = remotePwd;
+    // werift nominates only while nothing is nominated: forget the old pair, so the pair the
+    // peer nominates after the restart (a new address after a network change) carries media.
+    // Until then the old pair keeps working (`#currentLink` keeps its link).
+    connection.nominated = undefined;
     // A transport we offered: the answer carrying these credentials is then accepted.
     if (this.#remote) this.#remote = { ...this.#remote, iceUfrag: remoteUfrag, icePwd: remotePwd };
     return { iceUfrag, icePwd };

@@ -113,6 +113,9 @@ export class RoomClient {
   /** Errors answering offers (the test fails on them). */
   readonly failures: string[] = [];
   #offers: Promise<void> = Promise.resolve();
+  /** Answer the server's offers (false: the test reads them from `signal.received`). */
+  autoAnswer = true;
+  readonly #tagSpace = Math.floor(Math.random() * 0x1000);
   #subConnected: Promise<void>;
 
   private constructor(baseUrl: string, roomId: string, stunUrl: string, signal: SignalClient) {
@@ -176,6 +179,7 @@ export class RoomClient {
         for (const b of m.bound) {
           if (b.kind === "video" || b.participant !== null) this.bindings.set(b.mid, b);
         }
+        if (!this.autoAnswer) return;
         // One answer at a time, in order.
         this.#offers = this.#offers.then(() => this.#answer(m.rev, m.sdp));
         return;
@@ -230,7 +234,8 @@ export class RoomClient {
         seq: 1 + Math.floor(Math.random() * 1000),
         ts: Math.floor(Math.random() * 100000),
         sent: new Map(),
-        nextTag: TAG_BASE[source],
+        // Bits 16–27 tell senders apart (audio slots carry several over time).
+        nextTag: TAG_BASE[source] + this.#tagSpace * 0x10000,
         active: true,
       });
     }
@@ -253,14 +258,29 @@ export class RoomClient {
     }
   }
 
-  /** An ICE restart of the publish PC: a re-offer with new credentials. */
-  async restartPublishIce(): Promise<string> {
-    return await this.#offer(true);
+  /**
+   * The publish PC's current offer with new ICE credentials, sent as a re-offer (an ICE
+   * restart as the server sees it); returns the server's answer without applying it. (A
+   * werift client cannot complete an ICE restart against an ICE-lite server: it never
+   * nominates again, so tests check the server's half.)
+   */
+  async offerIceRestart(): Promise<string> {
+    const pc = this.pub!;
+    const sdp = pc.localDescription!.sdp
+      .replace(/a=ice-ufrag:.*/g, "a=ice-ufrag:rstA")
+      .replace(/a=ice-pwd:.*/g, "a=ice-pwd:restartedpasswordrestarted0");
+    const sources: Record<string, Source> = {};
+    for (const p of this.published.values()) {
+      if (p.active && p.transceiver.mid) sources[p.transceiver.mid] = p.source;
+    }
+    const reply = await this.signal.request({ t: "offer", pc: "pub", sdp, sources });
+    if (reply.t !== "answer") throw new RoomRequestError(reply);
+    return reply.sdp;
   }
 
-  async #offer(iceRestart = false): Promise<string> {
+  async #offer(): Promise<string> {
     const pc = this.pub!;
-    await pc.setLocalDescription(await pc.createOffer(iceRestart ? { iceRestart: true } : {}));
+    await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
     const sources: Record<string, Source> = {};
     for (const p of this.published.values()) {
