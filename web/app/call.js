@@ -1,4 +1,5 @@
-// The call page room links open: /call/<room>#token=<token>[&name=<name>]. It joins with the
+// The call page room links open: /call/<room>#token=<token>[&name=<name>][&height=<px>] (the
+// camera's capture height, default 720). It joins with the
 // SDK, publishes camera and microphone (speakers and admins), and shows one tile per person
 // plus one per screen share. `globalThis.call` exposes the room for debugging and tests.
 import { joinRoom } from "/sdk/quetzal.js";
@@ -54,7 +55,8 @@ function label(participant) {
 
 async function main() {
   const params = new URLSearchParams(location.hash.slice(1));
-  const name = params.get("name") ?? localStorage.getItem("quetzal-name") ?? undefined;
+  const name = params.get("name") ?? undefined;
+  const height = Number(params.get("height") ?? 720);
   // The fragment holds the token: keep it out of the history and of copied URLs.
   history.replaceState(null, "", location.pathname);
   const room = await joinRoom(location.pathname, { token: params.get("token") ?? "", name });
@@ -102,7 +104,9 @@ async function main() {
   const self = tile(room.localParticipant.id, `${label(room.localParticipant)} (you)`);
   self.classList.add("self");
   const publishes = [
-    room.publish("camera").then((t) => {
+    room.publish("camera", {
+      capture: { height: { ideal: height }, width: { ideal: Math.round(height * 16 / 9) } },
+    }).then((t) => {
       self.querySelector("video").srcObject = new MediaStream([t.mediaStreamTrack]);
       buttons.camera.disabled = false;
     }),

@@ -65,6 +65,11 @@ export interface LocalTrack {
   mediaStreamTrack: MediaStreamTrack;
   muted: boolean;
   simulcast: boolean;
+  /**
+   * The server's last `senderConstraint` for it (dynacast): the largest height anyone watches,
+   * 0 when nobody does; undefined until one came (every encoding is sent).
+   */
+  constraint: MaxHeight | undefined;
 }
 
 export interface ActiveSpeaker {
@@ -128,6 +133,11 @@ export interface PublishOptions {
   track?: MediaStreamTrack;
   /** Three encodings (q/h/f at 1/4, 1/2, 1); default true for the camera, else false. */
   simulcast?: boolean;
+  /**
+   * Constraints for the captured track when no `track` is given (default: camera 1280×720
+   * ideal; microphone with echo cancellation, noise suppression and gain control).
+   */
+  capture?: MediaTrackConstraints;
 }
 
 /** What {@linkcode Room.getStats} returns. */
@@ -236,6 +246,7 @@ export class Room {
         mediaStreamTrack: p.track,
         muted: p.muted,
         simulcast: p.simulcast,
+        constraint: p.maxHeight,
       });
     }
     return out;
@@ -273,7 +284,7 @@ export class Room {
     let extraAudio: MediaStreamTrack | undefined;
     if (!track) {
       owned = true;
-      const captured = await capture(source);
+      const captured = await capture(source, options.capture);
       track = captured.main;
       extraAudio = captured.audio;
     }
@@ -434,7 +445,7 @@ export class Room {
   /** Statistics of both connections, with a summary per received track. */
   async getStats(): Promise<RoomStats> {
     const publish = this.#publisher ? await this.#publisher.pc.getStats() : null;
-    const subscribe = this.#subscriber ? await this.#subscriber.pc.getStats() : null;
+    const subscribe = this.#subscriber?.pc ? await this.#subscriber.pc.getStats() : null;
     const tracks: TrackStats[] = [];
     subscribe?.forEach((s) => {
       if (s.type !== "inbound-rtp") return;
@@ -498,6 +509,7 @@ export class Room {
       mediaStreamTrack: track,
       muted: entry.muted,
       simulcast,
+      constraint: entry.maxHeight,
     };
   }
 
@@ -517,18 +529,19 @@ export class Room {
   // ── Subscribing ─────────────────────────────────────────────────────────────────────────
 
   #newSubscriber(): Subscriber {
-    const subscriber = new Subscriber(this.#options.rtcConfig ?? {}, async (rev, sdp) => {
-      await this.#signal.request({ t: "answer", pc: "sub", rev, sdp }).catch((error) => {
-        // A stale rev: a newer offer is on its way and will be answered.
-        if (!(error instanceof QuetzalError && error.code === "conflict")) throw error;
-      });
-    });
-    subscriber.pc.addEventListener("connectionstatechange", () => {
-      if (subscriber.pc.connectionState === "failed" && this.#state === "connected") {
+    return new Subscriber(
+      this.#options.rtcConfig ?? {},
+      async (rev, sdp) => {
+        await this.#signal.request({ t: "answer", pc: "sub", rev, sdp }).catch((error) => {
+          // A stale rev: a newer offer is on its way and will be answered.
+          if (!(error instanceof QuetzalError && error.code === "conflict")) throw error;
+        });
+      },
+      () => {
+        if (this.#state !== "connected") return;
         this.#signal.request({ t: "restartIce", pc: "sub" }).catch(() => {});
-      }
-    });
-    return subscriber;
+      },
+    );
   }
 
   /** Reports what changed on the subscribe PC as trackUnsubscribed / trackSubscribed. */
@@ -582,10 +595,15 @@ export class Room {
     if (this.#state !== "connected") return;
     const items: SubscriptionItem[] = [];
     const autoSubscribe = this.#options.autoSubscribe ?? true;
+    const listed = new Set<string>();
     for (const producer of this.#producers.values()) {
       const source = producer.source;
       if (source === "microphone" || producer.participant === this.localParticipant.id) continue;
-      const wanted = this.#wanted.get(`${producer.participant}/${source}`);
+      // The protocol takes each (participant, source) once, whatever producers came and went.
+      const key = `${producer.participant}/${source}`;
+      if (listed.has(key)) continue;
+      listed.add(key);
+      const wanted = this.#wanted.get(key);
       if (!wanted && !autoSubscribe) continue;
       const maxHeight = wanted?.paused ? 0 : wanted?.maxHeight ?? DEFAULT_MAX_HEIGHT[source];
       const item: SubscriptionItem = { participant: producer.participant, source, maxHeight };
@@ -624,19 +642,20 @@ export class Room {
           .finally(() => this.#reconcile());
         break;
       }
-      case "bound":
-        if (!this.#subscriber) break;
-        this.#subscriber.bind(message.bound);
-        this.#subscriber.settled().then(() => this.#reconcile());
+      case "bound": {
+        const subscriber = this.#subscriber ??= this.#newSubscriber();
+        subscriber.bind(message.bound);
+        subscriber.settled().then(() => this.#reconcile());
         break;
-      case "activeSpeakers":
+      }
+      case "activeSpeakers": {
         this.activeSpeakers = message.speakers;
-        if (this.#subscriber) {
-          this.#subscriber.setSlots(message.slots);
-          this.#subscriber.settled().then(() => this.#reconcile());
-        }
+        const subscriber = this.#subscriber ??= this.#newSubscriber();
+        subscriber.setSlots(message.slots);
+        subscriber.settled().then(() => this.#reconcile());
         this.#emit("activeSpeakersChanged", message.speakers);
         break;
+      }
       case "senderConstraint":
         this.#publisher?.constrain(message.source, message.maxHeight).catch(() => {});
         break;
@@ -833,6 +852,8 @@ export class Room {
     this.#publisher?.close();
     this.#subscriber?.close();
     for (const [mid, track] of [...this.#reported]) this.#unsubscribe(mid, track);
+    this.#publisher = null;
+    this.#subscriber = null;
     this.#emit("disconnected", reason);
     return closed;
   }
@@ -888,24 +909,26 @@ function fieldsOf(info: Omit<Participant, "tracks"> | WireParticipant) {
 
 async function capture(
   source: Source,
+  constraints: MediaTrackConstraints | undefined,
 ): Promise<{ main: MediaStreamTrack; audio?: MediaStreamTrack }> {
   const media = globalThis.navigator?.mediaDevices;
   if (!media) throw new QuetzalError("bad-request", "this page has no media devices (HTTPS?)");
   switch (source) {
     case "camera": {
       const stream = await media.getUserMedia({
-        video: { width: { ideal: 1280 }, height: { ideal: 720 } },
+        video: constraints ?? { width: { ideal: 1280 }, height: { ideal: 720 } },
       });
       return { main: stream.getVideoTracks()[0] };
     }
     case "microphone": {
       const stream = await media.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+        audio: constraints ??
+          { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
       });
       return { main: stream.getAudioTracks()[0] };
     }
     case "screen": {
-      const stream = await media.getDisplayMedia({ video: true, audio: true });
+      const stream = await media.getDisplayMedia({ video: constraints ?? true, audio: true });
       return { main: stream.getVideoTracks()[0], audio: stream.getAudioTracks()[0] };
     }
     case "screenAudio":

@@ -10,25 +10,9 @@ import type { AnswerOf, ClientMessage, ErrorCode, ServerMessage } from "./wire.t
 export const PING_INTERVAL_MS = 10_000;
 /** How long a request waits for its answer before failing with `timeout`. */
 const REQUEST_TIMEOUT_MS = 15_000;
-const KNOWN_CODES = new Set<string>([
-  "bad-request",
-  "unsupported-version",
-  "unauthorized",
-  "forbidden",
-  "not-found",
-  "no-source",
-  "room-full",
-  "video-limit",
-  "conflict",
-  "rate-limited",
-  "e2ee-forbids",
-  "over-capacity",
-  "internal",
-]);
-
-/** The server's code, or `internal` for a code this SDK does not know yet. */
+/** The server's code as it came: a newer server may use codes this SDK does not list. */
 export function errorCode(code: string): ErrorCode {
-  return KNOWN_CODES.has(code) ? code as ErrorCode : "internal";
+  return code;
 }
 
 /**

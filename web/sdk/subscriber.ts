@@ -18,27 +18,43 @@ export interface Carried {
 export type AnswerSender = (rev: number, sdp: string) => Promise<void>;
 
 export class Subscriber {
-  readonly pc: RTCPeerConnection;
+  /** Made at the first offer: `bound` and `activeSpeakers` may come before it. */
+  pc: RTCPeerConnection | null = null;
+  #config: RTCConfiguration;
   #sendAnswer: AnswerSender;
+  #onConnectionFailed: () => void;
   #bindings = new Map<string, WireBinding>();
   #slots = new Map<string, string | null>();
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(config: RTCConfiguration, sendAnswer: AnswerSender) {
-    this.pc = new RTCPeerConnection(config);
+  constructor(config: RTCConfiguration, sendAnswer: AnswerSender, onConnectionFailed: () => void) {
+    this.#config = config;
     this.#sendAnswer = sendAnswer;
+    this.#onConnectionFailed = onConnectionFailed;
   }
 
-  /** Applies an offer and answers it; `bound` describes its m-lines. */
+  /**
+   * Applies an offer and answers it. Its `bound` list is taken at once, not after the
+   * negotiation: a `bound` message that comes meanwhile is newer and must win.
+   */
   offer(rev: number, sdp: string, bound: WireBinding[]): Promise<void> {
+    this.bind(bound);
+    const pc = this.pc ??= this.#newPc();
     return this.#serial(async () => {
-      await this.pc.setRemoteDescription({ type: "offer", sdp });
-      const answer = await this.pc.createAnswer();
-      await this.pc.setLocalDescription(answer);
-      await gathered(this.pc);
-      this.bind(bound);
-      await this.#sendAnswer(rev, this.pc.localDescription?.sdp ?? answer.sdp ?? "");
+      await pc.setRemoteDescription({ type: "offer", sdp });
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      await gathered(pc);
+      await this.#sendAnswer(rev, pc.localDescription?.sdp ?? answer.sdp ?? "");
     });
+  }
+
+  #newPc(): RTCPeerConnection {
+    const pc = new RTCPeerConnection(this.#config);
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc.connectionState === "failed") this.#onConnectionFailed();
+    });
+    return pc;
   }
 
   /** New bindings of some m-lines (`bound` messages and offers). */
@@ -59,6 +75,7 @@ export class Subscriber {
   /** What every mid carries now, for mids that exist on this PC. */
   carried(): Carried[] {
     const out: Carried[] = [];
+    if (!this.pc) return out;
     const transceivers = new Map(
       this.pc.getTransceivers().filter((t) => t.mid !== null).map((t) => [t.mid as string, t]),
     );
@@ -85,7 +102,7 @@ export class Subscriber {
   }
 
   close(): void {
-    this.pc.close();
+    this.pc?.close();
   }
 
   #serial(task: () => Promise<void>): Promise<void> {

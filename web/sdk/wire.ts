@@ -14,7 +14,8 @@ export type MaxHeight = 0 | 180 | 360 | 720 | 1080;
 /**
  * Error codes of the server (docs/signalling.md, error codes), plus the SDK's own:
  * `connection-failed` (no WebSocket to the server), `timeout` (no answer in time), `closed`
- * (the room was left or the connection ended while waiting).
+ * (the room was left or the connection ended while waiting). Codes a newer server adds come
+ * through unchanged.
  */
 export type ErrorCode =
   | "bad-request"
@@ -32,7 +33,9 @@ export type ErrorCode =
   | "internal"
   | "connection-failed"
   | "timeout"
-  | "closed";
+  | "closed"
+  // A code of a newer server, passed on unchanged.
+  | (string & Record<never, never>);
 
 export interface WireParticipant {
   id: string;

@@ -52,6 +52,11 @@ export interface LocalTrack { source: Source;
     mediaStreamTrack: MediaStreamTrack;
     muted: boolean;
     simulcast: boolean;
+    /**
+     * The server's last `senderConstraint` for it (dynacast): the largest height anyone watches,
+     * 0 when nobody does; undefined until one came (every encoding is sent).
+     */
+    constraint: MaxHeight | undefined;
 }
 export interface ActiveSpeaker { /** A participant id (yours too, when you speak). */ participant: string;
     /** 0–1, loudest first. */
@@ -101,6 +106,11 @@ export interface PublishOptions { /** The track to send; default: captured from 
     track?: MediaStreamTrack;
     /** Three encodings (q/h/f at 1/4, 1/2, 1); default true for the camera, else false. */
     simulcast?: boolean;
+    /**
+     * Constraints for the captured track when no `track` is given (default: camera 1280×720
+     * ideal; microphone with echo cancellation, noise suppression and gain control).
+     */
+    capture?: MediaTrackConstraints;
 }
 /** What {@linkcode Room.getStats} returns. */
 export interface RoomStats { publish: RTCStatsReport | null;
@@ -229,9 +239,10 @@ export type MaxHeight = 0 | 180 | 360 | 720 | 1080;
 /**
  * Error codes of the server (docs/signalling.md, error codes), plus the SDK's own:
  * `connection-failed` (no WebSocket to the server), `timeout` (no answer in time), `closed`
- * (the room was left or the connection ended while waiting).
+ * (the room was left or the connection ended while waiting). Codes a newer server adds come
+ * through unchanged.
  */
-export type ErrorCode = "bad-request" | "unsupported-version" | "unauthorized" | "forbidden" | "not-found" | "no-source" | "room-full" | "video-limit" | "conflict" | "rate-limited" | "e2ee-forbids" | "over-capacity" | "internal" | "connection-failed" | "timeout" | "closed";
+export type ErrorCode = "bad-request" | "unsupported-version" | "unauthorized" | "forbidden" | "not-found" | "no-source" | "room-full" | "video-limit" | "conflict" | "rate-limited" | "e2ee-forbids" | "over-capacity" | "internal" | "connection-failed" | "timeout" | "closed" | (string & Record<never, never>);
 export interface WireParticipant { id: string;
     name: string;
     role: Role;
@@ -506,7 +517,7 @@ export declare function gathered(pc: RTCPeerConnection): Promise<void>;
 /** The signalling connection under a Room (exported for its type). */
 /** How often to ping (docs/signalling.md: every 10 s). */
 export declare const PING_INTERVAL_MS = 10000;
-/** The server's code, or `internal` for a code this SDK does not know yet. */
+/** The server's code as it came: a newer server may use codes this SDK does not list. */
 export declare function errorCode(code: string): ErrorCode;
 export interface SignalHandlers { /** A server message that answers no request of ours. */ onEvent(message: ServerMessage): void;
     /** The socket ended (not by {@linkcode Signal.close}); `code` is the WebSocket close code. */

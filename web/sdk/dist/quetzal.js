@@ -197,23 +197,8 @@ function gathered(pc) {
 // web/sdk/signal.ts
 var PING_INTERVAL_MS = 1e4;
 var REQUEST_TIMEOUT_MS = 15e3;
-var KNOWN_CODES = /* @__PURE__ */ new Set([
-  "bad-request",
-  "unsupported-version",
-  "unauthorized",
-  "forbidden",
-  "not-found",
-  "no-source",
-  "room-full",
-  "video-limit",
-  "conflict",
-  "rate-limited",
-  "e2ee-forbids",
-  "over-capacity",
-  "internal"
-]);
 function errorCode(code) {
-  return KNOWN_CODES.has(code) ? code : "internal";
+  return code;
 }
 async function refusal(url) {
   try {
@@ -385,28 +370,43 @@ var Signal = class _Signal {
 
 // web/sdk/subscriber.ts
 var Subscriber = class {
-  pc;
+  /** Made at the first offer: `bound` and `activeSpeakers` may come before it. */
+  pc = null;
+  #config;
   #sendAnswer;
+  #onConnectionFailed;
   #bindings = /* @__PURE__ */ new Map();
   #slots = /* @__PURE__ */ new Map();
   #queue = Promise.resolve();
-  constructor(config, sendAnswer) {
-    this.pc = new RTCPeerConnection(config);
+  constructor(config, sendAnswer, onConnectionFailed) {
+    this.#config = config;
     this.#sendAnswer = sendAnswer;
+    this.#onConnectionFailed = onConnectionFailed;
   }
-  /** Applies an offer and answers it; `bound` describes its m-lines. */
+  /**
+   * Applies an offer and answers it. Its `bound` list is taken at once, not after the
+   * negotiation: a `bound` message that comes meanwhile is newer and must win.
+   */
   offer(rev, sdp, bound) {
+    this.bind(bound);
+    const pc = this.pc ??= this.#newPc();
     return this.#serial(async () => {
-      await this.pc.setRemoteDescription({
+      await pc.setRemoteDescription({
         type: "offer",
         sdp
       });
-      const answer = await this.pc.createAnswer();
-      await this.pc.setLocalDescription(answer);
-      await gathered(this.pc);
-      this.bind(bound);
-      await this.#sendAnswer(rev, this.pc.localDescription?.sdp ?? answer.sdp ?? "");
+      const answer = await pc.createAnswer();
+      await pc.setLocalDescription(answer);
+      await gathered(pc);
+      await this.#sendAnswer(rev, pc.localDescription?.sdp ?? answer.sdp ?? "");
     });
+  }
+  #newPc() {
+    const pc = new RTCPeerConnection(this.#config);
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc.connectionState === "failed") this.#onConnectionFailed();
+    });
+    return pc;
   }
   /** New bindings of some m-lines (`bound` messages and offers). */
   bind(bound) {
@@ -424,6 +424,7 @@ var Subscriber = class {
   /** What every mid carries now, for mids that exist on this PC. */
   carried() {
     const out = [];
+    if (!this.pc) return out;
     const transceivers = new Map(this.pc.getTransceivers().filter((t) => t.mid !== null).map((t) => [
       t.mid,
       t
@@ -449,7 +450,7 @@ var Subscriber = class {
     return out;
   }
   close() {
-    this.pc.close();
+    this.pc?.close();
   }
   #serial(task) {
     const run = this.#queue.then(task, task);
@@ -525,7 +526,8 @@ var Room = class {
         kind: p.track.kind === "audio" ? "audio" : "video",
         mediaStreamTrack: p.track,
         muted: p.muted,
-        simulcast: p.simulcast
+        simulcast: p.simulcast,
+        constraint: p.maxHeight
       });
     }
     return out;
@@ -559,7 +561,7 @@ var Room = class {
     let extraAudio;
     if (!track) {
       owned = true;
-      const captured = await capture(source);
+      const captured = await capture(source, options.capture);
       track = captured.main;
       extraAudio = captured.audio;
     }
@@ -740,7 +742,7 @@ var Room = class {
   /** Statistics of both connections, with a summary per received track. */
   async getStats() {
     const publish = this.#publisher ? await this.#publisher.pc.getStats() : null;
-    const subscribe = this.#subscriber ? await this.#subscriber.pc.getStats() : null;
+    const subscribe = this.#subscriber?.pc ? await this.#subscriber.pc.getStats() : null;
     const tracks = [];
     subscribe?.forEach((s) => {
       if (s.type !== "inbound-rtp") return;
@@ -804,7 +806,8 @@ var Room = class {
       kind: track.kind === "audio" ? "audio" : "video",
       mediaStreamTrack: track,
       muted: entry.muted,
-      simulcast
+      simulcast,
+      constraint: entry.maxHeight
     };
   }
   #newPublisher() {
@@ -827,7 +830,7 @@ var Room = class {
   }
   // ── Subscribing ─────────────────────────────────────────────────────────────────────────
   #newSubscriber() {
-    const subscriber = new Subscriber(this.#options.rtcConfig ?? {}, async (rev, sdp) => {
+    return new Subscriber(this.#options.rtcConfig ?? {}, async (rev, sdp) => {
       await this.#signal.request({
         t: "answer",
         pc: "sub",
@@ -836,17 +839,14 @@ var Room = class {
       }).catch((error) => {
         if (!(error instanceof QuetzalError && error.code === "conflict")) throw error;
       });
+    }, () => {
+      if (this.#state !== "connected") return;
+      this.#signal.request({
+        t: "restartIce",
+        pc: "sub"
+      }).catch(() => {
+      });
     });
-    subscriber.pc.addEventListener("connectionstatechange", () => {
-      if (subscriber.pc.connectionState === "failed" && this.#state === "connected") {
-        this.#signal.request({
-          t: "restartIce",
-          pc: "sub"
-        }).catch(() => {
-        });
-      }
-    });
-    return subscriber;
   }
   /** Reports what changed on the subscribe PC as trackUnsubscribed / trackSubscribed. */
   #reconcile() {
@@ -893,10 +893,14 @@ var Room = class {
     if (this.#state !== "connected") return;
     const items = [];
     const autoSubscribe = this.#options.autoSubscribe ?? true;
+    const listed = /* @__PURE__ */ new Set();
     for (const producer of this.#producers.values()) {
       const source = producer.source;
       if (source === "microphone" || producer.participant === this.localParticipant.id) continue;
-      const wanted = this.#wanted.get(`${producer.participant}/${source}`);
+      const key = `${producer.participant}/${source}`;
+      if (listed.has(key)) continue;
+      listed.add(key);
+      const wanted = this.#wanted.get(key);
       if (!wanted && !autoSubscribe) continue;
       const maxHeight = wanted?.paused ? 0 : wanted?.maxHeight ?? DEFAULT_MAX_HEIGHT[source];
       const item = {
@@ -938,19 +942,20 @@ var Room = class {
         subscriber.offer(message.rev, message.sdp, message.bound).catch((error) => console.warn(`quetzal: subscribe offer ${message.rev}: ${error}`)).finally(() => this.#reconcile());
         break;
       }
-      case "bound":
-        if (!this.#subscriber) break;
-        this.#subscriber.bind(message.bound);
-        this.#subscriber.settled().then(() => this.#reconcile());
+      case "bound": {
+        const subscriber = this.#subscriber ??= this.#newSubscriber();
+        subscriber.bind(message.bound);
+        subscriber.settled().then(() => this.#reconcile());
         break;
-      case "activeSpeakers":
+      }
+      case "activeSpeakers": {
         this.activeSpeakers = message.speakers;
-        if (this.#subscriber) {
-          this.#subscriber.setSlots(message.slots);
-          this.#subscriber.settled().then(() => this.#reconcile());
-        }
+        const subscriber = this.#subscriber ??= this.#newSubscriber();
+        subscriber.setSlots(message.slots);
+        subscriber.settled().then(() => this.#reconcile());
         this.#emit("activeSpeakersChanged", message.speakers);
         break;
+      }
       case "senderConstraint":
         this.#publisher?.constrain(message.source, message.maxHeight).catch(() => {
         });
@@ -1160,6 +1165,8 @@ var Room = class {
     for (const [mid, track] of [
       ...this.#reported
     ]) this.#unsubscribe(mid, track);
+    this.#publisher = null;
+    this.#subscriber = null;
     this.#emit("disconnected", reason);
     return closed;
   }
@@ -1214,13 +1221,13 @@ function fieldsOf(info) {
     ]
   };
 }
-async function capture(source) {
+async function capture(source, constraints) {
   const media = globalThis.navigator?.mediaDevices;
   if (!media) throw new QuetzalError("bad-request", "this page has no media devices (HTTPS?)");
   switch (source) {
     case "camera": {
       const stream = await media.getUserMedia({
-        video: {
+        video: constraints ?? {
           width: {
             ideal: 1280
           },
@@ -1235,7 +1242,7 @@ async function capture(source) {
     }
     case "microphone": {
       const stream = await media.getUserMedia({
-        audio: {
+        audio: constraints ?? {
           echoCancellation: true,
           noiseSuppression: true,
           autoGainControl: true
@@ -1247,7 +1254,7 @@ async function capture(source) {
     }
     case "screen": {
       const stream = await media.getDisplayMedia({
-        video: true,
+        video: constraints ?? true,
         audio: true
       });
       return {
