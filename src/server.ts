@@ -106,16 +106,22 @@ export async function startServer(
     });
   }
   const rooms = new RoomRegistry({ maxRooms: config.maxRooms });
+  /** The media half of every room with one (for the room track gauges). */
+  const roomMedia = new Set<RoomMedia>();
   const signalling = new RoomSignalling({
     rooms,
     tokens: roomTokens,
     maxSdpBytes: config.maxSdpBytes,
-    media: (room, hub) =>
-      new RoomMedia(room, hub, {
+    media: (room, hub) => {
+      const media = new RoomMedia(room, hub, {
         manager,
         onError: (error, about) =>
           logger.error("room media failed", { about, error: String(error) }),
-      }),
+      });
+      roomMedia.add(media);
+      room.observe({ ended: () => roomMedia.delete(media) });
+      return media;
+    },
     onError: (error, about) =>
       logger.error("signalling failed", {
         about,
@@ -128,6 +134,15 @@ export async function startServer(
     rateLimited: (bucket) => rateLimiter.refused[bucket],
     rooms: () => rooms.size,
     participants: (role) => rooms.participants(role),
+    roomTracks: () => {
+      const publications = { camera: 0, microphone: 0, screen: 0, screenAudio: 0 };
+      const subscriptions = { ...publications };
+      for (const media of roomMedia) {
+        media.countPublications(publications);
+        media.countSubscriptions(subscriptions);
+      }
+      return { publications, subscriptions };
+    },
   });
   let ready = true;
   const app = await createApp({

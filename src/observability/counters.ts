@@ -183,8 +183,51 @@ export const ROOM_PCS = ["pub", "sub"] as const;
 /** Which way a dynacast constraint moved, values of the `direction` label. */
 export const DYNACAST_DIRECTIONS = ["up", "down"] as const;
 
-/** Room media events, bumped by src/signal/room-media.ts. */
+/** Client message types of signalling v1 (src/signal/messages.ts; a test keeps them equal). */
+export const SIGNAL_MESSAGE_TYPES = [
+  "join",
+  "offer",
+  "answer",
+  "candidate",
+  "setSubscription",
+  "mute",
+  "raiseHand",
+  "ping",
+  "restartIce",
+  "leave",
+  "promote",
+  "demote",
+  "muteParticipant",
+  "remove",
+  "endRoom",
+  "createInvite",
+  "resetInvites",
+] as const;
+
+/** Error codes (src/sfu/router-protocol.ts ERROR_CODES; a test keeps them equal). */
+export const SIGNAL_ERROR_CODES = [
+  "bad-request",
+  "unsupported-version",
+  "unauthorized",
+  "forbidden",
+  "not-found",
+  "no-source",
+  "room-full",
+  "video-limit",
+  "conflict",
+  "unsupported",
+  "rate-limited",
+  "e2ee-forbids",
+  "over-capacity",
+  "internal",
+] as const;
+
+/** Room media and signalling events, bumped by src/signal. */
 export class RoomCounters {
+  /** Client messages handled, by type (SIGNAL_MESSAGE_TYPES order). */
+  readonly signalMessages = new Float64Array(SIGNAL_MESSAGE_TYPES.length);
+  /** Refusals sent (`reply` with ok false, or `error`), by code (SIGNAL_ERROR_CODES order). */
+  readonly signalErrors = new Float64Array(SIGNAL_ERROR_CODES.length);
   /** Offers answered on publish connections (by the client) and sent on subscribe ones. */
   readonly renegotiations = new Float64Array(2);
   /** The loudest speaker of a room changed. */

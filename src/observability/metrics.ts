@@ -14,6 +14,7 @@ import {
   counters as defaultCounters,
   DIRECTIONS,
   DROP_REASON_LABELS,
+  DYNACAST_DIRECTIONS,
   END_REASONS,
   FAILURE_STAGES,
   type FastHistogram,
@@ -22,6 +23,11 @@ import {
   KEYFRAME_REQUEST_TYPES,
   KINDS,
   ROLES,
+  ROOM_PCS,
+  ROOM_SOURCES,
+  roomCounters,
+  SIGNAL_ERROR_CODES,
+  SIGNAL_MESSAGE_TYPES,
   SWITCH_REASONS,
 } from "./counters.ts";
 import { Buckets } from "./fast-histogram.ts";
@@ -41,6 +47,8 @@ export const LABEL_NAMES = [
   "method",
   "status",
   "bucket",
+  "source",
+  "pc",
 ] as const;
 export type LabelName = typeof LABEL_NAMES[number];
 
@@ -247,6 +255,57 @@ export const METRICS: readonly MetricSpec[] = [
     labels: ["bucket"],
     values: { bucket: RATE_LIMIT_BUCKETS },
   },
+  // Rooms
+  {
+    name: "quetzal_room_publications",
+    type: "gauge",
+    help: "Tracks published in rooms, by source.",
+    labels: ["source"],
+    values: { source: ROOM_SOURCES },
+  },
+  {
+    name: "quetzal_room_subscriptions",
+    type: "gauge",
+    help: "Tracks being forwarded to room subscribers (one per subscriber and track), by source.",
+    labels: ["source"],
+    values: { source: ROOM_SOURCES },
+  },
+  {
+    name: "quetzal_renegotiations_total",
+    type: "counter",
+    help:
+      "Room offers: answered on publish connections (pub, the first included) and sent on subscribe connections (sub).",
+    labels: ["pc"],
+    values: { pc: ROOM_PCS },
+  },
+  {
+    name: "quetzal_active_speaker_changes_total",
+    type: "counter",
+    help: "Times the loudest speaker of a room changed.",
+    labels: [],
+  },
+  {
+    name: "quetzal_dynacast_constraints_total",
+    type: "counter",
+    help:
+      "Allocator decisions told to room publishers (senderConstraint): a layer needed again (up) or no longer (down).",
+    labels: ["direction"],
+    values: { direction: DYNACAST_DIRECTIONS },
+  },
+  {
+    name: "quetzal_signal_messages_total",
+    type: "counter",
+    help: "Room signalling messages handled, by type.",
+    labels: ["type"],
+    values: { type: SIGNAL_MESSAGE_TYPES },
+  },
+  {
+    name: "quetzal_signal_errors_total",
+    type: "counter",
+    help: "Room signalling refusals sent, by error code.",
+    labels: ["reason"],
+    values: { reason: SIGNAL_ERROR_CODES },
+  },
   // Runtime
   {
     name: "quetzal_event_loop_lag_seconds",
@@ -334,6 +393,11 @@ export interface MetricsSource {
   rooms?(): number;
   /** Room participants of one role (0 when absent). */
   participants?(role: typeof ROOM_ROLES[number]): number;
+  /** Room tracks published and forwarded, by source (0 when absent). */
+  roomTracks?(): {
+    publications: Record<typeof ROOM_SOURCES[number], number>;
+    subscriptions: Record<typeof ROOM_SOURCES[number], number>;
+  };
 }
 
 export type { Counters, Histograms };
@@ -629,6 +693,54 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
     for (let i = 0; i < v.length; i++) {
       v[i].value = source.rateLimited?.(RATE_LIMIT_BUCKETS[i]) ?? 0;
     }
+  }));
+
+  add(
+    new SourcedMetric(
+      "quetzal_room_publications",
+      spec("quetzal_room_publications").help,
+      "gauge",
+      labelGrid(["source"], [ROOM_SOURCES]),
+      (v) => {
+        const tracks = source.roomTracks?.();
+        for (let i = 0; i < ROOM_SOURCES.length; i++) {
+          v[i].value = tracks?.publications[ROOM_SOURCES[i]] ?? 0;
+        }
+      },
+    ),
+  );
+  add(
+    new SourcedMetric(
+      "quetzal_room_subscriptions",
+      spec("quetzal_room_subscriptions").help,
+      "gauge",
+      labelGrid(["source"], [ROOM_SOURCES]),
+      (v) => {
+        const tracks = source.roomTracks?.();
+        for (let i = 0; i < ROOM_SOURCES.length; i++) {
+          v[i].value = tracks?.subscriptions[ROOM_SOURCES[i]] ?? 0;
+        }
+      },
+    ),
+  );
+  add(counterFrom("quetzal_renegotiations_total", ["pc"], [ROOM_PCS], (v) => {
+    v[0].value = roomCounters.renegotiations[0];
+    v[1].value = roomCounters.renegotiations[1];
+  }));
+  add(counterFrom("quetzal_active_speaker_changes_total", [], [], (v) => {
+    v[0].value = roomCounters.speakerChanges;
+  }));
+  add(
+    counterFrom("quetzal_dynacast_constraints_total", ["direction"], [DYNACAST_DIRECTIONS], (v) => {
+      v[0].value = roomCounters.dynacast[0];
+      v[1].value = roomCounters.dynacast[1];
+    }),
+  );
+  add(counterFrom("quetzal_signal_messages_total", ["type"], [SIGNAL_MESSAGE_TYPES], (v) => {
+    for (let i = 0; i < v.length; i++) v[i].value = roomCounters.signalMessages[i];
+  }));
+  add(counterFrom("quetzal_signal_errors_total", ["reason"], [SIGNAL_ERROR_CODES], (v) => {
+    for (let i = 0; i < v.length; i++) v[i].value = roomCounters.signalErrors[i];
   }));
 
   add(fastHistogramMetric("quetzal_event_loop_lag_seconds", () => lag ? lag.histogram : undefined));

@@ -81,8 +81,10 @@ export class RoomSubscriber {
   readonly session: ViewerSession;
   readonly #sink: SubscriberSink;
   #local: LocalTransport;
-  /** Our credentials for an ICE restart offered and not yet answered. */
+  /** Our credentials for the next ICE restart (asked for, not yet offered or answered). */
   #restartLocal: { iceUfrag: string; icePwd: string } | undefined;
+  /** The credentials the offer in flight restarts ICE with. */
+  #offeredRestart: { iceUfrag: string; icePwd: string } | undefined;
   /** The latest description (what the next offer is written from). */
   #description: SubscribeDescription;
   /** The description of the offer in flight. */
@@ -310,8 +312,6 @@ export class RoomSubscriber {
       }
     }
   }
-
-  #offeredRestart: { iceUfrag: string; icePwd: string } | undefined;
 
   /** Creates, rebinds or parks the consumer of an m-line to match its binding and the answer. */
   #realize(m: Mline): void {

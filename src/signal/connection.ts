@@ -10,6 +10,11 @@
  *   handler, maxSdpBytes: 65536 });
  * ws.onmessage = (e) => conn.receive(e.data);
  */
+import {
+  roomCounters,
+  SIGNAL_ERROR_CODES,
+  SIGNAL_MESSAGE_TYPES,
+} from "../observability/counters.ts";
 import { CloseCode, SignalError } from "./codes.ts";
 import {
   type ClientMessage,
@@ -185,6 +190,8 @@ export class SignalConnection {
 
   async #dispatch(message: ClientMessage): Promise<void> {
     this.#queued--;
+    const typeIndex = (SIGNAL_MESSAGE_TYPES as readonly string[]).indexOf(message.t);
+    if (typeIndex >= 0) roomCounters.signalMessages[typeIndex]++;
     try {
       if (this.#state === "closed") return;
       if (message.t === "ping") {
@@ -240,6 +247,8 @@ export class SignalConnection {
   }
 
   #refuse(error: SignalError, re: number | undefined, about: string | undefined): void {
+    const codeIndex = (SIGNAL_ERROR_CODES as readonly string[]).indexOf(error.code);
+    if (codeIndex >= 0) roomCounters.signalErrors[codeIndex]++;
     const body = { code: error.code, message: error.message };
     if (re !== undefined) this.#write({ t: "reply", re, ok: false, error: body });
     else {this.#write(

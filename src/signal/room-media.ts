@@ -233,6 +233,11 @@ export class RoomMedia implements RoomSessionMedia {
         this.#adopt(added, participant);
         return { t: "answer", pc: "pub", sdp: answer };
       }
+      if (existing) {
+        // Its connection ended (a failed DTLS transport): a new one replaces it.
+        this.#publishers.delete(id);
+        this.router.removeProducers(existing.session.producers.map((p) => p.id));
+      }
       const { publisher, answer } = await RoomPublisher.create(
         this.#manager,
         this.#streamName,

@@ -51,6 +51,7 @@ Deno.test("the dashboard has the operator rows", () => {
     "Latency",
     "Simulcast",
     "Errors",
+    "Rooms",
     "Runtime",
   ]);
 });
