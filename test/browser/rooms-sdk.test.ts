@@ -102,6 +102,9 @@ function received(page: Page): Promise<Received> {
 }
 
 /** Polls `page` until `done`; a timeout shows what every page received, not just this one. */
+/** The server's side, for failure messages: SRTP errors per session kind. */
+let serverSide: () => string = () => "";
+
 async function waitFor(
   pages: Page[],
   page: Page,
@@ -112,7 +115,9 @@ async function waitFor(
     return await pollUntil(what, () => received(page), done, DEADLINE_MS, pages, POLL_MS);
   } catch (error) {
     const all = await Promise.all(pages.map((p) => received(p).catch((e) => String(e))));
-    throw new Error(`${(error as Error).message}\nevery page: ${JSON.stringify(all, null, 1)}`);
+    throw new Error(
+      `${(error as Error).message}\nevery page: ${JSON.stringify(all, null, 1)}\n${serverSide()}`,
+    );
   }
 }
 
@@ -147,6 +152,19 @@ Deno.test({
     if (!browser) return;
     const server = await startLoopbackServer({ publishToken: TOKEN });
     const pages: Page[] = [];
+    serverSide = () =>
+      "server sessions (kind, SRTP errors, connected, ms since a packet, producers/layers): " +
+      JSON.stringify(
+        [...server.manager.sessions.values()].map((s) => [
+          s.constructor.name,
+          s.peer.counters.srtpErrors,
+          s.peer.connected,
+          Math.round(performance.now() - s.peer.counters.lastReceiveMs),
+          "producers" in s
+            ? s.producers.map((p) => `${p.participant}/${p.source}:${p.layers.length}`)
+            : [],
+        ]),
+      );
     try {
       const room = await createRoom(server);
       const names = ["Ada", "Bob", "Cy", "Dee"];
