@@ -225,7 +225,7 @@ Deno.test({
         POLL_MS,
       );
       assertEquals(dynacast.active.length, 3, "the camera is sent as three simulcast encodings");
-      const expected = [4, 2, 1].map((scale, i, scales) => {
+      const expected = [4, 2, 1].map((_scale, i, scales) => {
         // Keep layers up to the first at or above the constraint (lowest first).
         const firstEnough = scales.findIndex((s) => dynacast.height / s >= dynacast.constraint!);
         return dynacast.constraint! > 0 && (firstEnough < 0 || i <= firstEnough);
