@@ -19,8 +19,19 @@ export interface SdkParticipant {
   tracks: Map<string, unknown>;
 }
 
+/** A received track (its MediaStreamTrack is whatever the RTCPeerConnection gave). */
+export interface SdkTrack {
+  source: string;
+  kind: string;
+  mid: string;
+  participant: string;
+  mediaStreamTrack: unknown;
+}
+
 /** Events the tests listen to, with their arguments. */
 export interface SdkEvents {
+  trackSubscribed: [SdkTrack, SdkParticipant];
+  trackUnsubscribed: [SdkTrack, SdkParticipant];
   participantJoined: [SdkParticipant];
   participantLeft: [SdkParticipant];
   participantUpdated: [SdkParticipant];

@@ -209,6 +209,7 @@ export class Room {
   #subscriptionTimer: ReturnType<typeof setTimeout> | undefined;
   #handlers = new Map<RoomEvent, Set<Handler>>();
   #state: "connected" | "reconnecting" | "closed" = "connected";
+  #toldNoMedia = false;
 
   /** Use `joinRoom`. */
   constructor(
@@ -636,6 +637,12 @@ export class Room {
         this.#scheduleSubscription();
         break;
       case "offer": {
+        if (typeof RTCPeerConnection === "undefined") {
+          // Signalling only (a bot or a tool in a runtime without WebRTC): no media, once said.
+          if (!this.#toldNoMedia) console.warn("quetzal: no RTCPeerConnection here: no media");
+          this.#toldNoMedia = true;
+          break;
+        }
         const subscriber = this.#subscriber ??= this.#newSubscriber();
         subscriber.offer(message.rev, message.sdp, message.bound)
           .catch((error) => console.warn(`quetzal: subscribe offer ${message.rev}: ${error}`))

@@ -182,7 +182,12 @@ export class Signal {
       }
     }
     if (message.t === "pong") return;
-    this.#handlers.onEvent(message);
+    try {
+      this.#handlers.onEvent(message);
+    } catch (error) {
+      // One message the room could not apply must not stop the ones after it.
+      console.error(`quetzal: handling ${message.t}`, error);
+    }
   }
 
   #end(code: number, notify: boolean): void {

@@ -369,7 +369,11 @@ var Signal = class _Signal {
       }
     }
     if (message.t === "pong") return;
-    this.#handlers.onEvent(message);
+    try {
+      this.#handlers.onEvent(message);
+    } catch (error) {
+      console.error(`quetzal: handling ${message.t}`, error);
+    }
   }
   #end(code, notify) {
     if (this.#closed) return;
@@ -515,6 +519,7 @@ var Room = class {
   #subscriptionTimer;
   #handlers = /* @__PURE__ */ new Map();
   #state = "connected";
+  #toldNoMedia = false;
   /** Use `joinRoom`. */
   constructor(address, options, token, signal, joined) {
     this.roomId = address.roomId;
@@ -954,6 +959,11 @@ var Room = class {
         this.#scheduleSubscription();
         break;
       case "offer": {
+        if (typeof RTCPeerConnection === "undefined") {
+          if (!this.#toldNoMedia) console.warn("quetzal: no RTCPeerConnection here: no media");
+          this.#toldNoMedia = true;
+          break;
+        }
         const subscriber = this.#subscriber ??= this.#newSubscriber();
         subscriber.offer(message.rev, message.sdp, message.bound).catch((error) => console.warn(`quetzal: subscribe offer ${message.rev}: ${error}`)).finally(() => this.#reconcile());
         break;
