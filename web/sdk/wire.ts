@@ -24,6 +24,7 @@ export type ErrorCode =
   | "forbidden"
   | "not-found"
   | "no-source"
+  | "unsupported"
   | "room-full"
   | "video-limit"
   | "conflict"

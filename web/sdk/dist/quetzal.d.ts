@@ -242,7 +242,7 @@ export type MaxHeight = 0 | 180 | 360 | 720 | 1080;
  * (the room was left or the connection ended while waiting). Codes a newer server adds come
  * through unchanged.
  */
-export type ErrorCode = "bad-request" | "unsupported-version" | "unauthorized" | "forbidden" | "not-found" | "no-source" | "room-full" | "video-limit" | "conflict" | "rate-limited" | "e2ee-forbids" | "over-capacity" | "internal" | "connection-failed" | "timeout" | "closed" | (string & Record<never, never>);
+export type ErrorCode = "bad-request" | "unsupported-version" | "unauthorized" | "forbidden" | "not-found" | "no-source" | "unsupported" | "room-full" | "video-limit" | "conflict" | "rate-limited" | "e2ee-forbids" | "over-capacity" | "internal" | "connection-failed" | "timeout" | "closed" | (string & Record<never, never>);
 export interface WireParticipant { id: string;
     name: string;
     role: Role;
