@@ -9,7 +9,7 @@
  * just reads two files, and users load plain JS with no build step.
  *
  * @example deno task sdk            # rebuild into web/sdk/dist/
- * @example deno run -A scripts/build-sdk.ts /tmp/out   # build elsewhere (the test does)
+ * @example deno run -A scripts/build-sdk.ts build/sdk   # build elsewhere (the test does)
  */
 
 const ENTRY = new URL("../web/sdk/quetzal.ts", import.meta.url);
