@@ -98,7 +98,8 @@ export const METRICS: readonly MetricSpec[] = [
   {
     name: "quetzal_sessions",
     type: "gauge",
-    help: "Open WHIP (publisher) and WHEP (viewer) sessions.",
+    help:
+      "Open sessions: WHIP and room publish connections (publisher), WHEP and room subscribe connections (viewer).",
     labels: ["role"],
     values: { role: ROLES },
   },

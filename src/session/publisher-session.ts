@@ -107,6 +107,21 @@ export class PublisherSession extends SessionBase implements PeerListener {
     return { added, removed };
   }
 
+  /**
+   * Forgets producers the room closed (a demoted participant's): a later re-offer of the same
+   * m-line makes a new producer instead of keeping a closed one.
+   */
+  dropProducers(ids: readonly string[]): void {
+    const gone = this.producers.filter((p) => ids.includes(p.id));
+    if (gone.length === 0) return;
+    for (const p of gone) {
+      this.codecs.delete(p);
+      this.#usePli.delete(p);
+    }
+    for (const [ssrc, p] of this.#bySsrc) if (gone.includes(p)) this.#bySsrc.delete(ssrc);
+    this.producers = this.producers.filter((p) => !gone.includes(p));
+  }
+
   #producerFor(track: OfferPlan["tracks"][number]): Producer {
     const producer = new Producer({
       participant: this.participant,
@@ -169,7 +184,11 @@ export class PublisherSession extends SessionBase implements PeerListener {
     const pkt = this.#pkt;
     if (!pkt.parse(buf, len, this.producers[0].extensions)) return undefined;
     const mid = pkt.ridString(Ext.mid);
-    return mid === undefined ? undefined : this.producers.find((p) => p.mid === mid);
+    // The payload type too: a retransmission (RTX) stream carries the same mid.
+    const pt = buf[1] & 0x7f;
+    return mid === undefined
+      ? undefined
+      : this.producers.find((p) => p.mid === mid && p.payloadType === pt);
   }
 
   onRtcp(buf: Uint8Array, len: number): void {

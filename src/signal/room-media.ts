@@ -123,7 +123,14 @@ export class RoomMedia implements RoomSessionMedia {
     if (this.#closed) return;
     const id = participant.id;
     if (resumed && this.#members.has(id)) {
-      this.#subscribers.get(id)?.resend();
+      // Events sent while the socket was down are lost: what every m-line carries now, and
+      // the offer still waiting for an answer.
+      const subscriber = this.#subscribers.get(id);
+      if (subscriber) {
+        this.#hub.sendTo(id, { t: "bound", bound: subscriber.bindings() });
+        this.#sendSpeakers(subscriber);
+        subscriber.resend();
+      }
       return;
     }
     if (this.#members.has(id)) return;
@@ -274,6 +281,7 @@ export class RoomMedia implements RoomSessionMedia {
     const ids = this.router.producers
       .filter((p) => p.participant === participant.id && sources.includes(p.source))
       .map((p) => p.id);
+    this.#publishers.get(participant.id)?.session.dropProducers(ids);
     this.router.removeProducers(ids);
   }
 

@@ -14,6 +14,7 @@ import {
   withRoom,
 } from "../support/room-client.ts";
 import { waitFor } from "../support/werift-client.ts";
+import { parseExposition, sampleValue } from "../support/prom-parse.ts";
 
 loadLibsrtp();
 
@@ -51,6 +52,15 @@ Deno.test("three participants publish camera and microphone; each receives the o
     }
     // Six peers: a publish and a subscribe connection each.
     assertEquals(server.manager.count("publisher") + server.manager.count("viewer"), 6);
+    // The room gauges: 3 cameras and 3 microphones published; each forwarded to 2 others.
+    const response = await fetch(`${server.url}/metrics`);
+    const metrics = parseExposition(await response.text());
+    const gauge = (name: string, source: string) => sampleValue(metrics, name, { source });
+    assertEquals(gauge("quetzal_room_publications", "camera"), 3);
+    assertEquals(gauge("quetzal_room_publications", "microphone"), 3);
+    assertEquals(gauge("quetzal_room_subscriptions", "camera"), 6);
+    assertEquals(gauge("quetzal_room_subscriptions", "microphone"), 6);
+    assertGreater(sampleValue(metrics, "quetzal_renegotiations_total", { pc: "sub" })!, 2);
   });
 });
 

@@ -15,15 +15,19 @@
 import { Buffer } from "node:buffer";
 import {
   MediaStreamTrack,
+  ReceiverEstimatedMaxBitrate,
   RTCPeerConnection,
+  RtcpPayloadSpecificFeedback,
   type RTCRtpTransceiver,
   RtpHeader,
   RtpPacket,
   useAbsSendTime,
   useAudioLevelIndication,
   useSdesMid,
+  useSdesRTPStreamId,
   useTransportWideCC,
 } from "werift";
+import { type LayerSpec, rewriteOfferForSimulcast } from "./simulcast-publisher.ts";
 import { assert, assertEquals } from "@std/assert";
 import type { ServerMessage, ServerMessageOf } from "../../src/signal/mod.ts";
 import type { RunningServer } from "../../src/server.ts";
@@ -42,6 +46,8 @@ export interface Received {
   payloads: Map<number, Uint8Array>;
   /** Tags in arrival order. */
   tags: number[];
+  /** The last payload byte of each packet (a simulcast layer's index), in arrival order. */
+  lastBytes: number[];
 }
 
 /** A published track: its werift track, transceiver and RTP state. */
@@ -75,10 +81,19 @@ function peer(stunUrl: string): RTCPeerConnection {
     iceInterfaceAddresses: { udp4: "127.0.0.1" },
     codecs: { audio: [OPUS], video: [VP8] },
     headerExtensions: {
-      video: [useSdesMid(), useTransportWideCC(), useAbsSendTime()],
+      video: [useSdesMid(), useSdesRTPStreamId(), useTransportWideCC(), useAbsSendTime()],
       audio: [useSdesMid(), useAudioLevelIndication()],
     },
   });
+}
+
+/** A simulcast camera's layer as this client sends it (rid, SSRC, key-frame requests). */
+interface SimulcastLayer {
+  spec: LayerSpec;
+  ssrc: number;
+  seq: number;
+  frames: number;
+  keyframePending: boolean;
 }
 
 async function gathered(pc: RTCPeerConnection): Promise<void> {
@@ -116,6 +131,10 @@ export class RoomClient {
   /** Answer the server's offers (false: the test reads them from `signal.received`). */
   autoAnswer = true;
   readonly #tagSpace = Math.floor(Math.random() * 0x1000);
+  /** The camera's simulcast layers (`publishSimulcastCamera`), and their extension IDs. */
+  simulcast:
+    | { layers: SimulcastLayer[]; midId: number; ridId: number; ts: number; pt: number }
+    | undefined;
   #subConnected: Promise<void>;
 
   private constructor(baseUrl: string, roomId: string, stunUrl: string, signal: SignalClient) {
@@ -133,7 +152,7 @@ export class RoomClient {
           const mid = t.mid ?? "?";
           let entry = this.received.get(mid);
           if (!entry) {
-            entry = { packets: 0, ssrcs: new Set(), payloads: new Map(), tags: [] };
+            entry = { packets: 0, ssrcs: new Set(), payloads: new Map(), tags: [], lastBytes: [] };
             this.received.set(mid, entry);
           }
           entry.packets++;
@@ -141,6 +160,7 @@ export class RoomClient {
           const payload = new Uint8Array(rtp.payload);
           const tag = tagOf(payload);
           entry.tags.push(tag);
+          entry.lastBytes.push(payload[payload.length - 1]);
           if (!entry.payloads.has(tag)) entry.payloads.set(tag, payload);
         });
       });
@@ -242,6 +262,102 @@ export class RoomClient {
     return await this.#offer();
   }
 
+  /**
+   * Publishes a simulcast camera (first: the offer's first video m-line gets the rids, RFC
+   * 8853), sent below werift's API as simulcast-publisher.ts does: one SSRC per layer with the
+   * mid and rid extensions, VP8 key frames of each layer's size, a key frame after a PLI.
+   */
+  async publishSimulcastCamera(layers: readonly LayerSpec[]): Promise<string> {
+    assert(!this.published.has("camera"), "publish the simulcast camera first");
+    this.simulcast = {
+      layers: layers.map((spec) => ({
+        spec,
+        ssrc: crypto.getRandomValues(new Uint32Array(1))[0],
+        seq: Math.floor(Math.random() * 60000),
+        frames: 0,
+        keyframePending: true,
+      })),
+      midId: 0,
+      ridId: 0,
+      ts: Math.floor(Math.random() * 1e6),
+      pt: 0,
+    };
+    const answer = await this.publish("camera");
+    // The payload type the answer accepted (werift numbers codecs per connection).
+    this.simulcast.pt = Number(/m=video \d+ \S+ (\d+)/.exec(answer)?.[1] ?? 96);
+    const dtls = this.published.get("camera")!.transceiver.sender.dtlsTransport;
+    dtls.onRtcp.subscribe((rtcp) => {
+      if (!(rtcp instanceof RtcpPayloadSpecificFeedback)) return;
+      const media = (rtcp.feedback as { mediaSsrc?: number }).mediaSsrc;
+      const layer = this.simulcast?.layers.find((l) => l.ssrc === media);
+      if (layer) layer.keyframePending = true;
+    });
+    return answer;
+  }
+
+  /** One frame on every simulcast layer; the last payload byte is the layer's index. */
+  sendSimulcastFrame(): void {
+    const sim = this.simulcast;
+    const p = this.published.get("camera");
+    if (!sim || !p?.active) return;
+    const dtls = p.transceiver.sender.dtlsTransport;
+    const mid = Buffer.from(p.transceiver.mid ?? "0");
+    sim.ts = (sim.ts + 3000) >>> 0;
+    for (const [index, layer] of sim.layers.entries()) {
+      const spec = layer.spec;
+      const keyframe = layer.keyframePending || layer.frames % spec.keyframeInterval === 0;
+      layer.keyframePending = false;
+      layer.frames++;
+      for (let i = 0; i < spec.packetsPerFrame; i++) {
+        const payload = Buffer.alloc(spec.payloadBytes);
+        payload[0] = i === 0 ? 0x10 : 0x00;
+        if (i === 0) {
+          payload[1] = keyframe ? 0x00 : 0x01;
+          if (keyframe) {
+            payload.set([0x9d, 0x01, 0x2a], 4);
+            payload.writeUInt16LE(spec.width, 7);
+            payload.writeUInt16LE(spec.height, 9);
+          }
+        }
+        payload[payload.length - 1] = index;
+        const header = new RtpHeader({
+          payloadType: sim.pt,
+          sequenceNumber: layer.seq,
+          timestamp: sim.ts,
+          ssrc: layer.ssrc,
+          marker: i === spec.packetsPerFrame - 1,
+        });
+        header.extensions = [
+          { id: sim.midId, payload: mid },
+          { id: sim.ridId, payload: Buffer.from(spec.rid) },
+        ];
+        layer.seq = (layer.seq + 1) & 0xffff;
+        void dtls.sendRtp(payload, header);
+      }
+    }
+  }
+
+  /** Sends a REMB (RFC draft-alvestrand-rmcat-remb) of `bps` on the subscribe PC. */
+  sendRemb(bps: number): void {
+    const ssrcs = new Set<number>();
+    for (const r of this.received.values()) for (const ssrc of r.ssrcs) ssrcs.add(ssrc);
+    // bitrate = mantissa (18 bits) × 2^exp; werift serializes these two fields.
+    let exp = 0;
+    while (bps / 2 ** exp >= 1 << 18) exp++;
+    const remb = new ReceiverEstimatedMaxBitrate({
+      senderSsrc: 1,
+      mediaSsrc: 0,
+      brExp: exp,
+      brMantissa: Math.floor(bps / 2 ** exp),
+      bitrate: BigInt(bps),
+      ssrcNum: ssrcs.size,
+      ssrcFeedbacks: [...ssrcs],
+    });
+    void this.sub.dtlsTransports[0]?.sendRtcp([
+      new RtcpPayloadSpecificFeedback({ feedback: remb }),
+    ]);
+  }
+
   /** Stops sending `sources` (their m-lines go inactive) and re-offers. */
   async unpublish(...sources: Source[]): Promise<string> {
     this.stop(...sources);
@@ -286,12 +402,14 @@ export class RoomClient {
     for (const p of this.published.values()) {
       if (p.active && p.transceiver.mid) sources[p.transceiver.mid] = p.source;
     }
-    const reply = await this.signal.request({
-      t: "offer",
-      pc: "pub",
-      sdp: pc.localDescription!.sdp,
-      sources,
-    });
+    let sdp = pc.localDescription!.sdp;
+    if (this.simulcast) {
+      const rewritten = rewriteOfferForSimulcast(sdp, this.simulcast.layers.map((l) => l.spec.rid));
+      sdp = rewritten.sdp;
+      this.simulcast.midId = rewritten.midId;
+      this.simulcast.ridId = rewritten.ridId;
+    }
+    const reply = await this.signal.request({ t: "offer", pc: "pub", sdp, sources });
     if (reply.t !== "answer") {
       // Roll the PC back to the last agreed state is more than a test needs: just report.
       throw new RoomRequestError(reply);
@@ -496,8 +614,9 @@ export async function pumpUntil(
       );
     }
     for (const client of clients) {
+      if (client.simulcast && frame % 3 === 0) client.sendSimulcastFrame();
       for (const [source, p] of client.published) {
-        if (!p.active) continue;
+        if (!p.active || (source === "camera" && client.simulcast)) continue;
         const audio = source === "microphone" || source === "screenAudio";
         client.send(source, {
           keyframe: !audio && frame % 10 === 0,
