@@ -19,6 +19,7 @@ import { errorHandler, Problem } from "./errors.ts";
 import { playerRoutes } from "./player.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { roomsApiRoutes } from "./rooms-api.ts";
+import { sdkRoutes } from "./sdk.ts";
 import { signalRoutes } from "./signal-ws.ts";
 import { whepExtensions } from "./whep-extensions.ts";
 
@@ -90,5 +91,6 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     });
   });
   app.route("/", await playerRoutes());
+  app.route("/", await sdkRoutes());
   return app;
 }

@@ -185,6 +185,9 @@ export class RoomMedia implements RoomSessionMedia {
       }
     }
     this.#updateSlots(subscriber, performance.now());
+    // Whose voice each slot carries: the tick only tells changes, and these slots were filled
+    // before it ran, so without this a late joiner could not tell its slots' speakers apart.
+    this.#sendSpeakers(subscriber);
   }
 
   async handle(participant: Participant, message: MediaMessage): Promise<ReplyBody | void> {
