@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { counters, DropReason } from "../observability/counters.ts";
+import { counters, DropReason, SendLinkPath } from "../observability/counters.ts";
 import type { DatagramLink } from "./datagram-link.ts";
 import { EAGAIN, ENOBUFS, type Libc, type SocketAddress } from "./libc.ts";
 import { SLOT_SIZE } from "./send-pool.ts";
@@ -39,6 +39,7 @@ export class SyscallLink implements DatagramLink {
     this.#libc = libc;
     this.#fd = fd;
     this.#to = to;
+    counters.sendLinks[SendLinkPath.syscall]++;
   }
 
   acquire(): number {
@@ -75,5 +76,6 @@ export class SyscallLink implements DatagramLink {
     if (this.#fd < 0) return;
     this.#libc.close(this.#fd);
     this.#fd = -1;
+    counters.sendLinks[SendLinkPath.syscall]--;
   }
 }

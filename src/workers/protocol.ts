@@ -100,6 +100,8 @@ export interface CounterDelta {
   pliIn: number;
   firIn: number;
   layerSwitches: number[];
+  /** Change in open media links by send path (syscall, dgram). */
+  sendLinks: [number, number];
   /** The worker's histograms since the previous status: per-bucket counts and sum, by name. */
   histograms: Record<string, { counts: number[]; sum: number }>;
 }
@@ -111,6 +113,8 @@ export type FromWorker =
   | { t: "reply"; req: number; ok: false; error: { name: string; message: string } }
   | { t: "keyframe"; trackId: number; ssrc: number }
   | { t: "ended"; id: string; reason: EndReason }
+  /** A link of the worker sends through node:dgram instead of the syscall path (once). */
+  | { t: "send-path-fallback"; reason: string }
   | {
     t: "status";
     viewers: ViewerStatus[];

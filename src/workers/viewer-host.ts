@@ -351,6 +351,10 @@ export class ViewerHost implements RingSink {
       pliIn: counters.pliIn - last.pliIn,
       firIn: counters.firIn - last.firIn,
       layerSwitches: counters.layerSwitches.map((v, i) => v - last.layerSwitches[i]),
+      sendLinks: [
+        counters.sendLinks[0] - last.sendLinks[0],
+        counters.sendLinks[1] - last.sendLinks[1],
+      ],
       histograms: takeHistograms(),
     };
     last.rtpPacketsOut = [...counters.rtpPacketsOut];
@@ -361,6 +365,7 @@ export class ViewerHost implements RingSink {
     last.pliIn = counters.pliIn;
     last.firIn = counters.firIn;
     last.layerSwitches = [...counters.layerSwitches];
+    last.sendLinks = [...counters.sendLinks];
     return delta;
   }
 
@@ -404,6 +409,7 @@ function emptyDelta(): CounterDelta {
     pliIn: 0,
     firIn: 0,
     layerSwitches: counters.layerSwitches.map(() => 0),
+    sendLinks: [0, 0],
     histograms: {},
   };
 }
