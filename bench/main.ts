@@ -6,6 +6,7 @@
  *   deno task bench --full          longer windows, more load steps
  *   deno task bench --only=micro,fanout,metrics,e2e,scenarios,overload,workers,pion
  *   deno task bench --only=pion --pion-window=5 --pion-viewers=40,100 --pion-scaling=0
+ *                   [--pion-pin=false]   (let the scheduler place server and load)
  *                                   issue 14: Quetzal vs a Pion SFU under a Go/Pion load
  *                                   (built from bench/peers when Go is present; 15 s windows)
  *   deno task bench --out=DIR       where the JSON goes (default bench/results)
@@ -208,6 +209,7 @@ try {
       ...(window ? { windowS: Number(window) } : {}),
       ...(viewers ? { viewers: viewers.split(",").map(Number) } : {}),
       ...(scaling ? { scalingViewers: Number(scaling) } : {}),
+      pin: argValue(args, "pion-pin") !== "false",
       verbose,
     }, log);
     rows.push(...result.rows);

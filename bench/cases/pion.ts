@@ -22,6 +22,11 @@ export interface PionOptions {
   warmupS: number;
   /** Viewers of the unpinned workers rows (0: skip them). */
   scalingViewers: number;
+  /**
+   * Pin the server to CPU 0 and the load to CPU 1 (default). On a machine other jobs share,
+   * pinned processes cannot move off a busy core: `--pion-pin=false` lets the scheduler place them.
+   */
+  pin?: boolean;
   verbose: boolean;
 }
 
@@ -165,7 +170,7 @@ async function runOne(
       `${options.windowS}s`,
     ]);
     load = new JsonLinesProcess("pion-load", command, args);
-    const connected = await load.next((m) => m.event === "viewers-connected", 180_000);
+    const connected = await load.next((m) => m.event === "viewers-connected", 300_000);
     await load.next((m) => m.event === "window-start", 60_000);
     const cpu0 = cpuSeconds(server.process.pid);
     const loadCpu0 = cpuSeconds(load.pid);
@@ -222,8 +227,8 @@ export async function runPionComparison(
       "feedback (100 ms), and a PLI on start; latency is one-way from the publisher's send to " +
       "the viewer's read; µs/pkt is the server's CPU in the window over the packets viewers got.",
   );
-  const pin = hasTaskset() && navigator.hardwareConcurrency >= 2;
-  if (!pin) notes.push("pion comparison unpinned: no taskset or fewer than 2 CPUs");
+  const pin = options.pin !== false && hasTaskset() && navigator.hardwareConcurrency >= 2;
+  if (!pin) notes.push("pion comparison unpinned (--pion-pin=false, no taskset or one CPU)");
   const specs: RunSpec[] = [];
   for (const viewers of options.viewers) {
     specs.push({ impl: "pion-sfu", viewers, workers: "1", pinned: true, label: "pion-sfu" });

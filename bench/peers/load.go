@@ -63,6 +63,8 @@ type viewer struct {
 	pc        *webrtc.PeerConnection
 	connected atomic.Bool
 	state     atomic.Value
+	settled   chan struct{} // closed when the connection is first connected or failed
+	settle    sync.Once
 	mu        sync.Mutex
 	video     []uint64 // bitmap of video packet indexes received
 	audio     []uint64
@@ -135,8 +137,8 @@ func runLoad(args []string) error {
 	audioPps := fs.Int("audio-pps", 50, "audio packets per second")
 	warmup := fs.Duration("warmup", 2*time.Second, "time between the last viewer connecting and the window")
 	window := fs.Duration("window", 15*time.Second, "measured window")
-	connectTimeout := fs.Duration("connect-timeout", 60*time.Second, "time allowed for viewers to connect")
-	parallel := fs.Int("parallel", 8, "viewers negotiating at once")
+	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "time allowed, after the last offer, for viewers to connect")
+	parallel := fs.Int("parallel", 4, "viewers connecting at once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -169,7 +171,7 @@ func runLoad(args []string) error {
 	var failures atomic.Int32
 	var firstError atomic.Value
 	for i := range all {
-		v := &viewer{video: make([]uint64, videoCap), audio: make([]uint64, audioCap),
+		v := &viewer{settled: make(chan struct{}), video: make([]uint64, videoCap), audio: make([]uint64, audioCap),
 			hist: make([]uint32, fineBuckets+coarseBuckets)}
 		all[i] = v
 		wg.Add(1)
@@ -177,9 +179,17 @@ func runLoad(args []string) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			// A slot is held until the viewer is up (or gave up), so at most -parallel DTLS
+			// handshakes run at once, as when viewers join over time: a server must not see
+			// hundreds of handshakes at once only because a load generator asked.
 			if err := v.start(api, *base+"/whep/"+*stream, *viewerToken); err != nil {
 				failures.Add(1)
 				firstError.CompareAndSwap(nil, err.Error())
+				return
+			}
+			select {
+			case <-v.settled:
+			case <-time.After(30 * time.Second):
 			}
 		}()
 	}
@@ -307,6 +317,10 @@ func (v *viewer) start(api *webrtc.API, url, token string) error {
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		v.connected.Store(s == webrtc.PeerConnectionStateConnected)
 		v.state.Store(s.String())
+		if s == webrtc.PeerConnectionStateConnected || s == webrtc.PeerConnectionStateFailed ||
+			s == webrtc.PeerConnectionStateClosed {
+			v.settle.Do(func() { close(v.settled) })
+		}
 	})
 	return exchange(pc, url, token)
 }
