@@ -197,6 +197,8 @@ async function runOne(
     row.workers = spec.impl === "quetzal" ? spec.workers : null;
     row.pinned = pin && spec.pinned;
     row.viewers_connected = connected.connected;
+    row.viewer_states = connected.states;
+    if (connected.error) row.viewer_error = connected.error;
     row.load_cpu_percent = (cpuSeconds(load.pid) - loadCpu0) / seconds * 100;
     row.load_cpu_s_self = result.load_cpu_s;
     row.publisher_nacks = result.publisher_nacks;

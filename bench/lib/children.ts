@@ -7,9 +7,23 @@ import { type Command, LineSplitter } from "./child-protocol.ts";
 const live = new Set<BenchChild>();
 let signalsInstalled = false;
 
+/** Other processes the bench started (not Deno children), each with its kill function. */
+const others = new Set<() => void>();
+
 /** Kills every child still running (SIGKILL: a wedged child must not outlive the bench). */
 export function killAllChildren(): void {
   for (const child of [...live]) child.kill();
+  for (const kill of [...others]) kill();
+}
+
+/**
+ * Has `kill` called with the Deno children's (on SIGINT/SIGTERM, unload, or the bench's end);
+ * returns the function that forgets it once the process has exited.
+ */
+export function trackProcess(kill: () => void): () => void {
+  installSignalHandlers();
+  others.add(kill);
+  return () => others.delete(kill);
 }
 
 function installSignalHandlers(): void {

@@ -6,6 +6,7 @@
  * binary), so a rerun starts at once; the first build takes ~20 s on 2 cores.
  */
 import { LineSplitter } from "./child-protocol.ts";
+import { trackProcess } from "./children.ts";
 
 const PEERS_DIR = new URL("../peers/", import.meta.url);
 
@@ -74,11 +75,6 @@ async function build(): Promise<PeersBuild> {
   return { ok: true, binary };
 }
 
-const live = new Set<JsonLinesProcess>();
-globalThis.addEventListener("unload", () => {
-  for (const p of live) p.kill();
-});
-
 /** A process that prints JSON objects one per line on stdout (stderr kept for diagnostics). */
 export class JsonLinesProcess {
   readonly name: string;
@@ -100,10 +96,10 @@ export class JsonLinesProcess {
       stderr: "piped",
     }).spawn();
     this.pid = this.#process.pid;
-    live.add(this);
+    const untrack = trackProcess(() => this.kill());
     this.status = this.#process.status.then((s) => {
       this.#exited = true;
-      live.delete(this);
+      untrack();
       this.#wake();
       return s;
     });

@@ -148,7 +148,9 @@ func runLoad(args []string) error {
 	if err != nil {
 		return err
 	}
-	total := *connectTimeout + *warmup + *window + 10*time.Second
+	// Packet indexes count from the publisher's start, and viewers join a few at a time for as
+	// long as it takes: room for 20 minutes of packets (about 40 KB per viewer).
+	total := 20 * time.Minute
 	videoCap := int(total.Seconds()*float64(*videoPps))/64 + 1
 	audioCap := int(total.Seconds()*float64(*audioPps))/64 + 1
 
