@@ -16,7 +16,7 @@
  * Writes DIR/<timestamp>.json and DIR/latest.json and prints a Markdown table. Every child
  * process is started with `Deno.execPath()` and killed when the bench ends or is interrupted.
  */
-import { BenchChild, killAllChildren } from "./lib/children.ts";
+import { BenchChild, installSignalHandlers, killAllChildren } from "./lib/children.ts";
 import { argValue } from "./lib/child-protocol.ts";
 import { machineHeader } from "./lib/machine.ts";
 import { markdownTable, type Report, roundRow, type Row, scenarioTable } from "./lib/report.ts";
@@ -42,6 +42,7 @@ import { runWorkerScaling, WORKERS_QUICK } from "./cases/workers.ts";
 import { PION_FULL, PION_SMOKE, runPionComparison } from "./cases/pion.ts";
 import { summarise } from "./lib/summary.ts";
 
+installSignalHandlers();
 const args = Deno.args;
 const mode = args.includes("--full") ? "full" : args.includes("--smoke") ? "smoke" : "quick";
 /** Worker scaling (issue 6) runs in full mode, or on request: it needs --workers support. */

@@ -17,16 +17,17 @@ export function killAllChildren(): void {
 }
 
 /**
- * Has `kill` called with the Deno children's (on SIGINT/SIGTERM, unload, or the bench's end);
- * returns the function that forgets it once the process has exited.
+ * Has `kill` called with the Deno children's (on SIGINT/SIGTERM and unload once
+ * `installSignalHandlers` ran, and at the bench's end); returns the function that forgets it
+ * once the process has exited.
  */
 export function trackProcess(kill: () => void): () => void {
-  installSignalHandlers();
   others.add(kill);
   return () => others.delete(kill);
 }
 
-function installSignalHandlers(): void {
+/** Kills every child on SIGINT/SIGTERM and at unload (the bench calls it first thing). */
+export function installSignalHandlers(): void {
   if (signalsInstalled) return;
   signalsInstalled = true;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
