@@ -44,6 +44,8 @@ export const PION_SMOKE: Omit<PionOptions, "verbose"> = {
 };
 
 const VIDEO_PPS = 500;
+/** Delivery both rows need for their CPU per packet to be compared. */
+export const COMPARABLE_DELIVERY = 0.95;
 const AUDIO_PPS = 50;
 const TOKEN = "bench-pion-publish-token";
 const ROOT = new URL("../../", import.meta.url);
@@ -265,7 +267,11 @@ export async function runPionComparison(
     const pion = rows.find((r) =>
       r.impl === "pion-sfu" && r.subscribers === row.subscribers && r !== row
     );
-    if (row.impl === "quetzal" && pion?.us_per_packet && row.us_per_packet) {
+    // CPU per packet compares like with like only when both servers kept up: a starved or
+    // collapsing server spends its CPU on fewer packets (retransmissions, timeouts, rejoins).
+    const bothDelivered = (row.delivered_ratio ?? 0) >= COMPARABLE_DELIVERY &&
+      (pion?.delivered_ratio ?? 0) >= COMPARABLE_DELIVERY;
+    if (row.impl === "quetzal" && pion?.us_per_packet && row.us_per_packet && bothDelivered) {
       row.us_ratio_vs_pion = row.us_per_packet / pion.us_per_packet;
       row.delivered_vs_pion = (row.delivered_ratio ?? 0) / (pion.delivered_ratio || 1);
     }

@@ -133,6 +133,8 @@ export function summarise(rows: Row[]): Record<string, unknown> {
   return out;
 }
 
+const pct = (x: number | null | undefined) => x == null ? "–" : `${(x * 100).toFixed(1)} %`;
+
 /** Issue 14: Quetzal as a ratio to the Pion SFU of the same run, under the Go/Pion load. */
 function pionTargets(
   rows: Row[],
@@ -156,10 +158,26 @@ function pionTargets(
     };
   }
   out.pion_cpu_per_packet = table;
+  const uncomparable = quetzal.filter((q) =>
+    (q.subscribers ?? 0) >= 40 && (q.subscribers ?? 0) <= 100 &&
+    typeof q.us_ratio_vs_pion !== "number"
+  );
+  if (uncomparable.length > 0) {
+    out.pion_not_compared = uncomparable.map((q) => {
+      const p = pion.find((r) => r.impl === "pion-sfu" && r.subscribers === q.subscribers);
+      return `N=${q.subscribers}: delivered ${pct(q.delivered_ratio)} (Quetzal) / ${
+        pct(p?.delivered_ratio)
+      } (Pion), below 95 %: CPU per packet not comparable`;
+    });
+  }
   const mid = quetzal.filter((q) =>
     (q.subscribers ?? 0) >= 40 && (q.subscribers ?? 0) <= 100 &&
     typeof q.us_ratio_vs_pion === "number"
   );
+  if (mid.length === 0 && quetzal.length > 0) {
+    targets.pion_cpu_per_packet_le_1x = "not measured: no load of 40–100 viewers where both " +
+      "servers delivered ≥ 95 % (see pion_not_compared)";
+  }
   if (mid.length > 0) {
     const worst = Math.max(...mid.map((q) => q.us_ratio_vs_pion as number));
     const at = mid.map((q) => `${(q.us_ratio_vs_pion as number).toFixed(2)}× at N=${q.subscribers}`)
