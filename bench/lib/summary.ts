@@ -183,7 +183,9 @@ function pionTargets(
     const at = mid.map((q) => `${(q.us_ratio_vs_pion as number).toFixed(2)}× at N=${q.subscribers}`)
       .join(", ");
     targets.pion_cpu_per_packet_le_1x = `${worst <= 1 ? "met" : "not met"}: ${at} ` +
-      "(Quetzal µs per forwarded packet / Pion's, same load, server pinned to one core)";
+      `(Quetzal µs per forwarded packet / Pion's, same load, ${
+        mid.every((q) => q.pinned) ? "server pinned to one core" : "unpinned"
+      })`;
     targets.pion_cpu_per_packet_stretch_0_7x = `${worst <= 0.7 ? "met" : "not met"}: worst ${
       worst.toFixed(2)
     }×`;
