@@ -111,6 +111,7 @@ async function startServer(
   const { command, args } = pinnedCommand(cpu, Deno.execPath(), [
     "run",
     ...startFlags(),
+    `--config=${new URL("deno.json", ROOT).pathname}`,
     new URL("src/main.ts", ROOT).pathname,
     `--port=${port}`,
     "--host=127.0.0.1",

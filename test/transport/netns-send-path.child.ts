@@ -31,6 +31,7 @@ const server = new Deno.Command(Deno.execPath(), {
   args: [
     "run",
     ...flags,
+    `--config=${new URL("deno.json", root).pathname}`,
     new URL("src/main.ts", root).pathname,
     "--port=0",
     "--host=127.0.0.1",

@@ -31,6 +31,7 @@ async function runInNamespace(permissions: string): Promise<Record<string, unkno
       Deno.execPath(),
       "run",
       "--allow-all",
+      `--config=${new URL("deno.json", root).pathname}`,
       new URL("test/transport/netns-send-path.child.ts", root).pathname,
       "--ip=198.18.0.1",
       `--permissions=${permissions}`,
