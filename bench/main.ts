@@ -4,7 +4,11 @@
  *
  *   deno task bench                 quick mode (under 3 minutes on 2 cores)
  *   deno task bench --full          longer windows, more load steps
- *   deno task bench --only=micro,fanout,metrics,e2e,scenarios,overload,workers
+ *   deno task bench --only=micro,fanout,metrics,e2e,scenarios,overload,workers,pion
+ *   deno task bench --only=pion --pion-window=5 --pion-viewers=40,100 --pion-scaling=0
+ *                   [--pion-pin=false]   (let the scheduler place server and load)
+ *                                   issue 14: Quetzal vs a Pion SFU under a Go/Pion load
+ *                                   (built from bench/peers when Go is present; 15 s windows)
  *   deno task bench --out=DIR       where the JSON goes (default bench/results)
  *   deno task bench --smoke         a few seconds, for the test suite
  *   deno task bench --verbose       child processes' stderr on the console
@@ -12,7 +16,7 @@
  * Writes DIR/<timestamp>.json and DIR/latest.json and prints a Markdown table. Every child
  * process is started with `Deno.execPath()` and killed when the bench ends or is interrupted.
  */
-import { BenchChild, killAllChildren } from "./lib/children.ts";
+import { BenchChild, installSignalHandlers, killAllChildren } from "./lib/children.ts";
 import { argValue } from "./lib/child-protocol.ts";
 import { machineHeader } from "./lib/machine.ts";
 import { markdownTable, type Report, roundRow, type Row, scenarioTable } from "./lib/report.ts";
@@ -35,14 +39,16 @@ import {
 } from "./cases/scenarios.ts";
 import { runMetricsScrape } from "./cases/metrics-scrape.ts";
 import { runWorkerScaling, WORKERS_QUICK } from "./cases/workers.ts";
+import { PION_FULL, PION_SMOKE, runPionComparison } from "./cases/pion.ts";
 import { summarise } from "./lib/summary.ts";
 
+installSignalHandlers();
 const args = Deno.args;
 const mode = args.includes("--full") ? "full" : args.includes("--smoke") ? "smoke" : "quick";
 /** Worker scaling (issue 6) runs in full mode, or on request: it needs --workers support. */
 const DEFAULT_CASES: Record<string, string> = {
   quick: "micro,fanout,metrics,e2e,overload,scenarios",
-  full: "micro,fanout,metrics,e2e,overload,scenarios,workers",
+  full: "micro,fanout,metrics,e2e,overload,scenarios,workers,pion",
   smoke: "micro,fanout,metrics,e2e,overload,scenarios",
 };
 const only = new Set(
@@ -192,6 +198,23 @@ try {
   await run("workers", async () => {
     log("workers: 1 vs 2 viewer workers, same load");
     rows.push(...await runWorkerScaling({ ...WORKERS_QUICK, verbose }, log));
+  });
+  await run("pion", async () => {
+    log("issue 14: Quetzal vs a Pion SFU under a Go/Pion load");
+    const base = mode === "smoke" ? PION_SMOKE : PION_FULL;
+    const window = argValue(args, "pion-window");
+    const viewers = argValue(args, "pion-viewers");
+    const scaling = argValue(args, "pion-scaling");
+    const result = await runPionComparison({
+      ...base,
+      ...(window ? { windowS: Number(window) } : {}),
+      ...(viewers ? { viewers: viewers.split(",").map(Number) } : {}),
+      ...(scaling ? { scalingViewers: Number(scaling) } : {}),
+      pin: argValue(args, "pion-pin") !== "false",
+      verbose,
+    }, log);
+    rows.push(...result.rows);
+    header.notes.push(...result.notes);
   });
 } finally {
   killAllChildren();

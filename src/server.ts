@@ -18,7 +18,7 @@ import { SessionManager } from "./session/session-manager.ts";
 import { generateRoomSecret, RoomRegistry, RoomTokens } from "./room/mod.ts";
 import { RoomMedia, RoomSignalling } from "./signal/mod.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
-import { selectSendPath } from "./transport/send-path.ts";
+import { onSendPathFallback, selectSendPath } from "./transport/send-path.ts";
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 (https:// with TLS) */
@@ -70,6 +70,9 @@ export async function startServer(
   const srtp = selectSrtpBackend(config.srtp);
   // Resolved here so that "syscall" on a machine without it fails at start, not per session.
   const sendPath = selectSendPath(config.sendPath);
+  onSendPathFallback((reason) =>
+    logger.warn("media link sends through node:dgram, not the syscall path", { reason })
+  );
   const manager = new SessionManager({
     network: {
       announcedIps,

@@ -7,12 +7,27 @@ import { type Command, LineSplitter } from "./child-protocol.ts";
 const live = new Set<BenchChild>();
 let signalsInstalled = false;
 
+/** Other processes the bench started (not Deno children), each with its kill function. */
+const others = new Set<() => void>();
+
 /** Kills every child still running (SIGKILL: a wedged child must not outlive the bench). */
 export function killAllChildren(): void {
   for (const child of [...live]) child.kill();
+  for (const kill of [...others]) kill();
 }
 
-function installSignalHandlers(): void {
+/**
+ * Has `kill` called with the Deno children's (on SIGINT/SIGTERM and unload once
+ * `installSignalHandlers` ran, and at the bench's end); returns the function that forgets it
+ * once the process has exited.
+ */
+export function trackProcess(kill: () => void): () => void {
+  others.add(kill);
+  return () => others.delete(kill);
+}
+
+/** Kills every child on SIGINT/SIGTERM and at unload (the bench calls it first thing). */
+export function installSignalHandlers(): void {
   if (signalsInstalled) return;
   signalsInstalled = true;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -128,6 +128,83 @@ export function summarise(rows: Row[]): Record<string, unknown> {
         : `${Math.round(overload.recovery_ms as number)} ms`
     }`;
   }
+  pionTargets(rows, out, targets);
   out.targets = targets;
   return out;
+}
+
+const pct = (x: number | null | undefined) => x == null ? "–" : `${(x * 100).toFixed(1)} %`;
+
+/** Issue 14: Quetzal as a ratio to the Pion SFU of the same run, under the Go/Pion load. */
+function pionTargets(
+  rows: Row[],
+  out: Record<string, unknown>,
+  targets: Record<string, string>,
+): void {
+  const pion = rows.filter((r) => r.case === "pion");
+  if (pion.length === 0) return;
+  const quetzal = pion.filter((r) => r.impl === "quetzal");
+  const table: Record<string, unknown> = {};
+  for (const q of quetzal) {
+    const p = pion.find((r) => r.impl === "pion-sfu" && r.subscribers === q.subscribers);
+    table[`N=${q.subscribers}`] = {
+      quetzal_us: r1(q.us_per_packet),
+      pion_us: r1(p?.us_per_packet),
+      ratio: q.us_ratio_vs_pion == null ? null : Math.round(Number(q.us_ratio_vs_pion) * 100) / 100,
+      quetzal_delivered: q.delivered_ratio,
+      pion_delivered: p?.delivered_ratio ?? null,
+      quetzal_p99_ms: q.latency_p99_ms,
+      pion_p99_ms: p?.latency_p99_ms ?? null,
+    };
+  }
+  out.pion_cpu_per_packet = table;
+  const uncomparable = quetzal.filter((q) =>
+    (q.subscribers ?? 0) >= 40 && (q.subscribers ?? 0) <= 100 &&
+    typeof q.us_ratio_vs_pion !== "number"
+  );
+  if (uncomparable.length > 0) {
+    out.pion_not_compared = uncomparable.map((q) => {
+      const p = pion.find((r) => r.impl === "pion-sfu" && r.subscribers === q.subscribers);
+      return `N=${q.subscribers}: delivered ${pct(q.delivered_ratio)} (Quetzal) / ${
+        pct(p?.delivered_ratio)
+      } (Pion), below 95 %: CPU per packet not comparable`;
+    });
+  }
+  const mid = quetzal.filter((q) =>
+    (q.subscribers ?? 0) >= 40 && (q.subscribers ?? 0) <= 100 &&
+    typeof q.us_ratio_vs_pion === "number"
+  );
+  if (mid.length === 0 && quetzal.length > 0) {
+    targets.pion_cpu_per_packet_le_1x = "not measured: no load of 40–100 viewers where both " +
+      "servers delivered ≥ 95 % (see pion_not_compared)";
+  }
+  if (mid.length > 0) {
+    const worst = Math.max(...mid.map((q) => q.us_ratio_vs_pion as number));
+    const at = mid.map((q) => `${(q.us_ratio_vs_pion as number).toFixed(2)}× at N=${q.subscribers}`)
+      .join(", ");
+    targets.pion_cpu_per_packet_le_1x = `${worst <= 1 ? "met" : "not met"}: ${at} ` +
+      `(Quetzal µs per forwarded packet / Pion's, same load, ${
+        mid.every((q) => q.pinned) ? "server pinned to one core" : "unpinned"
+      })`;
+    targets.pion_cpu_per_packet_stretch_0_7x = `${worst <= 0.7 ? "met" : "not met"}: worst ${
+      worst.toFixed(2)
+    }×`;
+  }
+  const at200 = quetzal.find((q) => q.subscribers === 200);
+  if (at200) {
+    const ok = (at200.delivered_ratio ?? 0) >= 0.995 && (at200.latency_p99_ms ?? Infinity) < 50;
+    targets.pion_200_viewers_one_core = `${ok ? "met" : "not met"}: ${
+      ((at200.delivered_ratio ?? 0) * 100).toFixed(1)
+    } % delivered, p99 ${at200.latency_p99_ms ?? "–"} ms (needs ≥ 99.5 %, < 50 ms)`;
+  }
+  const auto = pion.find((r) => r.impl === "quetzal-auto-free");
+  const w1 = pion.find((r) => r.impl === "quetzal-w1-free");
+  if (auto && w1 && typeof auto.forwarded_vs_w1 === "number") {
+    const saturated = (w1.delivered_ratio ?? 0) < 0.995;
+    targets.pion_workers_auto_1_8x = `${auto.forwarded_vs_w1 >= 1.8 ? "met" : "not met"}: ×${
+      auto.forwarded_vs_w1.toFixed(2)
+    } forwarded with --workers auto over 1 worker at N=${auto.subscribers}, unpinned${
+      saturated ? "" : " (1 worker was not saturated at this load, so the ratio cannot show 1.8×)"
+    }`;
+  }
 }

@@ -47,6 +47,11 @@ export const DROP_REASONS = Object.keys(DropReason) as (keyof typeof DropReason)
 /** Label values of `DropReason`, in index order (snake_case, as Prometheus label values are). */
 export const DROP_REASON_LABELS: readonly string[] = DROP_REASONS.map(snakeCase);
 
+/** How a link sends media; index into `Counters.sendLinks`, values of the `path` label. */
+export const SendLinkPath = { syscall: 0, dgram: 1 } as const;
+/** Label values of `SendLinkPath`, in index order. */
+export const SEND_LINK_PATHS = ["syscall", "dgram"] as const;
+
 /** Index into per-role arrays; values of the `role` label. */
 export const Role = { publisher: 0, viewer: 1 } as const;
 export type RoleIndex = 0 | 1;
@@ -145,6 +150,8 @@ export class Counters {
   sessionFailures: number[] = new Array(FAILURE_STAGES.length).fill(0);
   /** Simulcast layer switches, indexed by `SwitchReason`. */
   layerSwitches: number[] = new Array(SWITCH_REASONS.length).fill(0);
+  /** Media links open, indexed by `SendLinkPath` (a level: +1 on open, -1 on close). */
+  sendLinks: [number, number] = [0, 0];
 }
 
 /** The process-wide counters. */

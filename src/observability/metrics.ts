@@ -26,6 +26,7 @@ import {
   ROOM_PCS,
   ROOM_SOURCES,
   roomCounters,
+  SEND_LINK_PATHS,
   SIGNAL_ERROR_CODES,
   SIGNAL_MESSAGE_TYPES,
   SWITCH_REASONS,
@@ -49,6 +50,7 @@ export const LABEL_NAMES = [
   "bucket",
   "source",
   "pc",
+  "path",
 ] as const;
 export type LabelName = typeof LABEL_NAMES[number];
 
@@ -174,6 +176,13 @@ export const METRICS: readonly MetricSpec[] = [
       "sent to publishers.",
     labels: ["direction"],
     values: { direction: DIRECTIONS },
+  },
+  {
+    name: "quetzal_send_links",
+    type: "gauge",
+    help: "Media links open, by send path: syscall (sendto over FFI) or dgram (the fallback).",
+    labels: ["path"],
+    values: { path: SEND_LINK_PATHS },
   },
   {
     name: "quetzal_retransmissions_total",
@@ -645,6 +654,18 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
     v[0].value = c.nacks[0];
     v[1].value = c.nacks[1];
   }));
+  add(
+    new SourcedMetric(
+      "quetzal_send_links",
+      spec("quetzal_send_links").help,
+      "gauge",
+      labelGrid(["path"], [SEND_LINK_PATHS]),
+      (v) => {
+        v[0].value = c.sendLinks[0];
+        v[1].value = c.sendLinks[1];
+      },
+    ),
+  );
   add(counterFrom("quetzal_retransmissions_total", [], [], (v) => {
     v[0].value = c.retransmissions;
   }));

@@ -2,10 +2,15 @@
  * The C library's UDP socket calls over Deno FFI (Linux): what the syscall send path needs to
  * send on a socket that Deno opened for werift.
  *
- * Deno gives a `node:dgram` socket no file descriptor, so {@link findUdpSocketFd} finds it by
- * asking every open descriptor for its type and local address, then `dup`s it: the copy keeps
+ * Deno gives a `node:dgram` socket no file descriptor, so {@link Libc.findUdpSocket} finds it
+ * by asking open descriptors for their type and local address, then `dup`s it: the copy keeps
  * the socket (and its 5-tuple) alive even if werift closes its side first, so a send can never
  * land on a descriptor number the process has reused for something else.
+ *
+ * The descriptors are listed from /proc/self/fd when the process may read it, and otherwise
+ * probed through the C library itself: a server started without --allow-read (a hand-written
+ * `deno run --cpu-prof …` line) once loaded the library, announced the syscall path, and then
+ * sent every link through node:dgram because the listing threw (issue 14).
  *
  * Loaded once per isolate (each viewer worker loads its own); every failure becomes a reason
  * string so the caller can fall back to `node:dgram`. Without the ffi permission it is not
@@ -38,6 +43,7 @@ const SO_TYPE = 3;
 const SOCK_DGRAM = 2;
 /** Never block (the socket is non-blocking anyway: Deno's reactor set it) and never SIGPIPE. */
 const SEND_FLAGS = 0x40 | 0x4000; // MSG_DONTWAIT | MSG_NOSIGNAL
+const EBADF = 9;
 export const EAGAIN = 11;
 export const ENOBUFS = 105;
 
@@ -129,28 +135,80 @@ export class Libc {
   }
 
   /**
-   * A private descriptor for the UDP socket bound to (address, port), or -1. Scans this
+   * A private descriptor for the UDP socket bound to (address, port), with the socket's own
+   * family (what the destination's sockaddr must be), or why there is none. Scans this
    * process's descriptors: the socket is Deno's, opened for werift, and Deno does not say
    * which descriptor it is. A wildcard bind (0.0.0.0 or ::) matches any `address`.
    */
-  findUdpSocketFd(address: string, port: number): number {
-    let fds: number[];
-    try {
-      fds = [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name));
-    } catch {
-      return -1;
-    }
+  findUdpSocket(address: string, port: number): FoundSocket | { reason: string } {
+    const listed = listedDescriptors();
+    const fds = listed ?? this.#probeDescriptors();
     for (const fd of fds) {
       const local = this.udpLocalAddress(fd);
       if (!local || local.port !== port || !sameHost(local.family, local.host, address)) continue;
       const copy = this.dup(fd);
-      if (copy < 0) return -1;
+      if (copy < 0) return { reason: `dup(${fd}) failed with errno ${this.errno()}` };
       // The descriptor may have been closed and reused between the check and the dup.
       const again = this.udpLocalAddress(copy);
-      if (again && again.port === port) return copy;
+      if (again && again.port === port) return { fd: copy, family: again.family };
       this.close(copy);
     }
-    return -1;
+    return {
+      reason: `no UDP socket bound to ${address}:${port} among the process's ${fds.length} ` +
+        `descriptors (${listed ? "listed from /proc/self/fd" : "probed"})`,
+    };
+  }
+
+  /** The descriptor form of {@link findUdpSocket}: the private copy, or -1. */
+  findUdpSocketFd(address: string, port: number): number {
+    const found = this.findUdpSocket(address, port);
+    return "fd" in found ? found.fd : -1;
+  }
+
+  /**
+   * Open descriptors found by asking each number in turn, without /proc: the kernel hands out
+   * the lowest free number, so open descriptors are dense and a run of PROBE_GAP closed ones
+   * ends the table in practice (a hole that wide needs that many closes below a socket made
+   * moments ago). One getsockopt per number: ~1 ms for a thousand descriptors, once per link.
+   */
+  #probeDescriptors(): number[] {
+    const fds: number[] = [];
+    let closedRun = 0;
+    for (let fd = 0; closedRun < PROBE_GAP; fd++) {
+      this.#intLen[0] = 4;
+      if (this.#sym.getsockopt(fd, SOL_SOCKET, SO_TYPE, this.#int, this.#intLen) === 0) {
+        fds.push(fd);
+        closedRun = 0;
+      } else if (this.errno() === EBADF) {
+        closedRun++;
+      } else {
+        closedRun = 0; // open, but not a socket
+      }
+    }
+    return fds;
+  }
+}
+
+/** A private descriptor for a socket, and the socket's address family. */
+export interface FoundSocket {
+  fd: number;
+  family: 4 | 6;
+}
+
+/** Closed descriptor numbers in a row after which {@link Libc} stops probing. */
+const PROBE_GAP = 1024;
+
+/**
+ * This process's descriptors from /proc/self/fd, or undefined when it cannot be read. The
+ * permission is queried first: reading without it would throw, or prompt on a terminal.
+ */
+function listedDescriptors(): number[] | undefined {
+  try {
+    const read = Deno.permissions.querySync({ name: "read", path: "/proc/self/fd" });
+    if (read.state !== "granted") return undefined;
+    return [...Deno.readDirSync("/proc/self/fd")].map((e) => Number(e.name));
+  } catch {
+    return undefined;
   }
 }
 

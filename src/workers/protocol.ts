@@ -101,6 +101,8 @@ export interface CounterDelta {
   pliIn: number;
   firIn: number;
   layerSwitches: number[];
+  /** Change in open media links by send path (syscall, dgram). */
+  sendLinks: [number, number];
   /** The worker's histograms since the previous status: per-bucket counts and sum, by name. */
   histograms: Record<string, { counts: number[]; sum: number }>;
 }
@@ -114,6 +116,8 @@ export type FromWorker =
   | { t: "ended"; id: string; reason: EndReason }
   /** A lifecycle step of a viewer (ICE and DTLS up, first packet sent), for its SessionTrace. */
   | { t: "session"; id: string; event: SessionEvent }
+  /** A link of the worker sends through node:dgram instead of the syscall path (once). */
+  | { t: "send-path-fallback"; reason: string }
   | {
     t: "status";
     viewers: ViewerStatus[];

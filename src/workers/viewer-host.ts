@@ -366,6 +366,10 @@ export class ViewerHost implements RingSink {
       pliIn: counters.pliIn - last.pliIn,
       firIn: counters.firIn - last.firIn,
       layerSwitches: counters.layerSwitches.map((v, i) => v - last.layerSwitches[i]),
+      sendLinks: [
+        counters.sendLinks[0] - last.sendLinks[0],
+        counters.sendLinks[1] - last.sendLinks[1],
+      ],
       histograms: takeHistograms(),
     };
     last.rtpPacketsOut = [...counters.rtpPacketsOut];
@@ -376,6 +380,7 @@ export class ViewerHost implements RingSink {
     last.pliIn = counters.pliIn;
     last.firIn = counters.firIn;
     last.layerSwitches = [...counters.layerSwitches];
+    last.sendLinks = [...counters.sendLinks];
     return delta;
   }
 
@@ -419,6 +424,7 @@ function emptyDelta(): CounterDelta {
     pliIn: 0,
     firIn: 0,
     layerSwitches: counters.layerSwitches.map(() => 0),
+    sendLinks: [0, 0],
     histograms: {},
   };
 }

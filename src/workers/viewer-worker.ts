@@ -4,6 +4,7 @@
  * protocol.ts). Started by WorkerPool with `new Worker(url, { type: "module" })`; it
  * inherits the main thread's permissions (net for sockets, ffi for libsrtp).
  */
+import { onSendPathFallback } from "../transport/send-path.ts";
 import { selectSrtpBackend } from "../transport/srtp-backend.ts";
 import { PacketRing } from "./packet-ring.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
@@ -27,6 +28,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   switch (msg.t) {
     case "init": {
       const srtp = selectSrtpBackend(msg.srtp);
+      onSendPathFallback((reason) => post({ t: "send-path-fallback", reason }));
       host = new ViewerHost({
         ring: new PacketRing(msg.ring),
         network: msg.network,

@@ -215,6 +215,12 @@ export class WorkerPool {
         if (producer && layer) producer.requestKeyframe(layer, performance.now());
         return;
       }
+      case "send-path-fallback":
+        this.#options.logger.warn("media link sends through node:dgram, not the syscall path", {
+          worker: slot.index,
+          reason: msg.reason,
+        });
+        return;
       case "ended": {
         const viewer = this.viewers.get(msg.id);
         if (viewer) this.#options.onEnded(viewer, msg.reason);
@@ -240,6 +246,8 @@ export class WorkerPool {
         }
         counters.nacks[0] += d.nacksIn;
         counters.retransmissions += d.retransmissions;
+        counters.sendLinks[0] += d.sendLinks[0];
+        counters.sendLinks[1] += d.sendLinks[1];
         counters.pliIn += d.pliIn;
         counters.firIn += d.firIn;
         for (const [name, delta] of Object.entries(d.histograms)) {

@@ -33,6 +33,8 @@ export const OPUS = new RTCRtpCodecParameters({
 
 export interface ClientOptions {
   stunUrl: string;
+  /** The one local address ICE uses (default 127.0.0.1; a network namespace's own address). */
+  hostIp?: string;
   video?: RTCRtpCodecParameters[];
   /** werift's debug knob: keeps `outboundPacketLoss`% of outgoing packets (sic). */
   keepPercent?: number;
@@ -50,8 +52,8 @@ export function createPeer(options: ClientOptions): RTCPeerConnection {
     bundlePolicy: "max-bundle",
     iceServers: [{ urls: options.stunUrl }],
     iceUseIpv6: false,
-    iceAdditionalHostAddresses: ["127.0.0.1"],
-    iceInterfaceAddresses: { udp4: "127.0.0.1" },
+    iceAdditionalHostAddresses: [options.hostIp ?? "127.0.0.1"],
+    iceInterfaceAddresses: { udp4: options.hostIp ?? "127.0.0.1" },
     codecs: { audio: [OPUS], video: options.video ?? [VP8] },
     headerExtensions: {
       video: [useSdesMid(), useTransportWideCC(), useAbsSendTime()],

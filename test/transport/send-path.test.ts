@@ -1,7 +1,7 @@
 import dgram from "node:dgram";
 import { assert, assertEquals } from "@std/assert";
-import { selectSendPath } from "../../src/transport/send-path.ts";
-import { counters, DropReason } from "../../src/observability/counters.ts";
+import { onSendPathFallback, selectSendPath } from "../../src/transport/send-path.ts";
+import { counters, DropReason, SendLinkPath } from "../../src/observability/counters.ts";
 import { loadLibc, socketAddress } from "../../src/transport/libc.ts";
 import { SyscallLink } from "../../src/transport/syscall-link.ts";
 import { UdpLink } from "../../src/transport/udp-link.ts";
@@ -172,5 +172,35 @@ Deno.test({
     const status = loadLibc();
     assert(status.available);
     assertEquals(status.libc.findUdpSocketFd("127.0.0.1", 1), -1);
+  },
+});
+
+Deno.test({
+  name: "send path: links are counted by path; a socket it cannot find falls back, reported once",
+  ignore: !onLinux,
+  fn: async () => {
+    const path = selectSendPath("syscall");
+    const reasons: string[] = [];
+    onSendPathFallback((reason) => reasons.push(reason));
+    const socket = await boundSocket();
+    const [syscall0, dgram0] = counters.sendLinks;
+    const good = path.link(socket, "127.0.0.1", 9);
+    assert(good instanceof SyscallLink);
+    assertEquals(counters.sendLinks[SendLinkPath.syscall], syscall0 + 1);
+    // A socket whose port no descriptor of this process is bound to (port 1 needs root and
+    // nothing here binds it): the syscall path cannot find it.
+    const ghost = { address: () => ({ address: "127.0.0.1", port: 1, family: "IPv4" }), send() {} };
+    const lost = [path.link(ghost, "127.0.0.1", 9), path.link(ghost, "127.0.0.1", 9)];
+    assert(lost.every((l) => l instanceof UdpLink), "the dgram fallback");
+    assertEquals(counters.sendLinks[SendLinkPath.dgram], dgram0 + 2);
+    assertEquals(reasons.length, 1, "reported once per isolate");
+    assert(reasons[0].includes("127.0.0.1:1"), reasons[0]);
+    for (const link of [good, ...lost]) {
+      link.close();
+      link.close(); // idempotent: counted down once
+    }
+    assertEquals([...counters.sendLinks], [syscall0, dgram0]);
+    onSendPathFallback(undefined);
+    await close(socket);
   },
 });

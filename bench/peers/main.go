@@ -1,0 +1,47 @@
+// Command quetzal-peers is the bench's Pion tooling: a load generator that publishes over WHIP
+// and plays over WHEP with viewers that behave like browsers, and a small Pion SFU (WHIP in,
+// WHEP out) that the same load drives, so every Quetzal figure is a ratio to Pion measured on
+// the same machine in the same run.
+//
+//	quetzal-peers load -url http://127.0.0.1:8080 -viewers 40 -window 15s
+//	quetzal-peers sfu -listen 127.0.0.1:8090 -ip 127.0.0.1
+//
+// Both print JSON lines on stdout (events and the final result) for the bench to read.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: quetzal-peers load|sfu [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "load":
+		err = runLoad(os.Args[2:])
+	case "sfu":
+		err = runSFU(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q (load or sfu)", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "quetzal-peers:", err)
+		os.Exit(1)
+	}
+}
+
+var emitMu sync.Mutex
+
+// emit prints one JSON line on stdout.
+func emit(v map[string]interface{}) {
+	emitMu.Lock()
+	defer emitMu.Unlock()
+	b, _ := json.Marshal(v)
+	os.Stdout.Write(append(b, '\n'))
+}
