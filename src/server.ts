@@ -114,8 +114,9 @@ export async function startServer(
     });
   }
   const rooms = new RoomRegistry({ maxRooms: config.maxRooms });
-  /** The media half of every room with one (for the room track gauges). */
+  /** The media half of every room with one (for the room track gauges and the API). */
   const roomMedia = new Set<RoomMedia>();
+  const mediaOf = new Map<string, RoomMedia>();
   const signalling = new RoomSignalling({
     rooms,
     tokens: roomTokens,
@@ -127,7 +128,13 @@ export async function startServer(
           logger.error("room media failed", { about, error: String(error) }),
       });
       roomMedia.add(media);
-      room.observe({ ended: () => roomMedia.delete(media) });
+      mediaOf.set(room.id, media);
+      room.observe({
+        ended: () => {
+          roomMedia.delete(media);
+          mediaOf.delete(room.id);
+        },
+      });
       return media;
     },
     onError: (error, about) =>
@@ -160,7 +167,12 @@ export async function startServer(
     logger,
     rateLimiter,
     ready: () => ready,
-    rooms: { registry: rooms, tokens: roomTokens, signalling },
+    rooms: {
+      registry: rooms,
+      tokens: roomTokens,
+      signalling,
+      tracksOf: (id) => mediaOf.get(id)?.router.snapshot().producers ?? [],
+    },
   });
   let served;
   try {

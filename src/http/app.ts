@@ -2,6 +2,7 @@
  * The Hono application: every HTTP route of Quetzal, assembled from small route modules.
  * `app.onError` is the only place errors become responses.
  */
+import type { ProducerInfo } from "../sfu/router-protocol.ts";
 import { Hono } from "hono";
 import type { Config } from "../config.ts";
 import type { Logger } from "../observability/log.ts";
@@ -32,7 +33,13 @@ export interface AppDeps {
   /** False while draining (SIGTERM). */
   ready: () => boolean;
   /** Rooms and their token signer. */
-  rooms: { registry: RoomRegistry; tokens: RoomTokens; signalling: RoomSignalling };
+  rooms: {
+    registry: RoomRegistry;
+    tokens: RoomTokens;
+    signalling: RoomSignalling;
+    /** A room's published tracks, from its Router's snapshot. */
+    tracksOf?: (roomId: string) => readonly ProducerInfo[];
+  };
 }
 
 export async function createApp(deps: AppDeps): Promise<Hono> {
@@ -67,6 +74,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
       tokens: deps.rooms.tokens,
       publishToken: config.publishToken,
       publicUrl: config.publicUrl,
+      tracksOf: deps.rooms.tracksOf,
     }),
   );
   app.route(

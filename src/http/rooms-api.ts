@@ -4,6 +4,7 @@
  * the token in the fragment (`#token=`), which browsers never send, so it stays out of access
  * logs.
  */
+import type { ProducerInfo, Source } from "../sfu/router-protocol.ts";
 import { Hono } from "hono";
 import { z } from "zod";
 import {
@@ -47,10 +48,20 @@ const CreateRoom = z.object({
   linkTtlS: z.number().int().min(60).max(30 * 24 * 3600).default(DEFAULT_LINK_TTL_S),
 }).strict();
 
+/** One published track in `GET /api/rooms/{id}`. */
+export interface TrackDetail {
+  source: Source;
+  kind: "audio" | "video";
+  codec: string;
+  /** Sent as several simulcast layers. */
+  simulcast: boolean;
+  muted: boolean;
+}
+
 /** `GET /api/rooms/{id}`: the room, its visible participants and their tracks. */
 export interface RoomDetail extends RoomInfo {
   /** Visible participants (hidden listeners are only counted). */
-  participants: (ParticipantInfo & { tracks: { source: string; muted: boolean }[] })[];
+  participants: (ParticipantInfo & { tracks: TrackDetail[] })[];
   /** Raised hands, first raised first. */
   hands: string[];
 }
@@ -71,6 +82,8 @@ export interface RoomsApiDeps {
   publishToken: string | undefined;
   /** Base of join links; default: the origin the request came to. */
   publicUrl?: string;
+  /** The published tracks of a room, from its Router's snapshot (none without media). */
+  tracksOf?: (roomId: string) => readonly ProducerInfo[];
 }
 
 /** Routes mounted at `/api/rooms`, before the viewer-token middleware of `/api/*`. */
@@ -135,8 +148,14 @@ export function roomsApiRoutes(deps: RoomsApiDeps): Hono {
       ...room.info(),
       participants: room.visibleParticipants().map((p) => ({
         ...p,
-        // Tracks come with the media half (the Router); until then nothing is published.
-        tracks: [],
+        // Plain data from the room's Router: HTTP never walks live media objects.
+        tracks: (deps.tracksOf?.(room.id) ?? []).filter((t) => t.participant === p.id).map((t) => ({
+          source: t.source,
+          kind: t.kind,
+          codec: t.codec,
+          simulcast: t.rids.length > 0,
+          muted: t.muted,
+        })),
       })),
       hands: room.hands(),
     };

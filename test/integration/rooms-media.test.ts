@@ -11,6 +11,7 @@ import {
   pumpUntil,
   type RoomClient,
   RoomRequestError,
+  TOKEN,
   withRoom,
 } from "../support/room-client.ts";
 import { waitFor } from "../support/werift-client.ts";
@@ -25,7 +26,7 @@ function receives(rx: RoomClient, tx: RoomClient, source: "camera" | "screen" | 
 }
 
 Deno.test("three participants publish camera and microphone; each receives the other two intact", async () => {
-  await withRoom({}, async ({ join, server }) => {
+  await withRoom({}, async ({ join, server, room }) => {
     const clients = [
       await join("speaker", "A"),
       await join("speaker", "B"),
@@ -61,6 +62,15 @@ Deno.test("three participants publish camera and microphone; each receives the o
     assertEquals(gauge("quetzal_room_subscriptions", "camera"), 6);
     assertEquals(gauge("quetzal_room_subscriptions", "microphone"), 6);
     assertGreater(sampleValue(metrics, "quetzal_renegotiations_total", { pc: "sub" })!, 2);
+    // The API lists each participant's tracks, read from the Router's snapshot.
+    const detail = await (await fetch(`${server.url}/api/rooms/${room.id}`, {
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    })).json();
+    assertEquals(detail.participants.length, 3);
+    for (const p of detail.participants) {
+      const sources = p.tracks.map((t: { source: string }) => t.source).sort();
+      assertEquals(sources, ["camera", "microphone"], `tracks of ${p.name}`);
+    }
   });
 });
 
