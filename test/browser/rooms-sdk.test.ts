@@ -153,7 +153,8 @@ Deno.test({
     const server = await startLoopbackServer({ publishToken: TOKEN });
     const pages: Page[] = [];
     serverSide = () =>
-      "server sessions (kind, SRTP errors, connected, ms since a packet, producers/layers): " +
+      "server sessions (kind, SRTP errors, connected, ms since a packet, producers/layers or " +
+      "consumers/packets sent): " +
       JSON.stringify(
         [...server.manager.sessions.values()].map((s) => [
           s.constructor.name,
@@ -162,6 +163,10 @@ Deno.test({
           Math.round(performance.now() - s.peer.counters.lastReceiveMs),
           "producers" in s
             ? s.producers.map((p) => `${p.participant}/${p.source}:${p.layers.length}`)
+            : "consumers" in s
+            ? s.consumers.map((c) =>
+              `${c.producer.participant}/${c.producer.source}:${c.packetsSent}`
+            )
             : [],
         ]),
       );
