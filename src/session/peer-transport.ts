@@ -10,6 +10,7 @@
  */
 import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
 import { guardDtlsClientFlight5 } from "../transport/dtls-client-guard.ts";
+import { guardDtlsServers } from "../transport/dtls-server-guard.ts";
 import type { SrtpBackend, SrtpProfileId, SrtpSession } from "../transport/srtp.ts";
 import { SRTCP_MAX_TRAILER } from "../transport/srtp.ts";
 import type { DatagramLink } from "../transport/datagram-link.ts";
@@ -115,6 +116,7 @@ interface WeriftDtlsTransport {
 
 // Before any transport exists, in every isolate that makes transports (main thread, workers).
 guardDtlsClientFlight5();
+guardDtlsServers();
 
 export class PeerTransport {
   readonly #pc: RTCPeerConnection;

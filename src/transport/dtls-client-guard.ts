@@ -1,6 +1,7 @@
 /**
- * A guard on werift's DTLS client (Quetzal is the DTLS client of every session: ICE-lite,
- * `a=setup:active`). When a retransmission of the peer's flight 4 (ServerHello …
+ * A guard on werift's DTLS client (Quetzal is the DTLS client of every connection it answers:
+ * WHIP, WHEP, a room's publish connection, `a=setup:active`; dtls-server-guard.ts covers the
+ * connections it offers). When a retransmission of the peer's flight 4 (ServerHello …
  * ServerHelloDone) crosses werift's flight 5, werift handles it as a new flight 4: it makes a
  * new ECDHE key pair and, once the peer's Finished has arrived, runs flight 5 again, which
  * computes a new master secret. The peer keeps the first one, so both ends report DTLS

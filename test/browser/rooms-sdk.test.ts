@@ -42,6 +42,7 @@ interface Received {
   /** Diagnostics: "name:source@mid,…" per participant; packets per mid in and out. */
   bound: string[];
   inbound: string[];
+  transport: string;
   outbound: string[];
   pcs: string;
 }
@@ -82,9 +83,20 @@ const RECEIVED = `(async () => {
   stats.subscribe?.forEach((s) => s.type === "inbound-rtp" && inbound.push(s.mid + ":" + s.packetsReceived));
   const outbound = [];
   stats.publish?.forEach((s) => s.type === "outbound-rtp" && outbound.push(s.mid + "/" + (s.rid ?? "-") + ":" + s.packetsSent));
+  // The subscribe transport: did packets reach it (then SRTP or demux dropped them) or not?
+  let transport = "";
+  stats.subscribe?.forEach((s) => {
+    if (s.type !== "transport") return;
+    const pair = stats.subscribe.get(s.selectedCandidatePairId);
+    const local = pair && stats.subscribe.get(pair.localCandidateId);
+    const remote = pair && stats.subscribe.get(pair.remoteCandidateId);
+    transport = "packets " + s.packetsReceived + ", bytes " + s.bytesReceived + ", dtls " + s.dtlsState +
+      " " + s.dtlsRole + " " + s.srtpCipher + ", pair " + (local ? local.address + ":" + local.port : "?") +
+      " <- " + (remote ? remote.address + ":" + remote.port : "?") + " (" + (pair?.packetsReceived ?? "?") + " packets)";
+  });
   const { publish, subscribe } = room.peerConnections;
   const pcs = "pub " + publish?.connectionState + ", sub " + subscribe?.connectionState + "/" + subscribe?.iceConnectionState + "/" + subscribe?.signalingState;
-  return { self: room.localParticipant.name, tiles: tiles.sort(), frames, rendering, audio, bound, inbound: inbound.sort(), outbound: outbound.sort(), pcs };
+  return { self: room.localParticipant.name, tiles: tiles.sort(), frames, rendering, audio, bound, inbound: inbound.sort(), transport, outbound: outbound.sort(), pcs };
 })()`;
 
 async function createRoom(server: RunningServer): Promise<CreatedRoom> {
@@ -153,7 +165,8 @@ Deno.test({
     const server = await startLoopbackServer({ publishToken: TOKEN });
     const pages: Page[] = [];
     serverSide = () =>
-      "server sessions (kind, SRTP errors, connected, ms since a packet, producers/layers): " +
+      "server sessions (kind, SRTP errors, connected, ms since a packet, producers/layers or " +
+      "consumers/packets sent): " +
       JSON.stringify(
         [...server.manager.sessions.values()].map((s) => [
           s.constructor.name,
@@ -162,6 +175,10 @@ Deno.test({
           Math.round(performance.now() - s.peer.counters.lastReceiveMs),
           "producers" in s
             ? s.producers.map((p) => `${p.participant}/${p.source}:${p.layers.length}`)
+            : "consumers" in s
+            ? s.consumers.map((c) =>
+              `${c.producer.participant}/${c.producer.source}:${c.packetsSent}`
+            )
             : [],
         ]),
       );

@@ -124,7 +124,6 @@ export class Publisher {
   }
 
   async #negotiate(iceRestart: boolean): Promise<void> {
-    if (!iceRestart && this.pc.remoteDescription) await settledConnection(this.pc);
     const offer = await this.pc.createOffer({ iceRestart });
     await this.pc.setLocalDescription(offer);
     await gathered(this.pc);
@@ -196,30 +195,6 @@ export function activeLayers(
     if (layer.height >= maxHeight) break;
   }
   return active;
-}
-
-/** How long a re-offer waits for the connection's first handshake. */
-const HANDSHAKE_WAIT_MS = 5_000;
-
-/**
- * Resolves once the connection is past its first ICE and DTLS handshake (or after
- * {@linkcode HANDSHAKE_WAIT_MS}). A re-offer answered while the DTLS handshake was still in
- * flight left the server decrypting with the wrong keys (every packet an SRTP error, seen in 1
- * of 3 four-person calls when the microphone's re-offer followed the camera's offer at once).
- */
-function settledConnection(pc: RTCPeerConnection): Promise<void> {
-  const done = () => pc.connectionState !== "new" && pc.connectionState !== "connecting";
-  if (done()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const finish = () => {
-      clearTimeout(timer);
-      pc.removeEventListener("connectionstatechange", onChange);
-      resolve();
-    };
-    const onChange = () => done() && finish();
-    const timer = setTimeout(finish, HANDSHAKE_WAIT_MS);
-    pc.addEventListener("connectionstatechange", onChange);
-  });
 }
 
 /** Resolves when ICE gathering completes or after {@linkcode GATHER_TIMEOUT_MS}. */

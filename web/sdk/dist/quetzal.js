@@ -116,7 +116,6 @@ var Publisher = class {
     transceiver.direction = "inactive";
   }
   async #negotiate(iceRestart) {
-    if (!iceRestart && this.pc.remoteDescription) await settledConnection(this.pc);
     const offer = await this.pc.createOffer({
       iceRestart
     });
@@ -180,21 +179,6 @@ function activeLayers(trackHeight, scales, maxHeight) {
     if (layer.height >= maxHeight) break;
   }
   return active;
-}
-var HANDSHAKE_WAIT_MS = 5e3;
-function settledConnection(pc) {
-  const done = () => pc.connectionState !== "new" && pc.connectionState !== "connecting";
-  if (done()) return Promise.resolve();
-  return new Promise((resolve) => {
-    const finish = () => {
-      clearTimeout(timer);
-      pc.removeEventListener("connectionstatechange", onChange);
-      resolve();
-    };
-    const onChange = () => done() && finish();
-    const timer = setTimeout(finish, HANDSHAKE_WAIT_MS);
-    pc.addEventListener("connectionstatechange", onChange);
-  });
 }
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();

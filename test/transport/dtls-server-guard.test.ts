@@ -1,0 +1,166 @@
+// werift's DTLS server against werift's DTLS client over an in-memory link, with the copies of
+// the client's flights a browser sends when the server is slow (a retransmission timer of tens
+// of milliseconds on loopback) delivered late. Unguarded, a late copy of the first ClientHello made the
+// server draw a new random and key pair mid-handshake: both ends said connected with different
+// SRTP keys (issue 13: a page whose whole subscribe connection received nothing), or the
+// handshake never completed; a ClientHello after the handshake reset the server's state.
+import { assert, assertEquals } from "@std/assert";
+import { Buffer } from "node:buffer";
+import {
+  CipherContext,
+  DtlsClient,
+  DtlsServer,
+  HashAlgorithm,
+  NamedCurveAlgorithm,
+  SignatureAlgorithm,
+  type Transport,
+} from "werift";
+import { guardDtlsClientFlight5 } from "../../src/transport/dtls-client-guard.ts";
+import { guardDtlsServer } from "../../src/transport/dtls-server-guard.ts";
+
+/** One end of an in-memory datagram link; `peer` receives what it sends (asynchronously). */
+class MemoryEnd implements Transport {
+  type = "memory";
+  address = { address: "127.0.0.1", family: "IPv4", port: 0 };
+  closed = false;
+  onData: Transport["onData"] = () => {};
+  peer: MemoryEnd | undefined;
+  /** Sees each datagram sent; false drops it. */
+  tap: (data: Buffer) => boolean = () => true;
+
+  send = (data: Buffer): Promise<void> => {
+    const peer = this.peer;
+    if (this.tap(data) && !this.closed && peer) {
+      setTimeout(() => peer.closed || peer.onData(data, ["127.0.0.1", 0]));
+    }
+    return Promise.resolve();
+  };
+
+  /** Delivers `data` to this end as if the peer had sent it (a late copy). */
+  inject(data: Buffer): void {
+    setTimeout(() => this.closed || this.onData(data, ["127.0.0.1", 0]));
+  }
+
+  close = (): Promise<void> => {
+    this.closed = true;
+    return Promise.resolve();
+  };
+}
+
+interface Pair {
+  client: DtlsClient;
+  server: DtlsServer;
+  toClient: MemoryEnd;
+  toServer: MemoryEnd;
+  connected: Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function pair(): Promise<Pair> {
+  guardDtlsClientFlight5();
+  const { certPem, keyPem, signatureHash } = await CipherContext
+    .createSelfSignedCertificateWithKey(
+      { signature: SignatureAlgorithm.ecdsa_3, hash: HashAlgorithm.sha256_4 },
+      NamedCurveAlgorithm.secp256r1_23,
+    );
+  const toServer = new MemoryEnd();
+  const toClient = new MemoryEnd();
+  toServer.peer = toClient;
+  toClient.peer = toServer;
+  const options = {
+    cert: certPem,
+    key: keyPem,
+    signatureHash,
+    srtpProfiles: [1 as const],
+    extendedMasterSecret: true,
+  };
+  const server = new DtlsServer({ ...options, transport: toServer, certificateRequest: true });
+  guardDtlsServer(server);
+  const client = new DtlsClient({ ...options, transport: toClient });
+  const connected = Promise.all([
+    new Promise<void>((r) => client.onConnect.once(() => r())),
+    new Promise<void>((r) => server.onConnect.once(() => r())),
+  ]);
+  return {
+    client,
+    server,
+    toClient,
+    toServer,
+    connected,
+    close: async () => {
+      toServer.closed = true;
+      toClient.closed = true;
+      client.close();
+      server.close();
+      // Let werift's flight retransmission timers run out (the op sanitizer counts them).
+      await new Promise((r) => setTimeout(r, 1200));
+    },
+  };
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("hex");
+}
+
+/** Both ends' SRTP keys agree (the client's local key is the server's remote key and back). */
+function assertSameKeys({ client, server }: Pair): void {
+  const c = client.extractSessionKeys(16, 14);
+  const s = server.extractSessionKeys(16, 14);
+  assertEquals(hex(c.localKey), hex(s.remoteKey), "client → server key");
+  assertEquals(hex(c.remoteKey), hex(s.localKey), "server → client key");
+  assertEquals(hex(c.localSalt), hex(s.remoteSalt), "client → server salt");
+}
+
+Deno.test("dtls server: a copy of the first ClientHello after flight 4 leaves the handshake and keys alone", async () => {
+  const p = await pair();
+  try {
+    const hello: Buffer[] = [];
+    let injected = false;
+    p.toClient.tap = (data) => {
+      if (p.client.dtls.flight === 1 && !p.client.dtls.cookie) hello.push(data);
+      return true;
+    };
+    p.toServer.tap = () => {
+      // The server's flight 4 is on its way: a copy of the client's first hello arrives next,
+      // before the client's key exchange (the retransmission a stalled server reads late).
+      if (p.server.dtls.flight === 4 && !injected) {
+        injected = true;
+        for (const datagram of hello) p.toServer.inject(datagram);
+      }
+      return true;
+    };
+    await p.client.connect();
+    await p.connected;
+    assert(injected && hello.length > 0, "the copy was delivered after flight 4");
+    assertSameKeys(p);
+  } finally {
+    await p.close();
+  }
+});
+
+Deno.test("dtls server: copies of every client flight after the handshake keep it connected with its keys", async () => {
+  const p = await pair();
+  try {
+    const sent: Buffer[] = [];
+    p.toClient.tap = (data) => {
+      sent.push(data);
+      return true;
+    };
+    const errors: unknown[] = [];
+    p.server.onError.subscribe((e) => errors.push(e));
+    await p.client.connect();
+    await p.connected;
+    const before = hex(p.server.extractSessionKeys(16, 14).localKey);
+    // Both hellos (without and with the cookie), then flight 5 again.
+    for (const datagram of sent) p.toServer.inject(datagram);
+    await new Promise((r) => setTimeout(r, 300));
+    for (const datagram of sent) p.toServer.inject(datagram);
+    await new Promise((r) => setTimeout(r, 300));
+    assert(p.server.connected, "the server is still connected");
+    assertEquals(errors, []);
+    assertEquals(hex(p.server.extractSessionKeys(16, 14).localKey), before);
+    assertSameKeys(p);
+  } finally {
+    await p.close();
+  }
+});
