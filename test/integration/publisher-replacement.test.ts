@@ -135,8 +135,13 @@ Deno.test("publisher replacement with another codec ends viewers that cannot fol
       video: [H264],
     });
     peers.push(h264);
-    // The VP8 viewer cannot be re-bound to H264: it must renegotiate (a new WHEP POST).
-    assertEquals(server.manager.get(sessionIdOf(viewer.location)), undefined);
+    // The VP8 viewer cannot be re-bound to H264: it must renegotiate (a new WHEP POST). Its
+    // worker finds it orphaned when the new producers reach it, a message later.
+    await waitFor(
+      () => server.manager.get(sessionIdOf(viewer.location)) === undefined,
+      5000,
+      "the VP8 viewer ended",
+    );
     assertEquals(counters.sessionsEnded[Role.viewer][PUBLISHER_LEFT] - leftBefore, 1);
     assertEquals(server.manager.count("viewer"), 0);
     assertEquals(server.manager.count("publisher"), 1);
