@@ -167,22 +167,13 @@ export class PeerTransport {
     srtp: SrtpBackend,
     options: PeerOptions = {},
   ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
-    const { pc, peer, announced } = PeerTransport.#open(network, srtp);
-    peer.#iceLossIsFatal = options.iceLossIsFatal ?? true;
-    try {
+    return await PeerTransport.#negotiate(network, srtp, options, async (pc) => {
       await pc.setRemoteDescription({ type: "offer", sdp: normaliseOfferForWerift(offer, plan) });
       for (const transceiver of pc.getTransceivers()) {
         transceiver.setDirection(role === "play" ? "sendonly" : "recvonly");
       }
-      const gathered = gatheringComplete(pc);
-      await pc.setLocalDescription(await pc.createAnswer());
-      await withTimeout(gathered, 2000, "ICE gathering timed out");
-      peer.#hook();
-      return { peer, local: localTransport(pc.localDescription!.sdp, announced) };
-    } catch (error) {
-      await peer.close();
-      throw error;
-    }
+      return await pc.createAnswer();
+    });
   }
 
   /**
@@ -197,19 +188,40 @@ export class PeerTransport {
     srtp: SrtpBackend,
     options: PeerOptions = {},
   ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
-    const { pc, peer, announced } = PeerTransport.#open(network, srtp);
-    peer.#iceLossIsFatal = options.iceLossIsFatal ?? true;
-    try {
+    return await PeerTransport.#negotiate(network, srtp, options, async (pc, peer) => {
       pc.addTransceiver("audio", { direction: "sendonly" });
-      const gathered = gatheringComplete(pc);
-      await pc.setLocalDescription(await pc.createOffer());
-      await withTimeout(gathered, 2000, "ICE gathering timed out");
-      const media = parseSdp(pc.localDescription!.sdp).media[0];
+      const description = await pc.createOffer();
+      const media = parseSdp(description.sdp).media[0];
       const codec = media?.codecs.find((c) => String(c.payloadType) === media.formats[0]);
       if (!media?.mid || !codec) {
         throw new Error("werift produced an offer without a mid or codec");
       }
       peer.#offered = { mid: media.mid, codec };
+      return description;
+    });
+  }
+
+  /**
+   * What answering and offering share: a werift peer with Quetzal's settings, the local
+   * description `describe` makes set, gathering awaited (local only: ICE-lite), the data plane
+   * hooked; on any failure the peer is closed before the error goes on.
+   */
+  static async #negotiate(
+    network: NetworkOptions,
+    srtp: SrtpBackend,
+    options: PeerOptions,
+    describe: (
+      pc: RTCPeerConnection,
+      peer: PeerTransport,
+    ) => ReturnType<RTCPeerConnection["createAnswer"]>,
+  ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
+    const { pc, peer, announced } = PeerTransport.#open(network, srtp);
+    peer.#iceLossIsFatal = options.iceLossIsFatal ?? true;
+    try {
+      const description = await describe(pc, peer);
+      const gathered = gatheringComplete(pc);
+      await pc.setLocalDescription(description);
+      await withTimeout(gathered, 2000, "ICE gathering timed out");
       peer.#hook();
       return { peer, local: localTransport(pc.localDescription!.sdp, announced) };
     } catch (error) {

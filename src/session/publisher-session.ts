@@ -98,11 +98,7 @@ export class PublisherSession extends SessionBase implements PeerListener {
       else added.push(this.#producerFor(track));
     }
     const removed = this.producers.filter((p) => !kept.includes(p));
-    for (const p of removed) {
-      this.codecs.delete(p);
-      this.#usePli.delete(p);
-    }
-    for (const [ssrc, p] of this.#bySsrc) if (removed.includes(p)) this.#bySsrc.delete(ssrc);
+    this.#forget(removed);
     this.producers = [...kept, ...added];
     return { added, removed };
   }
@@ -114,12 +110,17 @@ export class PublisherSession extends SessionBase implements PeerListener {
   dropProducers(ids: readonly string[]): void {
     const gone = this.producers.filter((p) => ids.includes(p.id));
     if (gone.length === 0) return;
-    for (const p of gone) {
+    this.#forget(gone);
+    this.producers = this.producers.filter((p) => !gone.includes(p));
+  }
+
+  /** Drops what this session keeps per producer (codec, PLI or FIR, learnt SSRCs). */
+  #forget(producers: readonly Producer[]): void {
+    for (const p of producers) {
       this.codecs.delete(p);
       this.#usePli.delete(p);
     }
-    for (const [ssrc, p] of this.#bySsrc) if (gone.includes(p)) this.#bySsrc.delete(ssrc);
-    this.producers = this.producers.filter((p) => !gone.includes(p));
+    for (const [ssrc, p] of this.#bySsrc) if (producers.includes(p)) this.#bySsrc.delete(ssrc);
   }
 
   #producerFor(track: OfferPlan["tracks"][number]): Producer {

@@ -65,6 +65,8 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
   /** One budget across this viewer's video tracks (a WHEP viewer has one: the whole estimate). */
   readonly #split = new SubscriberAllocator();
   #video: Consumer[] = [];
+  /** Audio consumers: each reserves AUDIO_RESERVE_BPS before video is split. */
+  #audioCount = 0;
   #shares = new Float64Array(0);
   readonly #reserve = new Float64Array(1);
   /** Latest REMB from the viewer, bit/s (-1 unknown). */
@@ -109,8 +111,10 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     this.#videoChanged();
   }
 
+  /** Recomputed when consumers come or go, not on every selection round. */
   #videoChanged(): void {
     this.#video = this.consumers.filter((c) => c.kind === "video");
+    this.#audioCount = this.consumers.length - this.#video.length;
     this.#shares = new Float64Array(this.#video.length);
   }
 
@@ -254,10 +258,9 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
       const estimate = mode === EstimateMode.twcc || mode === EstimateMode.remb
         ? this.bandwidth.estimateAt(nowMs)
         : Infinity;
-      let audio = 0;
-      for (const c of this.consumers) if (c.kind === "audio") audio++;
       const video = this.#video;
-      this.#split.split(estimate, audio * AUDIO_RESERVE_BPS, video, this.#shares, this.#reserve);
+      const audioReserve = this.#audioCount * AUDIO_RESERVE_BPS;
+      this.#split.split(estimate, audioReserve, video, this.#shares, this.#reserve);
       const probing = mode === EstimateMode.twcc;
       for (let i = 0; i < video.length; i++) {
         // Probes only where TWCC feedback can tell whether they arrived.
