@@ -18,6 +18,7 @@ import { SessionManager } from "./session/session-manager.ts";
 import { generateRoomSecret, RoomRegistry, RoomTokens } from "./room/mod.ts";
 import { RoomMedia, RoomSignalling } from "./signal/mod.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
+import { LibsrtpBackend } from "./transport/srtp-libsrtp.ts";
 import { onSendPathFallback, selectSendPath } from "./transport/send-path.ts";
 
 export interface RunningServer {
@@ -199,6 +200,13 @@ export async function startServer(
   logger.info("quetzal listening", {
     url,
     srtp: srtp.name,
+    // Who seals outbound GCM RTP (srtp-gnutls-seal.ts), and why not GnuTLS when it is not.
+    ...(srtp instanceof LibsrtpBackend
+      ? {
+        srtpSeal: srtp.rtpSeal,
+        ...(srtp.rtpSealReason ? { srtpSealReason: srtp.rtpSealReason } : {}),
+      }
+      : {}),
     sendPath: sendPath.name,
     announcedIps,
     workers: manager.workerPool?.size ?? 1,

@@ -28,6 +28,7 @@ const SYMBOLS = {
   },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
@@ -40,6 +41,7 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
+const SO_RCVBUF = 8;
 const SOCK_DGRAM = 2;
 /** Never block (the socket is non-blocking anyway: Deno's reactor set it) and never SIGPIPE. */
 const SEND_FLAGS = 0x40 | 0x4000; // MSG_DONTWAIT | MSG_NOSIGNAL
@@ -114,6 +116,26 @@ export class Libc {
       this.#errno = p === null ? null : new Deno.UnsafePointerView(p);
     }
     return this.#errno === null ? 0 : this.#errno.getInt32();
+  }
+
+  /**
+   * Asks for a receive buffer of `bytes` on the socket (the kernel doubles the request for its
+   * bookkeeping and caps it at net.core.rmem_max); returns what the socket has afterwards, or
+   * -errno when the request failed.
+   */
+  setReceiveBuffer(fd: number, bytes: number): number {
+    this.#int[0] = bytes;
+    if (this.#sym.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, this.#int, 4) !== 0) return -this.errno();
+    return this.receiveBuffer(fd);
+  }
+
+  /** The socket's receive buffer in bytes as the kernel counts it, or -errno. */
+  receiveBuffer(fd: number): number {
+    this.#intLen[0] = 4;
+    if (this.#sym.getsockopt(fd, SOL_SOCKET, SO_RCVBUF, this.#int, this.#intLen) !== 0) {
+      return -this.errno();
+    }
+    return this.#int[0];
   }
 
   dup(fd: number): number {

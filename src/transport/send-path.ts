@@ -76,6 +76,18 @@ function fallBack(socket: BoundSocket, address: string, port: number, reason: st
   return new CountedUdpLink(socket, address, port);
 }
 
+/**
+ * Receive buffer asked for on every media socket the syscall path links to (the kernel
+ * doubles it; net.core.rmem_max caps it). Deno's node:dgram reads one datagram per turn of the
+ * event loop, so while a publisher's packet is fanned out to every viewer the socket's own
+ * buffer is the only queue: the default 208 KiB holds 92 datagrams of 1,200 bytes (measured
+ * on loopback), and at 100 Pion viewers (one core, 82 % busy) bursts overflowed it, the
+ * server NACKed the publisher 17,694 times in 10 s and delivered 90 % (2026-12-07).
+ * 512 KiB (1 MiB counted, ~450 such datagrams, ~0.8 s of a 2.5 Mbit/s stream) rides out the
+ * bursts without hiding a sustained overload behind seconds of queue.
+ */
+export const RECEIVE_BUFFER_BYTES = 512 * 1024;
+
 /** One per isolate: every transport of the process (or worker) shares it. */
 let syscallPath: SendPath | undefined;
 
@@ -106,6 +118,9 @@ function syscallPathOn(libc: Libc): SendPath {
       const local = socket.address();
       const found = libc.findUdpSocket(local.address, local.port);
       if (!("fd" in found)) return fallBack(socket, address, port, found.reason);
+      // The copy shares werift's socket: the buffer is the socket's. A refusal (rmem_max
+      // below the request) leaves what the kernel granted, which is still a working socket.
+      libc.setReceiveBuffer(found.fd, RECEIVE_BUFFER_BYTES);
       // The destination in the family of the socket itself, whatever node:dgram reports.
       const to = socketAddress(found.family, address, port);
       if (!to) {

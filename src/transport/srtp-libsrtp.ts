@@ -30,6 +30,7 @@ import {
   type SrtpSession,
   validateSrtpKeyMaterial,
 } from "./srtp.ts";
+import { GnutlsRtpSealer, loadGnutlsSeal } from "./srtp-gnutls-seal.ts";
 
 /** Names tried in order with Deno.dlopen. */
 const LIBRARY_NAMES: Record<string, readonly string[]> = {
@@ -89,7 +90,7 @@ function mapStatus(status: number): number {
 
 /** Result of {@link loadLibsrtp}. */
 export type LibsrtpStatus =
-  | { readonly available: true; readonly version: string; readonly backend: SrtpBackend }
+  | { readonly available: true; readonly version: string; readonly backend: LibsrtpBackend }
   | { readonly available: false; readonly reason: string };
 
 let loaded: LibsrtpStatus | undefined;
@@ -203,14 +204,18 @@ class LibsrtpSession implements SrtpSession {
   readonly #rtcpTrailer: number;
   readonly #length = new Int32Array(1);
   readonly #lengthBytes = new Uint8Array(this.#length.buffer);
+  /** Outbound GCM RTP sealed by GnuTLS instead of libsrtp's NSS (see srtp-gnutls-seal.ts). */
+  readonly #seal: GnutlsRtpSealer | undefined;
   #closed = false;
 
-  constructor(sym: Symbols, keys: SrtpKeyMaterial) {
+  constructor(sym: Symbols, keys: SrtpKeyMaterial, gnutls: boolean) {
     validateSrtpKeyMaterial(keys);
     this.#sym = sym;
     const gcm = keys.profile === SrtpProfile.AEAD_AES_128_GCM;
     this.#rtpTag = gcm ? 16 : 10;
     this.#rtcpTrailer = gcm ? 20 : 14;
+    // First: it throws before anything native of this session exists.
+    this.#seal = gcm && gnutls ? new GnutlsRtpSealer(keys.localKey, keys.localSalt) : undefined;
     const tx = createContext(
       sym,
       keys.profile,
@@ -223,6 +228,7 @@ class LibsrtpSession implements SrtpSession {
       rx = createContext(sym, keys.profile, keys.remoteKey, keys.remoteSalt, SsrcType.anyInbound);
     } catch (e) {
       sym.srtp_dealloc(tx);
+      this.#seal?.close();
       throw e;
     }
     this.#tx = tx;
@@ -238,7 +244,9 @@ class LibsrtpSession implements SrtpSession {
     if (len < 12) return SrtpError.tooShort;
     if ((buf[0] & 0xc0) !== 0x80) return SrtpError.malformed;
     if (out.length < len + this.#rtpTag) return SrtpError.tooShort;
-    if (rtpHeaderLength(buf, len) < 0) return SrtpError.malformed;
+    const headerLength = rtpHeaderLength(buf, len);
+    if (headerLength < 0) return SrtpError.malformed;
+    if (this.#seal !== undefined) return this.#seal.seal(buf, len, headerLength, out);
     this.#prepare(buf, len, out);
     const status = this.#sym.srtp_protect(this.#tx, out, this.#lengthBytes);
     return status === Status.ok ? this.#length[0] : mapStatus(status);
@@ -281,6 +289,7 @@ class LibsrtpSession implements SrtpSession {
     finalizer.unregister(this);
     this.#sym.srtp_dealloc(this.#tx);
     this.#sym.srtp_dealloc(this.#rx);
+    this.#seal?.close();
   }
 
   /**
@@ -305,12 +314,30 @@ class LibsrtpSession implements SrtpSession {
 export class LibsrtpBackend implements SrtpBackend {
   readonly name = "libsrtp" as const;
   readonly #sym: Symbols;
+  /**
+   * Who seals outbound AEAD_AES_128_GCM RTP: "gnutls" when the system GnuTLS loads (about
+   * 1.4 µs less per forwarded packet than libsrtp's NSS, see srtp-gnutls-seal.ts), else
+   * "libsrtp". Everything else (receiving, SRTCP, AES-CM) is libsrtp's either way.
+   */
+  readonly rtpSeal: "gnutls" | "libsrtp";
+  /** Why GnuTLS does not seal, when it does not. */
+  readonly rtpSealReason: string | undefined;
+
   /** @internal Use {@link loadLibsrtp}. */
-  constructor(sym: Symbols) {
+  constructor(sym: Symbols, gnutls = true) {
     this.#sym = sym;
+    const status = gnutls ? loadGnutlsSeal() : { available: false, reason: "not asked for" };
+    this.rtpSeal = status.available ? "gnutls" : "libsrtp";
+    this.rtpSealReason = status.available ? undefined : status.reason;
   }
+
   createSession(keys: SrtpKeyMaterial): SrtpSession {
-    return new LibsrtpSession(this.#sym, keys);
+    return new LibsrtpSession(this.#sym, keys, this.rtpSeal === "gnutls");
+  }
+
+  /** The same backend with libsrtp sealing everything itself (comparisons, diagnostics). */
+  withoutGnutls(): LibsrtpBackend {
+    return new LibsrtpBackend(this.#sym, false);
   }
 }
 

@@ -1,6 +1,10 @@
 import dgram from "node:dgram";
 import { assert, assertEquals } from "@std/assert";
-import { onSendPathFallback, selectSendPath } from "../../src/transport/send-path.ts";
+import {
+  onSendPathFallback,
+  RECEIVE_BUFFER_BYTES,
+  selectSendPath,
+} from "../../src/transport/send-path.ts";
 import { counters, DropReason, SendLinkPath } from "../../src/observability/counters.ts";
 import { loadLibc, socketAddress } from "../../src/transport/libc.ts";
 import { SyscallLink } from "../../src/transport/syscall-link.ts";
@@ -202,5 +206,31 @@ Deno.test({
     assertEquals([...counters.sendLinks], [syscall0, dgram0]);
     onSendPathFallback(undefined);
     await close(socket);
+  },
+});
+
+Deno.test({
+  name: "send path: a syscall link widens its socket's receive buffer (what a busy loop queues)",
+  ignore: !onLinux,
+  fn: async () => {
+    const libc = loadLibc();
+    assert(libc.available);
+    const socket = await boundSocket();
+    const { port } = socket.address();
+    const probe = libc.libc.findUdpSocketFd("127.0.0.1", port);
+    assert(probe >= 0);
+    const before = libc.libc.receiveBuffer(probe);
+    const link = selectSendPath("auto").link(socket, "127.0.0.1", 9);
+    try {
+      const after = libc.libc.receiveBuffer(probe);
+      const rmemMax = Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_max"));
+      // The kernel doubles the request and caps the request at rmem_max.
+      const expected = 2 * Math.min(RECEIVE_BUFFER_BYTES, rmemMax);
+      assertEquals(after, Math.max(before, expected), `before ${before}, rmem_max ${rmemMax}`);
+    } finally {
+      link.close();
+      libc.libc.close(probe);
+      await close(socket);
+    }
   },
 });
