@@ -14,6 +14,8 @@ import { guardDtlsServers } from "../transport/dtls-server-guard.ts";
 import type { SrtpBackend, SrtpProfileId, SrtpSession } from "../transport/srtp.ts";
 import { SRTCP_MAX_TRAILER } from "../transport/srtp.ts";
 import type { DatagramLink } from "../transport/datagram-link.ts";
+import type { MessageSocket, ReceiveDrain } from "../transport/receive-drain.ts";
+import { MAX_BATCH_INBOUND, sendBatch } from "../transport/send-batch.ts";
 import {
   type BoundSocket,
   selectSendPath,
@@ -114,6 +116,9 @@ interface WeriftDtlsTransport {
   onStateChange: { subscribe(fn: (state: string) => void): unknown };
 }
 
+/** Datagrams one receive turn takes from a socket (one through node:dgram, the rest drained). */
+const MAX_DRAIN_PER_TURN = 64;
+
 // Before any transport exists, in every isolate that makes transports (main thread, workers).
 guardDtlsClientFlight5();
 guardDtlsServers();
@@ -133,6 +138,8 @@ export class PeerTransport {
   #ice: WeriftIceConnection | undefined;
   #link: DatagramLink | undefined;
   #linkPair: WeriftIceConnection["nominated"];
+  /** Reads the rest of a burst in the turn node:dgram delivered its first datagram. */
+  #drain: ReceiveDrain | undefined;
   #listener: PeerListener = NOOP_LISTENER;
   #closed = false;
   #connected = false;
@@ -323,6 +330,11 @@ export class PeerTransport {
     });
     const connection = dtls.iceTransport.connection;
     const sub = connection.onData.subscribe((data) => this.#receive(data));
+    // One socket per transport (ICE-lite, one component), so the nominated pair's is it.
+    const socket = connection.nominated?.protocol.transport?.socket as
+      | (BoundSocket & MessageSocket)
+      | undefined;
+    if (socket) this.#drain = this.#sendPath.drain(socket);
     // RFC 7675: consent is STUN. A viewer that sends no RTCP is alive while its consent checks
     // (from the address media goes to) keep coming.
     const consent = connection.protocols.map((protocol) =>
@@ -340,21 +352,63 @@ export class PeerTransport {
     };
   }
 
-  /** Routes one datagram from the nominated pair (RFC 7983 demux: DTLS goes to werift). */
+  /**
+   * One datagram from werift, then what is queued behind it (the drain), in batches whose
+   * sends leave together (send-batch.ts).
+   */
   #receive(data: Uint8Array): void {
+    const drain = this.#drain;
+    if (drain === undefined) {
+      this.#handle(data, data.length);
+      return;
+    }
+    sendBatch.begin();
+    try {
+      this.#handle(data, data.length);
+      let inBatch = 1;
+      // At most MAX_DRAIN_PER_TURN per turn: other sockets and timers get their turn, and
+      // node:dgram delivers what is left next.
+      let total = 1;
+      for (
+        let n = drain.read();
+        n > 0 && !this.#closed;
+        n = total < MAX_DRAIN_PER_TURN ? drain.read() : 0
+      ) {
+        for (let i = 0; i < n; i++) {
+          const len = drain.length(i);
+          if (len < 0) continue;
+          const first = drain.views[i][0];
+          // RFC 7983: RTP and RTCP here; STUN and DTLS to werift, as node:dgram would.
+          if (first >= 128 && first <= 191) this.#handle(drain.views[i], len);
+          else drain.handOver(i, len);
+        }
+        inBatch += n;
+        total += n;
+        if (inBatch >= MAX_BATCH_INBOUND) {
+          sendBatch.flush();
+          inBatch = 0;
+        }
+      }
+    } finally {
+      sendBatch.end();
+    }
+  }
+
+  /** Routes one RTP or RTCP datagram data[0..length) (RFC 7983 demux: DTLS goes to werift). */
+  #handle(data: Uint8Array, length: number): void {
     const first = data[0];
     if (first < 128 || first > 191 || this.#closed || !this.#srtp) return;
     this.counters.lastReceiveMs = performance.now();
     const pt = data[1] & 0x7f;
     // RFC 5761 §4: payload types 64–95 (with marker: 192–223) are RTCP.
     if (pt >= 64 && pt <= 95) {
-      const len = this.#srtp.unprotectRtcp(data, data.length, this.#rtcpScratch);
+      const len = this.#srtp.unprotectRtcp(data, length, this.#rtcpScratch);
       if (len < 0) this.counters.srtpErrors++;
       else this.#listener.onRtcp(this.#rtcpScratch, len);
       return;
     }
-    if (data.length > this.#rx.length) return;
-    const len = this.#srtp.unprotectRtp(data, data.length, this.#rx);
+    if (length > this.#rx.length) return;
+    const len = this.#srtp.unprotectRtp(data, length, this.#rx);
     if (len < 0) this.counters.srtpErrors++;
     else this.#listener.onRtp(this.#rx, len);
   }
@@ -457,6 +511,7 @@ export class PeerTransport {
     this.#listener = NOOP_LISTENER;
     this.#unsubscribe?.();
     this.#link?.close();
+    this.#drain?.close();
     this.#srtp?.close();
     try {
       await this.#pc.close();

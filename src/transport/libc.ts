@@ -26,6 +26,10 @@ const SYMBOLS = {
     parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
     result: "i32",
   },
+  // (fd, struct mmsghdr*, vlen, flags): several datagrams in one call (send-batch.ts).
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  // (fd, struct mmsghdr*, vlen, flags, struct timespec* = NULL) (receive-drain.ts).
+  recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
@@ -44,7 +48,8 @@ const SO_TYPE = 3;
 const SO_RCVBUF = 8;
 const SOCK_DGRAM = 2;
 /** Never block (the socket is non-blocking anyway: Deno's reactor set it) and never SIGPIPE. */
-const SEND_FLAGS = 0x40 | 0x4000; // MSG_DONTWAIT | MSG_NOSIGNAL
+const MSG_DONTWAIT = 0x40;
+const SEND_FLAGS = MSG_DONTWAIT | 0x4000; // | MSG_NOSIGNAL
 const EBADF = 9;
 export const EAGAIN = 11;
 export const ENOBUFS = 105;
@@ -104,6 +109,26 @@ export class Libc {
     const size = length as unknown as bigint;
     const n = this.#sym.sendto(fd, buf, size, SEND_FLAGS, to.bytes, to.length);
     return n >= 0 ? n : -this.errno();
+  }
+
+  /**
+   * Sends `count` datagrams described by the struct mmsghdr array in `headers` (whose
+   * pointers the caller wrote: send-batch.ts); returns how many left, or -errno.
+   */
+  sendmmsg(fd: number, headers: Uint8Array, count: number): number {
+    const n = this.#sym.sendmmsg(fd, headers, count, SEND_FLAGS);
+    return n >= 0 ? n : -this.errno();
+  }
+
+  /**
+   * Receives up to `count` queued datagrams into the struct mmsghdr array in `headers`
+   * without waiting; returns how many, 0 when none is queued, or -errno.
+   */
+  recvmmsg(fd: number, headers: Uint8Array, count: number): number {
+    const n = this.#sym.recvmmsg(fd, headers, count, MSG_DONTWAIT, null);
+    if (n >= 0) return n;
+    const errno = this.errno();
+    return errno === EAGAIN ? 0 : -errno;
   }
 
   /**

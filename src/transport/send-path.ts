@@ -8,6 +8,7 @@ import { counters, SendLinkPath } from "../observability/counters.ts";
 import type { DatagramLink } from "./datagram-link.ts";
 import { type Libc, loadLibc, socketAddress } from "./libc.ts";
 import { SyscallLink } from "./syscall-link.ts";
+import { type MessageSocket, ReceiveDrain } from "./receive-drain.ts";
 import { type DatagramSocket, UdpLink } from "./udp-link.ts";
 
 // Loaded when this module is imported, not on the first session: the library lives as long as
@@ -27,6 +28,11 @@ export interface SendPath {
   readonly name: "syscall" | "dgram";
   /** A link sending from `socket` to (address, port). */
   link(socket: BoundSocket, address: string, port: number): DatagramLink;
+  /**
+   * A reader of what is queued on `socket` (receive-drain.ts), or undefined where there is
+   * none: the dgram path, an IPv6 socket, a socket that cannot be found.
+   */
+  drain(socket: BoundSocket & MessageSocket): ReceiveDrain | undefined;
 }
 
 /** A node:dgram link counted in `quetzal_send_links{path="dgram"}` while it is open. */
@@ -50,6 +56,7 @@ class CountedUdpLink extends UdpLink {
 const dgramPath: SendPath = {
   name: "dgram",
   link: (socket, address, port) => new CountedUdpLink(socket, address, port),
+  drain: () => undefined,
 };
 
 /** Told, once per isolate, why a link of the syscall path sends through node:dgram. */
@@ -133,6 +140,17 @@ function syscallPathOn(libc: Libc): SendPath {
         );
       }
       return new SyscallLink(libc, found.fd, to);
+    },
+    drain(socket) {
+      const local = socket.address();
+      if (local.family !== "IPv4" && local.family !== 4) return undefined;
+      const found = libc.findUdpSocket(local.address, local.port);
+      if (!("fd" in found)) return undefined;
+      if (found.family !== 4) {
+        libc.close(found.fd);
+        return undefined;
+      }
+      return new ReceiveDrain(libc, found.fd, socket);
     },
   };
 }

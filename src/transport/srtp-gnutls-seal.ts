@@ -96,20 +96,30 @@ const finalizer = new FinalizationRegistry<() => void>((free) => free());
 
 /**
  * The native address of a send buffer, cached by its ArrayBuffer: the syscall path sends
- * from one scratch per isolate and node:dgram's slots are views of one slab, so this looks
- * up an address once, not per packet. An ArrayBuffer's memory never moves (reading `.buffer`
- * moves a small typed array's bytes off the heap for good).
+ * from one scratch per isolate, or from the send batch's arena, and node:dgram's slots are
+ * views of one slab, so this looks an address up once per buffer, not per packet (two are
+ * kept: the scratch and the arena alternate). An ArrayBuffer's memory never moves (reading
+ * `.buffer` moves a small typed array's bytes off the heap for good).
  */
-let cachedBuffer: ArrayBufferLike | undefined;
-let cachedBase = 0;
+let bufferA: ArrayBufferLike | undefined;
+let baseA = 0;
+let bufferB: ArrayBufferLike | undefined;
+let baseB = 0;
 
 function addressOf(out: Uint8Array): number {
   const buffer = out.buffer;
-  if (buffer !== cachedBuffer) {
-    cachedBase = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
-    cachedBuffer = buffer;
+  if (buffer === bufferA) return baseA + out.byteOffset;
+  if (buffer !== bufferB) {
+    bufferB = buffer;
+    baseB = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
   }
-  return cachedBase + out.byteOffset;
+  // The latest first: the next look-up of the same buffer is the first comparison.
+  const b = bufferA, base = baseA;
+  bufferA = bufferB;
+  baseA = baseB;
+  bufferB = b;
+  baseB = base;
+  return baseA + out.byteOffset;
 }
 
 /**

@@ -1,0 +1,34 @@
+/**
+ * struct mmsghdr and struct iovec as sendmmsg(2) and recvmmsg(2) read them on 64-bit Linux
+ * (x86_64 and arm64 agree), written from TypeScript into buffers whose native addresses are
+ * fixed: an ArrayBuffer's memory never moves.
+ *
+ * @module
+ */
+
+/** sizeof(struct mmsghdr): struct msghdr (56) + unsigned msg_len, padded. */
+export const MMSGHDR_SIZE = 64;
+/** sizeof(struct iovec). */
+export const IOVEC_SIZE = 16;
+
+/** Byte offsets in struct mmsghdr. */
+export const Mmsghdr = {
+  name: 0,
+  nameLength: 8,
+  iov: 16,
+  iovLength: 24,
+  flags: 48,
+  length: 56,
+} as const;
+
+/** The native address of an ArrayBuffer (once per buffer, never per packet). */
+export function addressOf(buffer: ArrayBufferLike): number {
+  return Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
+}
+
+/** Writes a 64-bit pointer or size at byte `offset` of a Uint32Array-viewed buffer. */
+export function writeWord(words: Uint32Array, offset: number, value: number): void {
+  const i = offset >>> 2;
+  words[i] = value >>> 0; // ToUint32: the low word of an integer below 2^53
+  words[i + 1] = Math.floor(value / 4294967296);
+}
