@@ -25,6 +25,7 @@ import { ViewerSession } from "../session/viewer-session.ts";
 import { Producer } from "../sfu/producer.ts";
 import { Router } from "../sfu/router.ts";
 import type { SrtpBackend } from "../transport/srtp.ts";
+import { MAX_BATCH_INBOUND, sendBatch } from "../transport/send-batch.ts";
 import { type PacketRing, RingFlag, type RingSink } from "./packet-ring.ts";
 import type { CounterDelta, PlayResult, TrackInfo, ViewerStatus } from "./protocol.ts";
 
@@ -72,6 +73,8 @@ export class ViewerHost implements RingSink {
   /** Packets read from the ring, and ms spent forwarding them (CPU proxy), since the last take. */
   ringPackets = 0;
   busyMs = 0;
+  /** Ring packets handled since the send batch was last sent. */
+  #batched = 0;
   /** Packets whose track this worker does not know (a race with a publisher change). */
   unknownTrack = 0;
   /** Video SSRCs this worker has seen, and whether it has seen a key frame of each. */
@@ -91,7 +94,14 @@ export class ViewerHost implements RingSink {
   #drain(): void {
     if (this.#closed) return;
     const start = performance.now();
-    const n = this.#ring.drain(this, DRAIN_BATCH);
+    // Sends leave in batches, one sendmmsg per viewer socket (transport/send-batch.ts).
+    sendBatch.begin();
+    let n = 0;
+    try {
+      n = this.#ring.drain(this, DRAIN_BATCH);
+    } finally {
+      sendBatch.end();
+    }
     if (n > 0) {
       this.ringPackets += n;
       this.busyMs += performance.now() - start;
@@ -122,6 +132,10 @@ export class ViewerHost implements RingSink {
     if (!pkt.parse(buf, len, producer.extensions)) return;
     pkt.arrivalMs = arrivalEpochMs - this.#timeOrigin;
     producer.onPacket(pkt);
+    if (++this.#batched === MAX_BATCH_INBOUND) {
+      this.#batched = 0;
+      sendBatch.flush();
+    }
     if ((flags & RingFlag.audio) === 0 && this.#keyframeSeen.get(ssrc) !== true) {
       this.#firstSight(trackId, ssrc, (flags & RingFlag.keyframe) !== 0);
     }
