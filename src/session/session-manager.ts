@@ -364,6 +364,7 @@ export class SessionManager {
       case "NoSourceError":
         return new NoSourceError(error.message);
       case "CapacityError":
+      case "RtcPortsExhaustedError":
         return new CapacityError(error.message);
       case "SdpParseError":
         return sdp(new SdpParseError(error.message));

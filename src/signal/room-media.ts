@@ -30,6 +30,7 @@ import { RoomPublisher } from "../session/room-publisher.ts";
 import { AnswerRefused, RoomSubscriber } from "../session/room-subscriber.ts";
 import { SdpParseError } from "../session/sdp.ts";
 import { CapacityError, type SessionManager } from "../session/session-manager.ts";
+import { RtcPortsExhaustedError } from "../transport/udp-port-binder.ts";
 import { roomCounters } from "../observability/counters.ts";
 import { SignalError } from "./codes.ts";
 import type { ProducerInfo as ProducerMessage, ReplyBody } from "./messages.ts";
@@ -139,12 +140,11 @@ export class RoomMedia implements RoomSessionMedia {
     this.#wants.set(id, new Subscription());
     void this.#subscribe(participant).catch((error) => {
       this.#onError(error, "subscribe connection");
+      const full = isOverCapacity(error);
       this.#hub.sendTo(id, {
         t: "error",
-        code: error instanceof CapacityError ? "over-capacity" : "internal",
-        message: error instanceof CapacityError
-          ? error.message
-          : "the server could not create your subscribe connection",
+        code: full ? "over-capacity" : "internal",
+        message: full ? error.message : "the server could not create your subscribe connection",
         about: "offer",
       });
     });
@@ -495,10 +495,15 @@ function producerMessage(p: Producer): ProducerMessage {
   return { id: p.id, participant: p.participant, source: p.source, muted: p.muted };
 }
 
+/** A limit refused it: a configured one, or no free UDP port left in `--rtc-ports`. */
+function isOverCapacity(error: unknown): error is Error {
+  return error instanceof CapacityError || error instanceof RtcPortsExhaustedError;
+}
+
 /** A media failure as a signalling error with a stable code. */
 function mediaError(error: unknown): unknown {
   if (error instanceof SignalError) return error;
-  if (error instanceof CapacityError) return new SignalError("over-capacity", error.message);
+  if (isOverCapacity(error)) return new SignalError("over-capacity", error.message);
   if (
     error instanceof SdpParseError || error instanceof InvalidOfferError
   ) return new SignalError("bad-request", error.message);

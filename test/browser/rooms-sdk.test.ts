@@ -162,7 +162,10 @@ Deno.test({
   fn: async () => {
     await using browser = await launchBrowser();
     if (!browser) return;
-    const server = await startLoopbackServer({ publishToken: TOKEN });
+    // A port range, as the Docker image sets one: four people joining at once negotiate eight
+    // connections together (before udp-port-binder.ts, two of them could pick the same port
+    // and an uncaught EADDRINUSE ended the server).
+    const server = await startLoopbackServer({ publishToken: TOKEN, rtcPorts: "40000-40099" });
     const pages: Page[] = [];
     serverSide = () =>
       "server sessions (kind, SRTP errors, connected, ms since a packet, producers/layers or " +
