@@ -35,13 +35,45 @@ function tile(key, label, screen = false) {
   el.append(video, audio, name);
   grid.append(el);
   tiles.set(key, el);
+  layout();
   return el;
 }
 
 function removeTile(key) {
   tiles.get(key)?.remove();
   tiles.delete(key);
+  layout();
 }
+
+/**
+ * Gallery layout: the column count that makes 16:9 tiles largest in the space there is (a
+ * screen share takes 2×2 cells), so two people fill the window side by side and twenty-five
+ * still fit without scrolling.
+ */
+function layout() {
+  const style = getComputedStyle(grid);
+  const gap = parseFloat(style.columnGap) || 0;
+  const width = grid.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const height = grid.clientHeight - parseFloat(style.paddingTop) -
+    parseFloat(style.paddingBottom);
+  const cells = [...tiles.values()].reduce(
+    (n, el) => n + (el.classList.contains("screen") ? 4 : 1),
+    0,
+  );
+  let best = { cols: 1, tileWidth: 0 };
+  for (let cols = 1; cols <= Math.max(1, cells); cols++) {
+    const rows = Math.ceil(cells / cols);
+    const tileWidth = Math.min(
+      (width - gap * (cols - 1)) / cols,
+      ((height - gap * (rows - 1)) / rows) * 16 / 9,
+    );
+    if (tileWidth > best.tileWidth) best = { cols, tileWidth };
+  }
+  grid.classList.toggle("one-column", best.cols < 2);
+  grid.style.setProperty("--cols", String(best.cols));
+  grid.style.setProperty("--tile-width", `${Math.max(120, Math.floor(best.tileWidth))}px`);
+}
+new ResizeObserver(layout).observe(grid);
 
 function keyOf(participantId, source) {
   return source === "screen" || source === "screenAudio"
