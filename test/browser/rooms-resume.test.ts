@@ -153,3 +153,68 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "browser: a room link without a name asks for one, remembers it, and joins with it (listeners get their own label)",
+  ignore: skipReason !== null,
+  fn: async () => {
+    await using browser = await launchBrowser();
+    if (!browser) return;
+    const server = await startLoopbackServer({ publishToken: TOKEN });
+    try {
+      const res = await fetch(`${server.url}/api/rooms`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+        body: "{}",
+      });
+      const room: CreatedRoom = await res.json();
+      const open = (link: string) => {
+        const url = new URL(link);
+        return browser.newPage(`${server.url}${url.pathname}${url.hash}&height=180`);
+      };
+      const FORM = `(() => ({
+        shown: !document.getElementById("prejoin").hidden,
+        name: document.getElementById("name").value,
+        button: document.getElementById("join").textContent,
+        joined: globalThis.call.room !== null,
+      }))()`;
+      type Form = { shown: boolean; name: string; button: string; joined: boolean };
+
+      const speaker = await open(room.links.speaker);
+      const asked = await speaker.evaluate<Form>(FORM);
+      assertEquals(asked, { shown: true, name: "", button: "Join", joined: false });
+      await speaker.evaluate(`(() => {
+        document.getElementById("name").value = "  Grace ";
+        document.getElementById("join").click();
+      })()`);
+      await speaker.evaluate("globalThis.call.ready");
+      assertEquals(
+        await speaker.evaluate<string>("globalThis.call.room.localParticipant.name"),
+        "Grace",
+      );
+      assertEquals((await speaker.evaluate<Form>(FORM)).shown, false);
+
+      // The next link opened in this browser offers the name used last; a listener's says so.
+      const listener = await open(room.links.listener);
+      const offered = await listener.evaluate<Form>(FORM);
+      assertEquals(offered, {
+        shown: true,
+        name: "Grace",
+        button: "Join as listener",
+        joined: false,
+      });
+      await listener.evaluate(`document.getElementById("join").click()`);
+      await listener.evaluate("globalThis.call.ready");
+      assertEquals(
+        await listener.evaluate<string>("globalThis.call.room.localParticipant.role"),
+        "listener",
+      );
+      await listener.evaluate("globalThis.call.room.leave()");
+      await speaker.evaluate("globalThis.call.room.leave()");
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  },
+});
