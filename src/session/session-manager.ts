@@ -2,17 +2,20 @@
  * Owns every session and the Router of each stream key: creates sessions from offers, ties
  * viewers to the live publisher, replaces publishers (the stream policy: one publisher per key),
  * ends sessions (by request, dead peer, failure or shutdown) and frees everything they held. One
- * 20 ms ticker drives all sessions' periodic work.
+ * 20 ms ticker drives all sessions' periodic work. Admission (admission.ts) and the streams'
+ * SSE events (stream-events.ts) are their own modules.
  *
- * WHEP viewers live wherever its SubscriberHost puts them (this thread, or viewer workers: see
- * subscriber-host.ts); the manager keeps a HostedViewer per viewer and speaks to the host in
- * plain-data commands and snapshots, so nothing here knows which.
+ * WHEP viewers live wherever the SubscriberHost puts them (this thread, or viewer workers that
+ * server.ts starts): the manager keeps a HostedViewer per viewer and speaks to the host in
+ * plain-data commands and snapshots (subscriber-host.ts), so nothing here knows which.
  */
 import { counters, END_REASONS, FailureStage, histograms } from "../observability/counters.ts";
 import { SessionTrace } from "../observability/tracing.ts";
 import type { Logger } from "../observability/log.ts";
 import { Router } from "../sfu/router.ts";
+import { RouterError } from "../sfu/router-protocol.ts";
 import type { SrtpBackend } from "../transport/srtp.ts";
+import { Admission, CapacityError, NoSourceError } from "./admission.ts";
 import {
   buildAnswer,
   type LocalTransport,
@@ -25,8 +28,8 @@ import { type NetworkOptions, newIceCredentials, PeerTransport } from "./peer-tr
 import { PublisherSession } from "./publisher-session.ts";
 import { parseSdp, type SessionDescriptionInfo } from "./sdp.ts";
 import type { EndReason } from "./session-base.ts";
+import { type StreamEvent, StreamEvents } from "./stream-events.ts";
 import { HostedViewer, type SubscriberEvent, type SubscriberHost } from "./subscriber-host.ts";
-import { RouterError } from "../sfu/router-protocol.ts";
 import type { ViewerSession } from "./viewer-session.ts";
 
 /** A session with its transport on this thread: a WHIP publisher or a room participant's peer. */
@@ -34,23 +37,8 @@ export type PeerSession = PublisherSession | ViewerSession;
 /** Every session the manager counts: peers here, and WHEP viewers wherever they are hosted. */
 export type Session = PeerSession | HostedViewer;
 
-/** Nothing is being published on the stream (→ 409 + Retry-After for WHEP). */
-export class NoSourceError extends Error {
-  override name = "NoSourceError";
-}
-
-/** Over a configured limit (→ 503 + Retry-After). */
-export class CapacityError extends Error {
-  override name = "CapacityError";
-}
-
-/** Events a stream reports to its viewers (WHEP server-sent events). */
-export type StreamEvent =
-  | { type: "active" }
-  | { type: "inactive" }
-  | { type: "viewercount"; viewers: number }
-  | { type: "layers" }
-  | { type: "reconnect" };
+export { CapacityError, NoSourceError } from "./admission.ts";
+export type { StreamEvent } from "./stream-events.ts";
 
 export interface SessionManagerOptions {
   network: NetworkOptions;
@@ -72,15 +60,14 @@ export interface SessionManagerOptions {
 }
 
 const TICK_MS = 20;
-/** Window of the forwarded-rate measurement used by admission control. */
-const RATE_WINDOW_MS = 1000;
 
 export class SessionManager {
   /** One Router per stream key: a stream is a room with one publisher. */
   readonly routers: Map<string, Router> = new Map();
   readonly sessions: Map<string, Session> = new Map();
   readonly #publishers = new Map<string, PublisherSession>();
-  readonly #listeners = new Map<string, Set<(event: StreamEvent) => void>>();
+  readonly #events: StreamEvents;
+  readonly #admission: Admission;
   readonly #options: SessionManagerOptions;
   readonly #log: Logger;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -88,13 +75,12 @@ export class SessionManager {
   readonly #tickers = new Set<(nowMs: number) => void>();
   #closed = false;
   readonly #subscribers: SubscriberHost;
-  #rateStartMs = performance.now();
-  #rateStartPackets = 0;
-  #forwardedPps = 0;
 
   constructor(options: SessionManagerOptions) {
     this.#options = options;
     this.#log = options.logger;
+    this.#events = new StreamEvents(options.logger);
+    this.#admission = new Admission(options);
     this.#subscribers = options.subscribers ?? new LocalSubscriberHost(options);
     this.#subscribers.listen((event) => this.#onSubscriberEvent(event));
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
@@ -114,7 +100,7 @@ export class SessionManager {
 
   /** Packets forwarded to viewers per second, over the last full second (all threads). */
   get forwardedPps(): number {
-    return this.#forwardedPps;
+    return this.#admission.forwardedPps;
   }
 
   /** Number of sessions of a role. */
@@ -208,37 +194,7 @@ export class SessionManager {
 
   #checkCapacity(): void {
     if (this.#closed) throw new CapacityError("the server is shutting down");
-    if (this.sessions.size + this.#pending >= this.#options.maxSessions) {
-      throw new CapacityError(
-        `the server is at its limit of ${this.#options.maxSessions} sessions`,
-      );
-    }
-    const maxRssMb = this.#options.maxRssMb ?? 0;
-    if (maxRssMb > 0) {
-      const rssMb = (this.#options.rssBytes ?? (() => Deno.memoryUsage().rss))() / (1 << 20);
-      if (rssMb > maxRssMb) {
-        throw new CapacityError(
-          `the server uses ${Math.round(rssMb)} MiB, over its budget of ${maxRssMb} MiB`,
-        );
-      }
-    }
-  }
-
-  /**
-   * Admission of one more viewer under `maxForwardPps`: the measured forwarded rate plus what
-   * an average viewer costs must stay under the limit (a viewer of a stream with no viewers
-   * yet is admitted while the rate is under the limit).
-   */
-  #checkForwardBudget(): void {
-    const max = this.#options.maxForwardPps ?? 0;
-    if (max <= 0) return;
-    const viewers = this.count("viewer");
-    const perViewer = viewers > 0 ? this.#forwardedPps / viewers : 0;
-    if (this.#forwardedPps + perViewer > max) {
-      throw new CapacityError(
-        `forwarding ${Math.round(this.#forwardedPps)} packets/s, at its limit of ${max}`,
-      );
-    }
+    this.#admission.checkSessions(this.sessions.size + this.#pending);
   }
 
   /** WHIP: negotiates a publisher; a live publisher of the same stream is replaced. */
@@ -303,7 +259,7 @@ export class SessionManager {
         `stream "${streamName}" is at its limit of ${this.#options.maxViewersPerStream} viewers`,
       );
     }
-    this.#checkForwardBudget();
+    this.#admission.checkForwardBudget(this.count("viewer"));
     const id = crypto.randomUUID();
     this.#pending++;
     let created;
@@ -431,39 +387,16 @@ export class SessionManager {
 
   /** Subscribes to a stream's events; returns the unsubscribe function. */
   subscribe(streamName: string, listener: (event: StreamEvent) => void): () => void {
-    let set = this.#listeners.get(streamName);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(streamName, set);
-    }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.#listeners.delete(streamName);
-    };
+    return this.#events.subscribe(streamName, listener);
   }
 
   #emit(streamName: string, event: StreamEvent): void {
-    for (const listener of this.#listeners.get(streamName) ?? []) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#log.warn("stream event listener failed", {
-          stream: streamName,
-          error: String(error),
-        });
-      }
-    }
+    this.#events.emit(streamName, event);
   }
 
   #tick(): void {
     const now = performance.now();
-    if (now - this.#rateStartMs >= RATE_WINDOW_MS) {
-      const packets = counters.rtpPacketsOut[0] + counters.rtpPacketsOut[1];
-      this.#forwardedPps = (packets - this.#rateStartPackets) * 1000 / (now - this.#rateStartMs);
-      this.#rateStartPackets = packets;
-      this.#rateStartMs = now;
-    }
+    this.#admission.sample(now);
     this.#subscribers.tick(now);
     for (const tick of this.#tickers) {
       try {
@@ -487,7 +420,7 @@ export class SessionManager {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const name of this.#listeners.keys()) this.#emit(name, { type: "reconnect" });
+    this.#events.emitAll({ type: "reconnect" });
     await Promise.all([...this.sessions.keys()].map((id) => this.end(id, "shutdown")));
     // Room peers negotiated while closing register when their transport is up: wait for them
     // (a transport is made within 2 s, its gathering timeout) and end them too.
@@ -498,6 +431,6 @@ export class SessionManager {
     await this.#subscribers.close();
     clearInterval(this.#timer);
     this.#tickers.clear();
-    this.#listeners.clear();
+    this.#events.clear();
   }
 }
