@@ -5,9 +5,15 @@
  */
 import { RouterError } from "../sfu/router-protocol.ts";
 import type { RouterEvent } from "../sfu/router-protocol.ts";
-import { buildAnswer, planPlay, requireTransport, type SourceTrack } from "./negotiation.ts";
+import {
+  buildAnswer,
+  type OfferPlan,
+  planPlay,
+  requireTransport,
+  type SourceTrack,
+} from "./negotiation.ts";
 import { type NetworkOptions, PeerTransport } from "./peer-transport.ts";
-import { parseSdp } from "./sdp.ts";
+import { parseSdp, type SessionDescriptionInfo } from "./sdp.ts";
 import type { EndReason } from "./session-base.ts";
 import {
   applySubscriberCommand,
@@ -74,18 +80,28 @@ export class LocalSubscriberHost implements SubscriberHost {
       throw new RouterError("no-source", `nothing is being published on stream "${stream}"`);
     }
     const o = this.#options;
-    let session: ViewerSession, answer: string;
+    let offer: SessionDescriptionInfo, plan: OfferPlan;
     try {
       const sources: SourceTrack[] = [];
       for (const p of source.router.producers) {
         const codec = source.codecOf(p);
         if (codec) sources.push({ kind: p.kind, codec, codecName: p.codecName });
       }
-      const offer = parseSdp(offerSdp);
-      const plan = planPlay(offer, sources);
+      offer = parseSdp(offerSdp);
+      plan = planPlay(offer, sources);
       requireTransport(offer, plan);
-      const { peer, local } = await PeerTransport.create(offer, plan, "play", o.network, o.srtp);
-      session = new ViewerSession(id, stream, peer, plan);
+    } catch (error) {
+      throw subscriberError(error);
+    }
+    let created: Awaited<ReturnType<typeof PeerTransport.create>>;
+    try {
+      created = await PeerTransport.create(offer, plan, "play", o.network, o.srtp);
+    } catch (error) {
+      throw subscriberError(error);
+    }
+    const session = new ViewerSession(id, stream, created.peer, plan);
+    let answer: string;
+    try {
       // The owner keeps the session's log lines, span and setup time (on the main thread, where
       // the logger, tracer and metrics are): each step is reported, the end is the owner's.
       session.trace = {
@@ -94,7 +110,7 @@ export class LocalSubscriberHost implements SubscriberHost {
       };
       session.remoteIceUfrag = offer.media[plan.tracks[0].index].iceUfrag ?? "";
       const ssrcByMid = session.ssrcByMid, cname = session.cname;
-      answer = buildAnswer(offer, plan, local, "play", (track) => ({
+      answer = buildAnswer(offer, plan, created.local, "play", (track) => ({
         ssrc: ssrcByMid.get(track.mid),
         cname,
         msid: `quetzal-${stream.replace(/[^A-Za-z0-9_-]/g, "")} ${track.kind}`,
@@ -104,6 +120,8 @@ export class LocalSubscriberHost implements SubscriberHost {
       session.attach(plan, live?.producers ?? []);
       for (const c of session.consumers) live?.consumers.add(c);
     } catch (error) {
+      // Nothing half-made stays behind: the transport (socket, timers) closes with the session.
+      await session.close("error");
       throw subscriberError(error);
     }
     session.expectConnectionWithin(o.connectTimeoutMs);
@@ -146,8 +164,8 @@ export class LocalSubscriberHost implements SubscriberHost {
     for (const session of this.sessions.values()) {
       try {
         session.tick(nowMs);
-      } catch {
-        this.#listener({ t: "ended", id: session.id, reason: "error" });
+      } catch (error) {
+        this.#listener({ t: "ended", id: session.id, reason: "error", error: String(error) });
       }
     }
   }

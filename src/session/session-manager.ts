@@ -89,8 +89,14 @@ export class SessionManager {
   #onSubscriberEvent(event: SubscriberEvent): void {
     const viewer = this.sessions.get(event.id);
     if (!(viewer instanceof HostedViewer)) return;
-    if (event.t === "ended") void this.end(viewer.id, event.reason);
-    else viewer.trace?.mark(event.event);
+    if (event.t === "lifecycle") {
+      viewer.trace?.mark(event.event);
+      return;
+    }
+    if (event.error !== undefined) {
+      this.#log.error("session tick failed", { session: viewer.id, error: event.error });
+    }
+    void this.end(viewer.id, event.reason);
   }
 
   /** Where WHEP viewers run. */

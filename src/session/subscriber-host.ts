@@ -75,8 +75,11 @@ export interface SubscriberSnapshot {
 
 /** What a host reports about its subscribers. */
 export type SubscriberEvent =
-  /** A subscriber must end on its own (dead peer, ICE/DTLS failure, publisher gone). */
-  | { t: "ended"; id: string; reason: EndReason }
+  /**
+   * A subscriber must end on its own (dead peer, ICE/DTLS failure, publisher gone); `error`:
+   * what a tick that failed threw.
+   */
+  | { t: "ended"; id: string; reason: EndReason; error?: string }
   /** A lifecycle step (ICE and DTLS up, first packet), for the SessionTrace its owner keeps. */
   | { t: "lifecycle"; id: string; event: SessionEvent };
 
