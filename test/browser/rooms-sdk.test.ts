@@ -13,6 +13,7 @@ import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { browserUnavailable, launchBrowser, type Page } from "../support/browser.ts";
 import { pollUntil } from "../support/browser-media.ts";
 import { startLoopbackServer } from "../support/loopback-server.ts";
+import { peerSessions } from "../support/sessions.ts";
 
 /** An upper bound so a broken build fails instead of hanging; not a speed assertion. */
 const DEADLINE_MS = 60_000;
@@ -171,7 +172,7 @@ Deno.test({
       "server sessions (kind, SRTP errors, connected, ms since a packet, producers/layers or " +
       "consumers/packets sent): " +
       JSON.stringify(
-        [...server.manager.sessions.values()].map((s) => [
+        peerSessions(server.manager).map((s) => [
           s.constructor.name,
           s.peer.counters.srtpErrors,
           s.peer.connected,

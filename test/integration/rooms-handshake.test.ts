@@ -20,6 +20,7 @@ import type { Buffer } from "node:buffer";
 import { DtlsClient, DtlsServer, RTCDtlsTransport, type Transport } from "werift";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { checkPayloads, pumpUntil, type RoomClient, withRoom } from "../support/room-client.ts";
+import { peerSessions } from "../support/sessions.ts";
 
 loadLibsrtp();
 
@@ -110,7 +111,7 @@ Deno.test("rooms: four participants re-offering mid-handshake, with a DTLS fligh
       // Every handshake met its copy: 8 connections on each side (publish and subscribe per
       // participant), werift's DTLS servers and clients on both.
       assertEquals(crossings, { flight4: 8, hello: 8 });
-      for (const session of server.manager.sessions.values()) {
+      for (const session of peerSessions(server.manager)) {
         assertEquals(session.peer.counters.srtpErrors, 0, `${session.constructor.name} SRTP`);
       }
     });
