@@ -1,11 +1,12 @@
-// Firefox and Chromium in one call (run by rooms-firefox.test.ts inside a network namespace,
-// scripts/netns.sh): the server announces the namespace's non-loopback address 198.18.0.1,
-// the pages load from 127.0.0.1. Prints one JSON line: what each browser received, or the
-// error. See rooms-firefox.test.ts for what is checked and why.
+// Firefox with Chromium (run by rooms-firefox.test.ts inside a network namespace,
+// scripts/netns.sh): in one call (default), or each publishing over WHIP what the other plays
+// over WHEP (`--broadcast`). The server announces the namespace's non-loopback address
+// 198.18.0.1; the pages load from 127.0.0.1. Prints one JSON line: what each browser
+// received, or the error. See rooms-firefox.test.ts for what is checked and why.
 import type { CreatedRoom } from "../../src/http/rooms-api.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { launchBrowser, type Page } from "../support/browser.ts";
-import { pollUntil } from "../support/browser-media.ts";
+import { decodedVideo, playInPage, pollUntil, publishFromPage } from "../support/browser-media.ts";
 import { launchFirefox } from "../support/firefox.ts";
 import { startLoopbackServer } from "../support/loopback-server.ts";
 
@@ -119,11 +120,75 @@ export async function runCall(ip: string): Promise<CallResult> {
   }
 }
 
+/** Per direction ("Firefox → Chromium"): frames the viewer decoded at two looks, and how. */
+export interface BroadcastResult {
+  error?: string;
+  played?: Record<string, { first: number; later: number; width: number; codec: string }>;
+}
+
+/**
+ * The broadcast case: each browser publishes over WHIP with the player module (VP8 simulcast,
+ * as the /publish page can) and the other plays it over WHEP.
+ */
+export async function runBroadcast(ip: string): Promise<BroadcastResult> {
+  await using chromium = await launchBrowser();
+  if (!chromium) return { error: "no Chromium" };
+  await using firefox = await launchFirefox();
+  const server = await startLoopbackServer({ host: "127.0.0.1", publicIps: [ip] });
+  try {
+    const played: NonNullable<BroadcastResult["played"]> = {};
+    const browsers = { Firefox: firefox, Chromium: chromium };
+    for (const [from, to] of [["Firefox", "Chromium"], ["Chromium", "Firefox"]] as const) {
+      const stream = from.toLowerCase();
+      const publisher = await browsers[from].newPage(`${server.url}/`);
+      const viewer = await browsers[to].newPage(`${server.url}/`);
+      try {
+        await publishFromPage(publisher, stream, {
+          token: server.publishToken,
+          codec: "VP8",
+          simulcast: true,
+        }, "true");
+        await playInPage(viewer, stream);
+        const pages = [publisher, viewer];
+        const first = await pollUntil(
+          `${to} to decode ${from}'s stream`,
+          () => decodedVideo(viewer),
+          (d) => d.framesDecoded > 0,
+          DEADLINE_MS,
+          pages,
+          500,
+        );
+        const later = await pollUntil(
+          `${to}'s frames of ${from}'s stream advancing`,
+          () => decodedVideo(viewer),
+          (d) => d.framesDecoded >= first.framesDecoded + MIN_NEW_FRAMES,
+          DEADLINE_MS,
+          pages,
+          500,
+        );
+        played[`${from} → ${to}`] = {
+          first: first.framesDecoded,
+          later: later.framesDecoded,
+          width: later.width,
+          codec: later.codec,
+        };
+      } finally {
+        await viewer.close();
+        await publisher.close();
+      }
+    }
+    return { played };
+  } finally {
+    await server.close();
+  }
+}
+
 if (import.meta.main) {
   const ip = Deno.args.find((a) => a.startsWith("--ip="))?.slice(5) ?? "198.18.0.1";
-  let result: CallResult;
+  const run = Deno.args.includes("--broadcast") ? runBroadcast : runCall;
+  let result: CallResult | BroadcastResult;
   try {
-    result = await runCall(ip);
+    result = await run(ip);
   } catch (error) {
     result = { error: error instanceof Error ? error.message : String(error) };
   }

@@ -10,7 +10,7 @@ import { assertEquals, assertGreater } from "@std/assert";
 import { browserUnavailable } from "../support/browser.ts";
 import { firefoxUnavailable } from "../support/firefox.ts";
 // The child runs where the package registry is unreachable: load its modules here first.
-import type { CallResult } from "./rooms-firefox.child.ts";
+import type { BroadcastResult, CallResult } from "./rooms-firefox.child.ts";
 
 const root = new URL("../../", import.meta.url);
 
@@ -32,28 +32,35 @@ function skipReason(): string | null {
 const skip = skipReason();
 if (skip) console.log(`skipping the Firefox call test: ${skip}`);
 
+/** Runs the child in a namespace; its last line of output, parsed. */
+async function inNamespace<T>(...flags: string[]): Promise<T> {
+  // Type-checks and caches the child's module graph before it runs without a registry.
+  await import("./rooms-firefox.child.ts");
+  const out = await new Deno.Command(new URL("scripts/netns.sh", root).pathname, {
+    args: [
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      `--config=${new URL("deno.json", root).pathname}`,
+      new URL("test/browser/rooms-firefox.child.ts", root).pathname,
+      "--ip=198.18.0.1",
+      ...flags,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  const stderr = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 0, `namespace run failed: ${stderr.slice(-2000)}`);
+  const parsed: T = JSON.parse(stdout);
+  return parsed;
+}
+
 Deno.test({
   name: "browser: Firefox and Chromium in one call see and hear each other",
   ignore: skip !== null,
   fn: async () => {
-    // Type-checks and caches the child's module graph before it runs without a registry.
-    await import("./rooms-firefox.child.ts");
-    const out = await new Deno.Command(new URL("scripts/netns.sh", root).pathname, {
-      args: [
-        Deno.execPath(),
-        "run",
-        "--allow-all",
-        `--config=${new URL("deno.json", root).pathname}`,
-        new URL("test/browser/rooms-firefox.child.ts", root).pathname,
-        "--ip=198.18.0.1",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-    const stderr = new TextDecoder().decode(out.stderr);
-    assertEquals(out.code, 0, `namespace run failed: ${stderr.slice(-2000)}`);
-    const result: CallResult = JSON.parse(stdout);
+    const result = await inNamespace<CallResult>();
     assertEquals(result.error, undefined, JSON.stringify(result));
     for (const [self, got] of Object.entries(result.received ?? {})) {
       assertGreater(got.later, got.first, `${self}'s frames advance`);
@@ -62,5 +69,22 @@ Deno.test({
     }
     assertEquals(Object.keys(result.received ?? {}).sort(), ["Ada", "Fox"]);
     assertEquals(result.sources, { Ada: ["camera", "microphone"], Fox: ["camera", "microphone"] });
+  },
+});
+
+Deno.test({
+  name: "browser: Firefox publishes over WHIP what Chromium plays over WHEP, and the other way",
+  ignore: skip !== null,
+  fn: async () => {
+    const result = await inNamespace<BroadcastResult>("--broadcast");
+    assertEquals(result.error, undefined, JSON.stringify(result));
+    assertEquals(Object.keys(result.played ?? {}).sort(), [
+      "Chromium → Firefox",
+      "Firefox → Chromium",
+    ]);
+    for (const [direction, got] of Object.entries(result.played ?? {})) {
+      assertGreater(got.later, got.first, `${direction}: frames advance`);
+      assertGreater(got.width, 0, `${direction}: a picture`);
+    }
   },
 });
