@@ -77,6 +77,9 @@ interface RoomResult {
   delivered_audio: number | null;
   delivered_video: number | null;
   video_layers: Record<string, number | null>;
+  video_frames_missing: number | null;
+  subscriber_states: Record<string, number>;
+  publisher_states: Record<string, number>;
   latency_p50_ms: number | null;
   latency_p99_ms: number | null;
   padding_packets: number;
@@ -97,6 +100,15 @@ function numOrNull(m: Record<string, unknown>, key: string): number | null {
   return typeof v === "number" ? v : null;
 }
 
+function counts(m: Record<string, unknown>, key: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const v = m[key];
+  if (v && typeof v === "object") {
+    for (const [k, n] of Object.entries(v)) if (typeof n === "number") out[k] = n;
+  }
+  return out;
+}
+
 function parseResult(m: Record<string, unknown>): RoomResult {
   const layers = m.video_layers;
   const videoLayers: Record<string, number | null> = {};
@@ -115,6 +127,9 @@ function parseResult(m: Record<string, unknown>): RoomResult {
     delivered_audio: numOrNull(m, "delivered_audio"),
     delivered_video: numOrNull(m, "delivered_video"),
     video_layers: videoLayers,
+    video_frames_missing: numOrNull(m, "video_frames_missing"),
+    subscriber_states: counts(m, "subscriber_states"),
+    publisher_states: counts(m, "publisher_states"),
     latency_p50_ms: numOrNull(m, "latency_p50_ms"),
     latency_p99_ms: numOrNull(m, "latency_p99_ms"),
     padding_packets: num(m, "padding_packets"),
@@ -148,6 +163,32 @@ async function createRoom(url: string, participants: number): Promise<CreatedRoo
   const body = await res.text();
   if (res.status !== 201) throw new Error(`POST /api/rooms: ${res.status} ${body}`);
   return JSON.parse(body) as CreatedRoom;
+}
+
+/** The server's figures that explain a row: bandwidth estimates and paused-track drops. */
+interface Scrape {
+  estimateSum: number;
+  estimateCount: number;
+  pausedDrops: number;
+}
+
+/** Reads a few samples of `/metrics` (outside the CPU window's bounds). */
+async function scrape(url: string): Promise<Scrape | undefined> {
+  try {
+    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    const sample = (line: string) => {
+      const at = text.indexOf(`\n${line} `);
+      return at < 0 ? NaN : Number(text.slice(at + line.length + 2, text.indexOf("\n", at + 1)));
+    };
+    return {
+      estimateSum: sample("quetzal_bandwidth_estimate_bytes_per_second_sum"),
+      estimateCount: sample("quetzal_bandwidth_estimate_bytes_per_second_count"),
+      pausedDrops: sample('quetzal_packets_dropped_total{reason="paused"}'),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 function caseName(spec: RoomSpec): string {
@@ -210,6 +251,7 @@ async function runRoom(
       } s${connected.error ? ` (first error: ${connected.error})` : ""}`,
     );
     await load.next((m) => m.event === "window-start", options.warmupS * 1000 + 60_000);
+    const scrape0 = await scrape(server.url);
     const cpu0 = cpuSeconds(server.process.pid);
     const loadCpu0 = cpuSeconds(load.pid);
     const t0 = performance.now();
@@ -218,6 +260,7 @@ async function runRoom(
     const t1 = performance.now();
     const loadCpu1 = cpuSeconds(load.pid);
     const rss = memoryMb(server.process.pid);
+    const scrape1 = await scrape(server.url);
     const result = parseResult(await load.next((m) => m.event === "result", 60_000));
     const seconds = (t1 - t0) / 1000;
     const serverCpu = cpu1 - cpu0;
@@ -233,6 +276,9 @@ async function runRoom(
     row.delivered_audio = result.delivered_audio;
     row.delivered_video = result.delivered_video;
     row.video_layers = result.video_layers;
+    // Frames of a (subscriber, camera) pair of which nothing arrived: the allocator paused the
+    // camera (a low bandwidth estimate) or every packet was lost.
+    row.video_frames_missing = result.video_frames_missing;
     row.latency_p50_ms = result.latency_p50_ms;
     row.latency_p99_ms = result.latency_p99_ms;
     row.rss_peak_mb = rss.hwmMb;
@@ -249,11 +295,30 @@ async function runRoom(
     row.duplicates = result.duplicates;
     row.subscribe_offers = result.subscribe_offers;
     row.publisher_plis = result.publisher_plis;
+    if (scrape0 && scrape1) {
+      // The allocator's view in the window: its mean bandwidth estimate per subscriber (one
+      // sample per allocation) and the packets it held back from paused tracks.
+      const allocations = scrape1.estimateCount - scrape0.estimateCount;
+      row.allocations_in_window = allocations;
+      row.mean_estimate_kbps = allocations > 0
+        ? (scrape1.estimateSum - scrape0.estimateSum) * 8 / 1000 / allocations
+        : null;
+      row.paused_drops_per_s = (scrape1.pausedDrops - scrape0.pausedDrops) / seconds;
+    }
+    row.subscriber_states = result.subscriber_states;
+    row.publisher_states = result.publisher_states;
     row.load_cpu_percent = (loadCpu1 - loadCpu0) / seconds * 100;
+    // The generator's own limit: pinned it has one core, unpinned the machine's (shared with
+    // the server). Near it, loss and latency are the generator's, not the server's.
+    const loadCores = pin && spec.pinned ? 1 : navigator.hardwareConcurrency;
+    row.load_saturated = (row.load_cpu_percent as number) >= 90 * loadCores ||
+      (row.load_cpu_percent as number) + (row.cpu_percent ?? 0) >=
+        90 * navigator.hardwareConcurrency;
     row.window_s = seconds;
-    row.note = spec.kind === "meeting"
+    row.note = (spec.kind === "meeting"
       ? `${participants} × (simulcast camera + mic), all subscribed to all`
-      : `${spec.speakers} speakers × ${spec.listeners} listeners, audio only`;
+      : `${spec.speakers} speakers × ${spec.listeners} listeners, audio only`) +
+      (row.load_saturated ? "; load generator + server saturate the CPUs" : "");
     return row;
   } finally {
     load?.kill();

@@ -232,6 +232,9 @@ function roomTargets(
       : `voice ${r.publishers}×${r.listeners}`;
     table[key] = {
       delivered: r.delivered_ratio,
+      delivered_audio: r.delivered_audio ?? null,
+      delivered_video: r.delivered_video ?? null,
+      video_frames_missing: r.video_frames_missing ?? null,
       p99_ms: r.latency_p99_ms,
       us_per_packet: r1(r.us_per_packet),
       pps_per_core: r1(r.pps_per_core as number | null),
@@ -241,6 +244,7 @@ function roomTargets(
       ratio_vs_broadcast: typeof r.us_ratio_vs_broadcast === "number"
         ? Math.round(r.us_ratio_vs_broadcast * 100) / 100
         : null,
+      load_saturated: r.load_saturated ?? null,
     };
   }
   out.rooms = table;

@@ -203,6 +203,7 @@ type roomParticipant struct {
 
 	subConnected atomic.Bool
 	pubConnected atomic.Bool
+	pubState     atomic.Value
 	subState     atomic.Value
 	settled      chan struct{}
 	settle       sync.Once
@@ -400,6 +401,7 @@ func (p *roomParticipant) publish(api *webrtc.API) error {
 	p.pub = pc
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.pubConnected.Store(s == webrtc.PeerConnectionStateConnected)
+		p.pubState.Store(s.String())
 		if s == webrtc.PeerConnectionStateConnected && p.subConnected.Load() {
 			p.markSettled()
 		}
@@ -625,6 +627,7 @@ func runRoom(args []string) error {
 	warmup := fs.Duration("warmup", 5*time.Second, "time between the last participant connecting and the window")
 	window := fs.Duration("window", 10*time.Second, "measured window")
 	parallel := fs.Int("parallel", 4, "participants joining at once")
+	breakSubs := fs.Int("break-subscribers", 0, "this many listeners close their subscribe connection once up, keeping their socket (a crashed tab's peer): the others must not notice")
 	detail := fs.Bool("detail", false, "per pair video counts in the result (received, expected, per-layer packets)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -697,12 +700,22 @@ func runRoom(args []string) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	var notConnected []int // the first few, for the log
+	for _, p := range all {
+		if len(notConnected) < 20 && !(p.subConnected.Load() && (!p.speaker || p.pubConnected.Load())) {
+			notConnected = append(notConnected, p.index)
+		}
+	}
 	ev := map[string]interface{}{"event": "participants-connected", "connected": connected,
-		"failed": failures.Load(), "states": roomStates(all), "join_s": time.Since(t0).Seconds()}
+		"not_connected": notConnected,
+		"failed":        failures.Load(), "states": roomStates(all), "join_s": time.Since(t0).Seconds()}
 	if e := firstError.Load(); e != nil {
 		ev["error"] = e
 	}
 	emit(ev)
+	for i := *speakers; i < total && i < *speakers+*breakSubs; i++ {
+		_ = all[i].sub.Close()
+	}
 	time.Sleep(*warmup)
 
 	cpu0 := cpuSeconds()
@@ -730,6 +743,17 @@ func runRoom(args []string) error {
 		plis += p.plis.Load()
 	}
 	result["publisher_plis"] = plis
+	// Connection states after the window: a peer that dropped during the run shows here.
+	result["subscriber_states"] = roomStates(all)
+	pubStates := map[string]int{}
+	for _, p := range all[:*speakers] {
+		s, _ := p.pubState.Load().(string)
+		if s == "" {
+			s = "none"
+		}
+		pubStates[s]++
+	}
+	result["publisher_states"] = pubStates
 	emit(result)
 	return nil
 }
@@ -788,6 +812,7 @@ func roomResult(all []*roomParticipant, speakers int, video bool, slots int, det
 	}
 	var forwarded, audioReceived, audioExpected, videoReceived, videoExpected int64
 	framesOn := [3]int64{}
+	var framesNone int64 // frames of a pair of which nothing came (paused or lost)
 	hist := make([]uint64, fineBuckets+coarseBuckets)
 	// Per pair (subscriber>publisher): video packets received / expected, for -detail.
 	pairs := map[string]interface{}{}
@@ -834,6 +859,7 @@ func roomResult(all []*roomParticipant, speakers int, video bool, slots int, det
 				}
 				if on < 0 {
 					on = last
+					framesNone++
 				}
 				last = on
 				framesOn[on]++
@@ -885,23 +911,24 @@ func roomResult(all []*roomParticipant, speakers int, video bool, slots int, det
 		delivered = 0.0
 	}
 	out := map[string]interface{}{
-		"participants":     len(all),
-		"speakers":         speakers,
-		"sent_video":       sentVideo,
-		"sent_audio":       sentAudio,
-		"expected":         expected,
-		"received":         received,
-		"forwarded":        forwarded,
-		"delivered_ratio":  delivered,
-		"delivered_audio":  ratio(audioReceived, audioExpected),
-		"delivered_video":  ratio(videoReceived, videoExpected),
-		"video_layers":     layerShare,
-		"duplicates":       dup,
-		"unrecognised":     bad,
-		"padding_packets":  padding,
-		"latency_p50_ms":   percentile(hist, 0.5),
-		"latency_p99_ms":   percentile(hist, 0.99),
-		"subscribe_offers": totalOffers(all),
+		"participants":         len(all),
+		"speakers":             speakers,
+		"sent_video":           sentVideo,
+		"sent_audio":           sentAudio,
+		"expected":             expected,
+		"received":             received,
+		"forwarded":            forwarded,
+		"delivered_ratio":      delivered,
+		"delivered_audio":      ratio(audioReceived, audioExpected),
+		"delivered_video":      ratio(videoReceived, videoExpected),
+		"video_layers":         layerShare,
+		"video_frames_missing": ratio(framesNone, frames),
+		"duplicates":           dup,
+		"unrecognised":         bad,
+		"padding_packets":      padding,
+		"latency_p50_ms":       percentile(hist, 0.5),
+		"latency_p99_ms":       percentile(hist, 0.99),
+		"subscribe_offers":     totalOffers(all),
 	}
 	if detail {
 		out["pairs"] = pairs
