@@ -53,6 +53,11 @@ Deno.test("three participants publish camera and microphone; each receives the o
     }
     // Six peers: a publish and a subscribe connection each.
     assertEquals(server.manager.count("publisher") + server.manager.count("viewer"), 6);
+    // The default server has viewer workers: the three subscribe connections run there, spread
+    // over both (the least loaded worker takes each), and nothing else does.
+    const placements = [...server.workers!.placements().values()];
+    assertEquals(placements.length, 3);
+    assertEquals(new Set(placements).size, 2);
     // The room gauges: 3 cameras and 3 microphones published; each forwarded to 2 others.
     const response = await fetch(`${server.url}/metrics`);
     const metrics = parseExposition(await response.text());
