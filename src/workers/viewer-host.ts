@@ -192,7 +192,8 @@ export class ViewerHost implements RingSink {
       extensions: ExtensionMap.fromExtmaps(track.extmaps),
       requestKeyframe: (ssrc) => this.#options.events.keyframe(track.trackId, ssrc),
     });
-    producer.muted = info.muted;
+    // Never muted here: the main thread's producer hands a worker nothing while it is muted, and
+    // a room's unmute is no Router event, so a mirror that copied `info.muted` would stay silent.
     this.#byTrack.set(track.trackId, producer);
     this.#media.set(producer, track);
     return producer;
