@@ -186,9 +186,10 @@ export class SessionManager {
   }
 
   /**
-   * A room participant's peer (its publish or subscribe connection): counted, ticked and in
-   * the metrics like any session, ended on shutdown. It has no connect deadline and no
-   * dead-peer end: it lives as long as its seat, and its room ends it (`end`).
+   * A room participant's publish connection (its subscribe connection is hosted, see
+   * `subscribeRoom`): counted, ticked and in the metrics like any session, ended on shutdown. It
+   * has no connect deadline and no dead-peer end: it lives as long as its seat, and its room
+   * ends it (`end`).
    */
   addRoomPeer(session: PeerSession): void {
     session.deadPeerMs = Infinity;
