@@ -1,7 +1,8 @@
 /**
- * The SubscriberHost that runs viewer sessions on its own thread: the main thread's when there
- * are no viewer workers, and inside each viewer worker (viewer-host.ts, fed by mirror Routers).
- * One code path negotiates, ticks, commands, snapshots and ends viewers wherever they live.
+ * The SubscriberHost that runs subscriber sessions on its own thread: the main thread's when
+ * there are no viewer workers, and inside each viewer worker (viewer-host.ts, fed by mirror
+ * Routers). One code path negotiates, ticks, commands, snapshots and ends WHEP viewers and room
+ * subscribers (room-subscriber.ts) wherever they live.
  */
 import { RouterError } from "../sfu/router-protocol.ts";
 import type { RouterEvent } from "../sfu/router-protocol.ts";
@@ -13,10 +14,13 @@ import {
   type SourceTrack,
 } from "./negotiation.ts";
 import { type NetworkOptions, PeerTransport } from "./peer-transport.ts";
+import { RoomSubscriber } from "./room-subscriber.ts";
 import { parseSdp, type SessionDescriptionInfo } from "./sdp.ts";
 import type { EndReason } from "./session-base.ts";
 import {
   applySubscriberCommand,
+  type RoomSubscriberCommand,
+  type RoomSubscriberSpec,
   snapshotOf,
   type StreamSource,
   type SubscriberCommand,
@@ -25,7 +29,9 @@ import {
   type SubscriberEvent,
   type SubscriberHost,
   type SubscriberSnapshot,
+  unreachable,
 } from "./subscriber-host.ts";
+import type { TrackPriorityValue } from "../sfu/subscriber-allocator.ts";
 import type { SrtpBackend } from "../transport/srtp.ts";
 import { ViewerSession } from "./viewer-session.ts";
 
@@ -35,8 +41,23 @@ export interface LocalSubscriberHostOptions {
   connectTimeoutMs: number;
 }
 
+/** What a room subscriber wants of a video track (a `want` command), kept until it changes. */
+interface TrackWant {
+  maxHeight: number;
+  priority: TrackPriorityValue;
+}
+
+/** A room subscriber and the wants its owner sent, by producer id. */
+interface HostedRoomSubscriber {
+  subscriber: RoomSubscriber;
+  wants: Map<string, TrackWant>;
+}
+
 export class LocalSubscriberHost implements SubscriberHost {
+  /** WHEP viewers' sessions, by id. */
   readonly sessions: Map<string, ViewerSession> = new Map();
+  /** Room participants' subscribe connections, by session id. */
+  readonly rooms: Map<string, HostedRoomSubscriber> = new Map();
   readonly #sources = new Map<string, StreamSource>();
   readonly #options: LocalSubscriberHostOptions;
   #listener: (event: SubscriberEvent) => void = () => {};
@@ -140,18 +161,118 @@ export class LocalSubscriberHost implements SubscriberHost {
     if (session) applySubscriberCommand(session, command);
   }
 
+  async createRoom(id: string, spec: RoomSubscriberSpec): Promise<void> {
+    if (this.#closed) throw new RouterError("over-capacity", "the server is shutting down");
+    if (!this.#sources.has(spec.stream)) {
+      throw new RouterError("not-found", `no room router "${spec.stream}" is observed`);
+    }
+    const wants = new Map<string, TrackWant>();
+    const emit = (event: SubscriberEvent) => {
+      if (this.rooms.has(id)) this.#listener(event);
+    };
+    let subscriber: RoomSubscriber;
+    try {
+      subscriber = await RoomSubscriber.create(
+        this.#options,
+        id,
+        spec.stream,
+        spec.participant,
+        spec.audioSlots,
+        {
+          offer: (rev, sdp, bound) => emit({ t: "offer", id, rev, sdp, bound }),
+          bound: (bound) => emit({ t: "bound", id, bound }),
+          consuming: (consumer) => {
+            const want = wants.get(consumer.producer.id);
+            if (!want || consumer.kind !== "video") return;
+            consumer.setCaps(undefined, want.maxHeight);
+            consumer.priority = want.priority;
+          },
+        },
+      );
+    } catch (error) {
+      throw subscriberError(error);
+    }
+    if (this.#closed) {
+      subscriber.close();
+      await subscriber.session.close("shutdown");
+      throw new RouterError("over-capacity", "the server is shutting down");
+    }
+    // A transport that failed for good (DTLS) ends; its room sees the peer closed.
+    subscriber.session.onEnd = (reason) => {
+      if (reason === "dtls_failed" || reason === "error") {
+        this.#listener({ t: "ended", id, reason });
+      }
+    };
+    this.rooms.set(id, { subscriber, wants });
+  }
+
+  roomCommand(id: string, command: RoomSubscriberCommand): void {
+    const hosted = this.rooms.get(id);
+    if (!hosted) return;
+    const subscriber = hosted.subscriber;
+    const router = this.#sources.get(subscriber.session.streamName)?.router;
+    switch (command.t) {
+      case "bind": {
+        const producer = router?.producer(command.producer);
+        if (producer) subscriber.bind(producer);
+        return;
+      }
+      case "unbind":
+        hosted.wants.delete(command.producer);
+        subscriber.unbind(command.producer);
+        return;
+      case "slot": {
+        const producer = command.producer === null ? null : router?.producer(command.producer);
+        subscriber.setSlot(command.index, producer ?? null);
+        return;
+      }
+      case "want": {
+        const want = { maxHeight: command.maxHeight, priority: command.priority };
+        hosted.wants.set(command.producer, want);
+        const consumer = subscriber.consumerOf(command.producer);
+        if (!consumer || consumer.kind !== "video") return;
+        if (consumer.maxHeight !== want.maxHeight) consumer.setCaps(undefined, want.maxHeight);
+        consumer.priority = want.priority;
+        return;
+      }
+      case "restartIce":
+        subscriber.restartIce();
+        return;
+      case "resume":
+        subscriber.resume();
+        return;
+      default:
+        unreachable(command);
+    }
+  }
+
+  async answer(id: string, rev: number, sdp: string): Promise<void> {
+    const hosted = this.rooms.get(id);
+    if (!hosted) throw new RouterError("conflict", "the subscribe connection has ended");
+    await hosted.subscriber.answer(rev, sdp);
+  }
+
   snapshot(id: string): SubscriberSnapshot | undefined {
-    const session = this.sessions.get(id);
+    const session = this.sessions.get(id) ?? this.rooms.get(id)?.subscriber.session;
     return session ? snapshotOf(session, performance.now()) : undefined;
   }
 
   /** Every subscriber's snapshot (a worker's status report). */
   snapshots(): SubscriberSnapshot[] {
     const now = performance.now();
-    return [...this.sessions.values()].map((s) => snapshotOf(s, now));
+    const out = [...this.sessions.values()].map((s) => snapshotOf(s, now));
+    for (const { subscriber } of this.rooms.values()) out.push(snapshotOf(subscriber.session, now));
+    return out;
   }
 
   async end(id: string, reason: EndReason): Promise<void> {
+    const hosted = this.rooms.get(id);
+    if (hosted) {
+      this.rooms.delete(id);
+      hosted.subscriber.close();
+      await hosted.subscriber.session.close(reason);
+      return;
+    }
     const session = this.sessions.get(id);
     if (!session) return;
     this.sessions.delete(id);
@@ -161,19 +282,23 @@ export class LocalSubscriberHost implements SubscriberHost {
   }
 
   tick(nowMs: number): void {
-    for (const session of this.sessions.values()) {
-      try {
-        session.tick(nowMs);
-      } catch (error) {
-        this.#listener({ t: "ended", id: session.id, reason: "error", error: String(error) });
-      }
+    for (const session of this.sessions.values()) this.#tickOne(session, nowMs);
+    for (const { subscriber } of this.rooms.values()) this.#tickOne(subscriber.session, nowMs);
+  }
+
+  #tickOne(session: ViewerSession, nowMs: number): void {
+    try {
+      session.tick(nowMs);
+    } catch (error) {
+      this.#listener({ t: "ended", id: session.id, reason: "error", error: String(error) });
     }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all([...this.sessions.keys()].map((id) => this.end(id, "shutdown")));
+    const ids = [...this.sessions.keys(), ...this.rooms.keys()];
+    await Promise.all(ids.map((id) => this.end(id, "shutdown")));
     this.#sources.clear();
   }
 }

@@ -29,7 +29,12 @@ import { PublisherSession } from "./publisher-session.ts";
 import { parseSdp, type SessionDescriptionInfo } from "./sdp.ts";
 import type { EndReason } from "./session-base.ts";
 import { type StreamEvent, StreamEvents } from "./stream-events.ts";
-import { HostedViewer, type SubscriberEvent, type SubscriberHost } from "./subscriber-host.ts";
+import {
+  HostedViewer,
+  type RoomSubscriberSpec,
+  type SubscriberEvent,
+  type SubscriberHost,
+} from "./subscriber-host.ts";
 import type { ViewerSession } from "./viewer-session.ts";
 
 /** A session with its transport on this thread: a WHIP publisher or a room participant's peer. */
@@ -38,6 +43,9 @@ export type PeerSession = PublisherSession | ViewerSession;
 export type Session = PeerSession | HostedViewer;
 
 export { CapacityError, NoSourceError } from "./admission.ts";
+
+/** What a room subscriber tells its room: an offer for its client, or bindings outside one. */
+export type RoomSubscriberEvent = Extract<SubscriberEvent, { t: "offer" | "bound" }>;
 export type { StreamEvent } from "./stream-events.ts";
 
 export interface SessionManagerOptions {
@@ -75,6 +83,8 @@ export class SessionManager {
   readonly #tickers = new Set<(nowMs: number) => void>();
   #closed = false;
   readonly #subscribers: SubscriberHost;
+  /** Room subscribers' owners (room-media.ts), told their offers and bindings. */
+  readonly #roomListeners = new Map<string, (event: RoomSubscriberEvent) => void>();
 
   constructor(options: SessionManagerOptions) {
     this.#options = options;
@@ -87,6 +97,10 @@ export class SessionManager {
   }
 
   #onSubscriberEvent(event: SubscriberEvent): void {
+    if (event.t === "offer" || event.t === "bound") {
+      this.#roomListeners.get(event.id)?.(event);
+      return;
+    }
     const viewer = this.sessions.get(event.id);
     if (!(viewer instanceof HostedViewer)) return;
     if (event.t === "lifecycle") {
@@ -172,9 +186,10 @@ export class SessionManager {
   }
 
   /**
-   * A room participant's peer (its publish or subscribe connection): counted, ticked and in
-   * the metrics like any session, ended on shutdown. It has no connect deadline and no
-   * dead-peer end: it lives as long as its seat, and its room ends it (`end`).
+   * A room participant's publish connection (its subscribe connection is hosted, see
+   * `subscribeRoom`): counted, ticked and in the metrics like any session, ended on shutdown. It
+   * has no connect deadline and no dead-peer end: it lives as long as its seat, and its room
+   * ends it (`end`).
    */
   addRoomPeer(session: PeerSession): void {
     session.deadPeerMs = Infinity;
@@ -289,6 +304,41 @@ export class SessionManager {
     return { session: viewer, answer: created.answer };
   }
 
+  /**
+   * A room participant's subscribe connection, on whichever thread the host picks (counted
+   * like a viewer; no connect deadline or dead-peer end: its room ends it with `end`). Its
+   * offers and bindings go to `listener` until it ends. Errors: CapacityError, RouterError.
+   */
+  async subscribeRoom(
+    spec: RoomSubscriberSpec,
+    listener: (event: RoomSubscriberEvent) => void,
+  ): Promise<HostedViewer> {
+    this.#checkCapacity();
+    const id = crypto.randomUUID();
+    // Listening before it exists: its first offer may follow the creation closely.
+    this.#roomListeners.set(id, listener);
+    this.#pending++;
+    try {
+      await this.#subscribers.createRoom(id, spec);
+    } catch (error) {
+      this.#roomListeners.delete(id);
+      throw error;
+    } finally {
+      this.#pending--;
+    }
+    const created = {
+      answer: "",
+      etag: "",
+      remoteIceUfrag: "",
+      snapshot: { id, stream: spec.stream, connected: false, estimateBps: 0, consumers: [] },
+    };
+    const subscriber = new HostedViewer(id, spec.stream, created, this.#subscribers);
+    this.sessions.set(id, subscriber);
+    counters.sessionsCreated[1]++;
+    if (this.#closed) await this.end(id, "shutdown");
+    return subscriber;
+  }
+
   /** Parses and plans an offer (failures count as `sdp`), then builds the werift transport. */
   async #negotiate(
     offerSdp: string,
@@ -368,6 +418,7 @@ export class SessionManager {
     const name = session.streamName;
     const stream = this.routers.get(name);
     if (session instanceof HostedViewer) {
+      this.#roomListeners.delete(id);
       session.closed = true;
       session.endReason = reason;
       session.trace?.end(reason === "connect_timeout" ? "ice_failed" : reason);

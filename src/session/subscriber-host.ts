@@ -8,6 +8,7 @@
  * function, and the worker protocol carries commands verbatim.
  */
 import type { SessionEvent } from "../observability/tracing.ts";
+import type { Source } from "../sfu/router-protocol.ts";
 import type { SwitchReason } from "../sfu/consumer.ts";
 import type { Producer } from "../sfu/producer.ts";
 import type { Router } from "../sfu/router.ts";
@@ -39,6 +40,37 @@ export type SubscriberCommand =
     iceUfrag: string;
     icePwd: string;
   };
+
+/**
+ * What a room's owner (signalling, room-media.ts) asks of one room subscriber
+ * (room-subscriber.ts). Producers are named by id: the subscriber's host resolves them in its
+ * own Router (the room's, or a worker's mirror of it, which has the same ids).
+ */
+export type RoomSubscriberCommand =
+  /** Another participant's track (not a microphone) on an idle m-line of its kind. */
+  | { t: "bind"; producer: string }
+  /** The producer is gone: its m-line (track or audio slot) is free. */
+  | { t: "unbind"; producer: string }
+  /** Audio slot `index` carries `producer` from now on (null: silent). */
+  | { t: "slot"; index: number; producer: string | null }
+  /**
+   * How the subscriber wants a video track: its height cap and its rank in the bandwidth split.
+   * Keyed by producer rather than by m-line (unlike SubscriberCommand): the owner decides it
+   * before the track has a consumer, and the host applies it whenever one starts carrying it.
+   */
+  | { t: "want"; producer: string; maxHeight: number; priority: TrackPriorityValue }
+  /** The next offer restarts ICE with new credentials of the host's choosing. */
+  | { t: "restartIce" }
+  /** The client's socket resumed: what every m-line carries now, and the offer in flight again. */
+  | { t: "resume" };
+
+/** What an m-line of a room subscriber carries, as signalling describes it. */
+export interface MlineBinding {
+  mid: string;
+  kind: "audio" | "video";
+  participant: string | null;
+  source: Source | null;
+}
 
 /** A layer as a snapshot names it. */
 export interface LayerRef {
@@ -82,7 +114,19 @@ export type SubscriberEvent =
    */
   | { t: "ended"; id: string; reason: EndReason; error?: string }
   /** A lifecycle step (ICE and DTLS up, first packet), for the SessionTrace its owner keeps. */
-  | { t: "lifecycle"; id: string; event: SessionEvent };
+  | { t: "lifecycle"; id: string; event: SessionEvent }
+  /** A room subscriber's offer for its client (`rev` to answer). */
+  | { t: "offer"; id: string; rev: number; sdp: string; bound: MlineBinding[] }
+  /** What m-lines of a room subscriber carry now, outside an offer. */
+  | { t: "bound"; id: string; bound: MlineBinding[] };
+
+/** A room participant's subscribe connection to create (room-subscriber.ts). */
+export interface RoomSubscriberSpec {
+  /** The room's Router id (`room:<id>`), observed by the host beforehand. */
+  stream: string;
+  participant: string;
+  audioSlots: number;
+}
 
 /** A negotiated subscriber: what the HTTP answer needs. */
 export interface SubscriberCreated {
@@ -105,6 +149,14 @@ export interface SubscriberHost {
   /** Negotiates a subscriber of `stream` with the given id. */
   create(id: string, stream: string, offer: string): Promise<SubscriberCreated>;
   command(id: string, command: SubscriberCommand): void;
+  /**
+   * Creates a room subscriber with the given id; its first offer follows as an `offer` event.
+   * It has no connect deadline: its room ends it. Errors are RouterErrors.
+   */
+  createRoom(id: string, spec: RoomSubscriberSpec): Promise<void>;
+  roomCommand(id: string, command: RoomSubscriberCommand): void;
+  /** The client answered a room subscriber's offer `rev`; refusals are RouterErrors (`conflict`, `bad-request`). */
+  answer(id: string, rev: number, sdp: string): Promise<void>;
   /** The latest snapshot (a worker's is as of its last status report, ≤ 250 ms old). */
   snapshot(id: string): SubscriberSnapshot | undefined;
   /** Ends a subscriber (idempotent) and waits until its transport is freed. */

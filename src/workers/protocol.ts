@@ -13,6 +13,8 @@ import type { NetworkOptions } from "../session/peer-transport.ts";
 import type { SdpCodec, SdpExtmap } from "../session/sdp.ts";
 import type { EndReason } from "../session/session-base.ts";
 import type {
+  RoomSubscriberCommand,
+  RoomSubscriberSpec,
   SubscriberCommand,
   SubscriberCreated,
   SubscriberEvent,
@@ -49,6 +51,10 @@ export type ToWorker =
   | { t: "router"; event: RouterEvent; media: TrackMedia[] }
   | { t: "create"; req: number; id: string; stream: string; offer: string }
   | { t: "command"; id: string; command: SubscriberCommand }
+  /** A room subscriber (its offer follows as a `subscriber` event), its commands, its answers. */
+  | { t: "createRoom"; req: number; id: string; spec: RoomSubscriberSpec }
+  | { t: "room"; id: string; command: RoomSubscriberCommand }
+  | { t: "answer"; req: number; id: string; rev: number; sdp: string }
   | { t: "end"; req: number; id: string; reason: EndReason }
   /** A publisher's sender report (lip sync and layer-switch alignment in the mirror). */
   | {

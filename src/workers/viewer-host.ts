@@ -16,6 +16,8 @@ import { LocalSubscriberHost } from "../session/local-subscriber-host.ts";
 import type { NetworkOptions } from "../session/peer-transport.ts";
 import type { EndReason } from "../session/session-base.ts";
 import type {
+  RoomSubscriberCommand,
+  RoomSubscriberSpec,
   SubscriberCommand,
   SubscriberCreated,
   SubscriberEvent,
@@ -190,7 +192,8 @@ export class ViewerHost implements RingSink {
       extensions: ExtensionMap.fromExtmaps(track.extmaps),
       requestKeyframe: (ssrc) => this.#options.events.keyframe(track.trackId, ssrc),
     });
-    producer.muted = info.muted;
+    // Never muted here: the main thread's producer hands a worker nothing while it is muted, and
+    // a room's unmute is no Router event, so a mirror that copied `info.muted` would stay silent.
     this.#byTrack.set(track.trackId, producer);
     this.#media.set(producer, track);
     return producer;
@@ -210,6 +213,20 @@ export class ViewerHost implements RingSink {
 
   command(id: string, command: SubscriberCommand): void {
     this.subscribers.command(id, command);
+  }
+
+  /** A room participant's subscribe connection, against the mirror of its room's Router. */
+  createRoom(id: string, spec: RoomSubscriberSpec): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("the worker is closing"));
+    return this.subscribers.createRoom(id, spec);
+  }
+
+  roomCommand(id: string, command: RoomSubscriberCommand): void {
+    this.subscribers.roomCommand(id, command);
+  }
+
+  answer(id: string, rev: number, sdp: string): Promise<void> {
+    return this.subscribers.answer(id, rev, sdp);
   }
 
   /** Ends a viewer at the main thread's request. */

@@ -66,6 +66,21 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "command":
       host?.command(msg.id, msg.command);
       return;
+    case "createRoom":
+    case "answer":
+      try {
+        if (!host) throw new Error("the worker is not initialised");
+        if (msg.t === "createRoom") await host.createRoom(msg.id, msg.spec);
+        else await host.answer(msg.id, msg.rev, msg.sdp);
+        post({ t: "reply", req: msg.req, ok: true });
+      } catch (error) {
+        const { code, message } = subscriberError(error);
+        post({ t: "reply", req: msg.req, ok: false, error: { code, message } });
+      }
+      return;
+    case "room":
+      host?.roomCommand(msg.id, msg.command);
+      return;
     case "end":
       await host?.end(msg.id, msg.reason);
       post({ t: "reply", req: msg.req, ok: true });

@@ -18,6 +18,8 @@ import type { NetworkOptions } from "../session/peer-transport.ts";
 import type { SdpExtmap } from "../session/sdp.ts";
 import type { EndReason } from "../session/session-base.ts";
 import {
+  type RoomSubscriberCommand,
+  type RoomSubscriberSpec,
   type StreamSource,
   type SubscriberCommand,
   type SubscriberCreated,
@@ -53,6 +55,8 @@ export interface WorkerPoolOptions {
 /** Load of one worker, from its latest status report. */
 export interface WorkerLoad {
   viewers: number;
+  /** Subscribers the worker itself reported hosting in its latest status (it frees them last). */
+  hosted: number;
   /** Ring packets read per second. */
   ringPps: number;
   /** Forwarded (sent) packets per second. */
@@ -142,7 +146,15 @@ export class WorkerPool implements SubscriberHost {
         ring,
         streams: new Map(),
         viewers: 0,
-        load: { viewers: 0, ringPps: 0, forwardedPps: 0, busy: 0, occupancy: 0, ringDropped: 0 },
+        load: {
+          viewers: 0,
+          hosted: 0,
+          ringPps: 0,
+          forwardedPps: 0,
+          busy: 0,
+          occupancy: 0,
+          ringDropped: 0,
+        },
         lastStatusMs: performance.now(),
         alive: true,
       };
@@ -287,6 +299,7 @@ export class WorkerPool implements SubscriberHost {
     slot.load.forwardedPps = (d.rtpPacketsOut[0] + d.rtpPacketsOut[1]) / seconds;
     slot.load.busy = msg.busyMs / 1000 / seconds;
     slot.load.ringDropped = slot.ring.dropped;
+    slot.load.hosted = msg.subscribers.length;
     for (const snapshot of msg.subscribers) {
       const hosted = this.#subscribers.get(snapshot.id);
       if (hosted?.slot === slot) hosted.snapshot = snapshot;
@@ -308,10 +321,10 @@ export class WorkerPool implements SubscriberHost {
     const router = source.router;
     this.#sources.set(router.id, source);
     router.on((event) => this.#onRouterEvent(source, event));
-    if (router.live) {
-      const added = router.producers.map((p) => p.info);
-      this.#onRouterEvent(source, { t: "producers", router: router.id, added, removed: [] });
-    }
+    // Sent even with no producers: a room subscriber may be created against an empty room's
+    // mirror, which must exist by then.
+    const added = router.producers.map((p) => p.info);
+    this.#onRouterEvent(source, { t: "producers", router: router.id, added, removed: [] });
   }
 
   #onRouterEvent(source: StreamSource, event: RouterEvent): void {
@@ -409,6 +422,54 @@ export class WorkerPool implements SubscriberHost {
   command(id: string, command: SubscriberCommand): void {
     const hosted = this.#subscribers.get(id);
     if (hosted) this.#post(hosted.slot, { t: "command", id, command });
+  }
+
+  /**
+   * A room subscriber in the least loaded worker, against its mirror of the room's Router: its
+   * ring carries the room's producers from now on, as for a WHEP viewer of a stream.
+   */
+  async createRoom(id: string, spec: RoomSubscriberSpec): Promise<void> {
+    if (this.#closed) throw new RouterError("over-capacity", "the server is shutting down");
+    const slot = this.#pick();
+    if (!slot) throw new RouterError("over-capacity", "every viewer worker is saturated");
+    this.#addViewer(slot, spec.stream);
+    // Registered before the reply: the first offer (an event) follows it closely.
+    const snapshot = {
+      id,
+      stream: spec.stream,
+      connected: false,
+      estimateBps: 0,
+      consumers: [],
+    };
+    this.#subscribers.set(id, { slot, stream: spec.stream, snapshot });
+    try {
+      await this.#request(slot, { t: "createRoom", req: this.#nextReq++, id, spec });
+    } catch (error) {
+      if (this.#subscribers.get(id)?.slot === slot) {
+        this.#subscribers.delete(id);
+        this.#removeViewer(slot, spec.stream);
+      }
+      throw error instanceof RouterError
+        ? error
+        : new RouterError("internal", error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  roomCommand(id: string, command: RoomSubscriberCommand): void {
+    const hosted = this.#subscribers.get(id);
+    if (hosted) this.#post(hosted.slot, { t: "room", id, command });
+  }
+
+  async answer(id: string, rev: number, sdp: string): Promise<void> {
+    const hosted = this.#subscribers.get(id);
+    if (!hosted) throw new RouterError("conflict", "the subscribe connection has ended");
+    try {
+      await this.#request(hosted.slot, { t: "answer", req: this.#nextReq++, id, rev, sdp });
+    } catch (error) {
+      throw error instanceof RouterError
+        ? error
+        : new RouterError("internal", error instanceof Error ? error.message : String(error));
+    }
   }
 
   snapshot(id: string): SubscriberSnapshot | undefined {

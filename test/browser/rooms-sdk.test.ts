@@ -13,6 +13,7 @@ import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { browserUnavailable, launchBrowser, type Page } from "../support/browser.ts";
 import { pollUntil } from "../support/browser-media.ts";
 import { startLoopbackServer } from "../support/loopback-server.ts";
+import { HostedViewer } from "../../src/session/subscriber-host.ts";
 import { peerSessions } from "../support/sessions.ts";
 
 /** An upper bound so a broken build fails instead of hanging; not a speed assertion. */
@@ -185,6 +186,19 @@ Deno.test({
             )
             : [],
         ]),
+      ) +
+      // Subscribe connections run in the viewer workers: their latest status snapshots.
+      "; hosted subscribers (stream, worker, connected, consumers mid:producer/packets sent): " +
+      JSON.stringify(
+        [...server.manager.sessions.values()].filter((s) => s instanceof HostedViewer).map((s) => {
+          const snapshot = s.snapshot();
+          return [
+            s.streamName,
+            server.workers?.placements().get(s.id) ?? "main",
+            snapshot.connected,
+            snapshot.consumers.map((c) => `${c.mid}:${c.producer}/${c.packetsSent}`),
+          ];
+        }),
       );
     try {
       const room = await createRoom(server);

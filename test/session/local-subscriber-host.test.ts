@@ -1,7 +1,9 @@
 // The in-thread SubscriberHost (the one each viewer worker runs too): every SubscriberCommand
 // reaches the viewer's consumer or transport, snapshots read it back as plain data, failures
 // are RouterErrors with a code, a publisher change the viewer cannot follow ends it, and
-// nothing is left open. No media flows: the transports only exist.
+// nothing is left open; a room subscriber is driven the same way (commands by producer id,
+// offers and bindings as events, answers refused by code). No media flows: the transports only
+// exist.
 import { assert, assertEquals } from "@std/assert";
 import { ExtensionMap } from "../../src/rtp/header-extensions.ts";
 import { LocalSubscriberHost } from "../../src/session/local-subscriber-host.ts";
@@ -12,7 +14,7 @@ import { Router } from "../../src/sfu/router.ts";
 import { RouterError } from "../../src/sfu/router-protocol.ts";
 import { TrackPriority } from "../../src/sfu/subscriber-allocator.ts";
 import { tsSrtpBackend } from "../../src/transport/srtp-ts.ts";
-import { CHROMIUM_WHEP } from "../support/offers.ts";
+import { CHROMIUM_WHEP, fingerprint } from "../support/offers.ts";
 import { settleWeriftTimers } from "../support/werift-client.ts";
 
 /** The viewer's own codecs stand in for the publisher's (they match by name and rate). */
@@ -20,9 +22,14 @@ const offered = parseSdp(CHROMIUM_WHEP);
 const codecNamed = (name: string): SdpCodec =>
   offered.media.flatMap((m) => m.codecs).find((c) => c.name.toLowerCase() === name)!;
 
-function producer(kind: "audio" | "video", codecName: "opus" | "vp8" | "h264"): Producer {
+function producer(
+  kind: "audio" | "video",
+  codecName: "opus" | "vp8" | "h264",
+  participant = "",
+): Producer {
   const codec = codecNamed(codecName);
   return new Producer({
+    participant,
     kind,
     mid: kind === "audio" ? "0" : "1",
     codecName,
@@ -122,5 +129,117 @@ Deno.test("local subscriber host: a new publisher with another codec ends the vi
     assertEquals(events.filter((e) => e.t === "ended"), [
       { t: "ended", id: "v1", reason: "publisher_left" },
     ]);
+  });
+});
+
+/** Waits for the next event of type `t` after the first `seen` (the offer timer is a turn away). */
+async function nextEvent<T extends SubscriberEvent["t"]>(
+  events: SubscriberEvent[],
+  t: T,
+  seen: number,
+): Promise<Extract<SubscriberEvent, { t: T }>> {
+  for (;;) {
+    const found = events.filter((e): e is Extract<SubscriberEvent, { t: T }> => e.t === t);
+    if (found.length > seen) return found[seen];
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A browser-like answer to a subscribe offer: recvonly, the client's transport, DTLS active. */
+function answerTo(offer: string): string {
+  return offer
+    .replace(/^o=quetzal .*$/m, "o=- 42 2 IN IP4 127.0.0.1")
+    .replace(/^a=ice-lite\r\n/m, "")
+    .replaceAll("a=sendonly", "a=recvonly")
+    .replaceAll("a=setup:actpass", "a=setup:active")
+    .replace(/^a=ice-ufrag:.*$/gm, "a=ice-ufrag:ReMo")
+    .replace(/^a=ice-pwd:.*$/gm, "a=ice-pwd:remotePasswordOf24Chars0")
+    .replace(/^a=fingerprint:.*$/gm, `a=fingerprint:${fingerprint(7)}`)
+    .replace(/^a=(ssrc|msid):.*\r\n/gm, "")
+    .replace(/^a=candidate:.*$/gm, "a=candidate:9 1 udp 2130706431 127.0.0.1 9 typ host");
+}
+
+Deno.test("local subscriber host: a room subscriber is offered, bound, answered and wanted through plain-data commands", async () => {
+  await withHost(async (host, router, events) => {
+    const mic = producer("audio", "opus", "alice");
+    const cam = producer("video", "vp8", "alice");
+    router.addProducers([mic, cam]);
+    await host.createRoom("r1", { stream: "live", participant: "bob", audioSlots: 2 });
+    const first = await nextEvent(events, "offer", 0);
+    assertEquals(first.bound.map((b) => b.mid), ["a0", "a1", "v0", "v1", "v2", "v3"]);
+
+    // A track on an m-line already offered is announced at once; the slot needs no message.
+    host.roomCommand("r1", { t: "bind", producer: cam.id });
+    host.roomCommand("r1", { t: "slot", index: 0, producer: mic.id });
+    host.roomCommand("r1", {
+      t: "want",
+      producer: cam.id,
+      maxHeight: 360,
+      priority: TrackPriority.stage,
+    });
+    assertEquals((await nextEvent(events, "bound", 0)).bound, [
+      { mid: "v0", kind: "video", participant: "alice", source: "camera" },
+    ]);
+
+    // Consumers exist once the client answered; the want waiting for it applies then.
+    assertEquals(host.snapshot("r1")?.consumers, []);
+    await host.answer("r1", first.rev, answerTo(first.sdp));
+    const consumers = host.snapshot("r1")!.consumers;
+    assertEquals(consumers.map((c) => [c.mid, c.producer]).sort(), [
+      ["a0", mic.id],
+      ["v0", cam.id],
+    ]);
+    const video = host.rooms.get("r1")!.subscriber.consumerOf(cam.id)!;
+    assertEquals([video.maxHeight, video.priority], [360, TrackPriority.stage]);
+    host.roomCommand("r1", {
+      t: "want",
+      producer: cam.id,
+      maxHeight: 0,
+      priority: TrackPriority.camera,
+    });
+    // The subscriber's next tick re-splits its estimate with these (0 pauses the track).
+    assertEquals([video.maxHeight, video.priority], [0, TrackPriority.camera]);
+
+    // Refusals are RouterErrors by code: a stale rev, then a garbled answer to the ICE restart.
+    const refusal = (rev: number, sdp: string) =>
+      host.answer("r1", rev, sdp).then(() => undefined, (e) => e instanceof RouterError && e.code);
+    assertEquals(await refusal(first.rev, answerTo(first.sdp)), "conflict");
+    host.roomCommand("r1", { t: "restartIce" });
+    const restart = await nextEvent(events, "offer", 1);
+    assertEquals(restart.rev, first.rev + 1);
+    assertEquals(await refusal(restart.rev, "not sdp"), "bad-request");
+
+    // A resumed client gets the bindings and the offer in flight again.
+    host.roomCommand("r1", { t: "resume" });
+    assertEquals((await nextEvent(events, "bound", 1)).bound.length, 6);
+    assertEquals((await nextEvent(events, "offer", 2)).sdp, restart.sdp);
+
+    // A producer gone frees its m-line (announced) and its slot.
+    host.roomCommand("r1", { t: "unbind", producer: cam.id });
+    host.roomCommand("r1", { t: "unbind", producer: mic.id });
+    assertEquals((await nextEvent(events, "bound", 2)).bound, [
+      { mid: "v0", kind: "video", participant: null, source: null },
+    ]);
+    assertEquals(host.snapshot("r1")?.consumers, []);
+    for (const event of events) assertEquals(structuredClone(event), event, "plain data");
+
+    const session = host.rooms.get("r1")!.subscriber.session;
+    await host.end("r1", "deleted");
+    assert(session.closed);
+    assertEquals([host.rooms.size, host.snapshot("r1")], [0, undefined]);
+    host.roomCommand("r1", { t: "bind", producer: cam.id }); // ignored
+    assertEquals(
+      await host.answer("r1", 1, "v=0").then(() => "", (e) => e instanceof RouterError && e.code),
+      "conflict",
+    );
+  });
+});
+
+Deno.test("local subscriber host: a room subscriber of a Router it does not observe is refused", async () => {
+  await withHost(async (host) => {
+    const error = await host.createRoom("r", { stream: "room:x", participant: "p", audioSlots: 3 })
+      .then(() => undefined, (e) => e);
+    assert(error instanceof RouterError && error.code === "not-found", String(error));
+    assertEquals(host.rooms.size, 0);
   });
 });

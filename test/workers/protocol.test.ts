@@ -3,8 +3,11 @@
 // without a sample fails type checking here.
 import { assertEquals } from "@std/assert";
 import type {
+  MlineBinding,
+  RoomSubscriberCommand,
   SubscriberCommand,
   SubscriberCreated,
+  SubscriberEvent,
   SubscriberSnapshot,
 } from "../../src/session/subscriber-host.ts";
 import type { FromWorker, ToWorker } from "../../src/workers/protocol.ts";
@@ -45,6 +48,29 @@ const commands: { [K in SubscriberCommand["t"]]: Extract<SubscriberCommand, { t:
   restartIce: { t: "restartIce", remoteUfrag: "r", remotePwd: "rp", iceUfrag: "l", icePwd: "lp" },
 };
 
+const roomCommands: {
+  [K in RoomSubscriberCommand["t"]]: Extract<RoomSubscriberCommand, { t: K }>;
+} = {
+  bind: { t: "bind", producer: "p7" },
+  unbind: { t: "unbind", producer: "p7" },
+  slot: { t: "slot", index: 2, producer: null },
+  want: { t: "want", producer: "p7", maxHeight: 360, priority: 2 },
+  restartIce: { t: "restartIce" },
+  resume: { t: "resume" },
+};
+
+const bound: MlineBinding[] = [
+  { mid: "a0", kind: "audio", participant: null, source: null },
+  { mid: "v0", kind: "video", participant: "alice", source: "screen" },
+];
+
+const events: { [K in SubscriberEvent["t"]]: Extract<SubscriberEvent, { t: K }> } = {
+  ended: { t: "ended", id: "v1", reason: "consent_expired" },
+  lifecycle: { t: "lifecycle", id: "v1", event: "first_packet" },
+  offer: { t: "offer", id: "r1", rev: 3, sdp: "v=0\r\n", bound },
+  bound: { t: "bound", id: "r1", bound },
+};
+
 const toWorker: { [K in Exclude<ToWorker["t"], "init">]: Extract<ToWorker, { t: K }>[] } = {
   router: [
     {
@@ -76,6 +102,14 @@ const toWorker: { [K in Exclude<ToWorker["t"], "init">]: Extract<ToWorker, { t: 
   create: [{ t: "create", req: 1, id: "v1", stream: "live", offer: "v=0\r\n" }],
   command: Object.values(commands).map((command) => ({ t: "command", id: "v1", command })),
   end: [{ t: "end", req: 2, id: "v1", reason: "deleted" }],
+  createRoom: [{
+    t: "createRoom",
+    req: 4,
+    id: "r1",
+    spec: { stream: "room:abc", participant: "bob", audioSlots: 3 },
+  }],
+  room: Object.values(roomCommands).map((command) => ({ t: "room", id: "r1", command })),
+  answer: [{ t: "answer", req: 5, id: "r1", rev: 3, sdp: "v=0\r\n" }],
   sr: [{
     t: "sr",
     trackId: 3,
@@ -93,12 +127,10 @@ const fromWorker: { [K in FromWorker["t"]]: Extract<FromWorker, { t: K }>[] } = 
     { t: "reply", req: 1, ok: true, created },
     { t: "reply", req: 2, ok: true },
     { t: "reply", req: 1, ok: false, error: { code: "unsupported", message: "no H.264" } },
+    { t: "reply", req: 5, ok: false, error: { code: "conflict", message: "stale rev" } },
   ],
   keyframe: [{ t: "keyframe", trackId: 3, ssrc: 1234 }],
-  subscriber: [
-    { t: "subscriber", event: { t: "ended", id: "v1", reason: "consent_expired" } },
-    { t: "subscriber", event: { t: "lifecycle", id: "v1", event: "first_packet" } },
-  ],
+  subscriber: Object.values(events).map((event) => ({ t: "subscriber", event })),
   "send-path-fallback": [{ t: "send-path-fallback", reason: "no sendmmsg" }],
   status: [{
     t: "status",
