@@ -9,7 +9,9 @@
 # or mount your certificate and set QUETZAL_TLS_CERT / QUETZAL_TLS_KEY to the files
 # (`docker kill -s HUP` reloads them).
 #
-# Media travels over UDP, one port per session (publisher or viewer) from QUETZAL_RTC_PORTS.
+# Media travels over UDP from QUETZAL_RTC_PORTS: one port per WHIP or WHEP session, two per
+# room participant (publish and subscribe). A full range refuses new connections (503
+# over-capacity), so size it for the calls you expect: 100 ports hold a 50-person call.
 # Publish the same range with -p, and set QUETZAL_PUBLIC_IP to the address clients reach:
 # inside a container Quetzal only sees its bridge address, which nobody outside can reach.
 # On Linux, `--network host` avoids the port mapping altogether (then set the range only).
@@ -37,8 +39,8 @@ RUN deno install --frozen --entrypoint src/main.ts
 
 # HTTP: WHIP, WHEP, /api, the player, /metrics, /healthz, /readyz.
 EXPOSE 8080/tcp
-# Media (ICE, DTLS, SRTP): keep in step with QUETZAL_RTC_PORTS and the -p mapping. Each session
-# holds one port, so the range bounds concurrent sessions (see QUETZAL_MAX_SESSIONS).
+# Media (ICE, DTLS, SRTP): keep in step with QUETZAL_RTC_PORTS and the -p mapping. Each
+# connection holds one port, so the range bounds concurrent connections (and QUETZAL_MAX_SESSIONS).
 EXPOSE 40000-40099/udp
 
 ENV QUETZAL_PORT=8080 \

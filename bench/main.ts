@@ -9,6 +9,10 @@
  *                   [--pion-pin=false]   (let the scheduler place server and load)
  *                                   issue 14: Quetzal vs a Pion SFU under a Go/Pion load
  *                                   (built from bench/peers when Go is present; 15 s windows)
+ *   deno task bench --only=rooms [--rooms-window=S --rooms-meeting=5,10,25 --rooms-listeners=1000
+ *                   --rooms-broadcast=100 --rooms-warmup=S --rooms-pin=false]
+ *                                   issues 13/14: real rooms (meetings with simulcast, a voice
+ *                                   chat) over the room signalling, Go/Pion participants
  *   deno task bench --out=DIR       where the JSON goes (default bench/results)
  *   deno task bench --smoke         a few seconds, for the test suite
  *   deno task bench --verbose       child processes' stderr on the console
@@ -40,6 +44,7 @@ import {
 import { runMetricsScrape } from "./cases/metrics-scrape.ts";
 import { runWorkerScaling, WORKERS_QUICK } from "./cases/workers.ts";
 import { PION_FULL, PION_SMOKE, runPionComparison } from "./cases/pion.ts";
+import { ROOMS_FULL, ROOMS_SMOKE, runRooms } from "./cases/rooms.ts";
 import { summarise } from "./lib/summary.ts";
 
 installSignalHandlers();
@@ -48,7 +53,7 @@ const mode = args.includes("--full") ? "full" : args.includes("--smoke") ? "smok
 /** Worker scaling (issue 6) runs in full mode, or on request: it needs --workers support. */
 const DEFAULT_CASES: Record<string, string> = {
   quick: "micro,fanout,metrics,e2e,overload,scenarios",
-  full: "micro,fanout,metrics,e2e,overload,scenarios,workers,pion",
+  full: "micro,fanout,metrics,e2e,overload,scenarios,workers,pion,rooms",
   smoke: "micro,fanout,metrics,e2e,overload,scenarios",
 };
 const only = new Set(
@@ -211,6 +216,25 @@ try {
       ...(viewers ? { viewers: viewers.split(",").map(Number) } : {}),
       ...(scaling ? { scalingViewers: Number(scaling) } : {}),
       pin: argValue(args, "pion-pin") !== "false",
+      verbose,
+    }, log);
+    rows.push(...result.rows);
+    header.notes.push(...result.notes);
+  });
+  await run("rooms", async () => {
+    log("issues 13/14: room rows (meetings, voice chat) under a Go/Pion load");
+    const list = (name: string) => argValue(args, name)?.split(",").filter((s) => s).map(Number);
+    const window = argValue(args, "rooms-window");
+    const warmup = argValue(args, "rooms-warmup");
+    const broadcast = argValue(args, "rooms-broadcast");
+    const result = await runRooms({
+      ...(mode === "smoke" ? ROOMS_SMOKE : ROOMS_FULL),
+      ...(window ? { windowS: Number(window) } : {}),
+      ...(warmup ? { warmupS: Number(warmup) } : {}),
+      ...(broadcast ? { broadcastViewers: Number(broadcast) } : {}),
+      ...(list("rooms-meeting") ? { meeting: list("rooms-meeting")! } : {}),
+      ...(list("rooms-listeners") ? { listeners: list("rooms-listeners")! } : {}),
+      pin: argValue(args, "rooms-pin") !== "false",
       verbose,
     }, log);
     rows.push(...result.rows);

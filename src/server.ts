@@ -20,6 +20,7 @@ import { RoomMedia, RoomSignalling } from "./signal/mod.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
 import { LibsrtpBackend } from "./transport/srtp-libsrtp.ts";
 import { onSendPathFallback, selectSendPath } from "./transport/send-path.ts";
+import { WorkerPool } from "./workers/worker-pool.ts";
 
 export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:8080 (https:// with TLS) */
@@ -31,6 +32,8 @@ export interface RunningServer {
   /** The publish token in effect (generated when none was configured). */
   publishToken: string;
   manager: SessionManager;
+  /** The viewer workers (`--workers` ≥ 2); without them viewers run on the main thread. */
+  workers: WorkerPool | undefined;
   /** The rooms (group calls) of this server. */
   rooms: RoomRegistry;
   /** Signs and verifies room tokens. */
@@ -74,13 +77,26 @@ export async function startServer(
   onSendPathFallback((reason) =>
     logger.warn("media link sends through node:dgram, not the syscall path", { reason })
   );
+  const network = {
+    announcedIps,
+    bindIp: config.rtcBindIp,
+    portRange: config.rtcPorts,
+    sendPath: sendPath.name,
+  };
+  // Viewers go to worker threads (count ≥ 2; 0 or 1 keeps everything on this thread).
+  // Publishers stay here; see src/workers/worker-pool.ts.
+  const workerThreads = workerCount(config.workers);
+  const workers = workerThreads >= 2
+    ? await WorkerPool.start({
+      workers: workerThreads,
+      network,
+      srtp: config.srtp,
+      connectTimeoutMs: config.connectTimeoutMs,
+      logger,
+    })
+    : undefined;
   const manager = new SessionManager({
-    network: {
-      announcedIps,
-      bindIp: config.rtcBindIp,
-      portRange: config.rtcPorts,
-      sendPath: sendPath.name,
-    },
+    network,
     srtp,
     maxSessions: config.maxSessions,
     maxViewersPerStream: config.maxViewersPerStream,
@@ -89,13 +105,8 @@ export async function startServer(
     startBitrateKbps: 2500,
     maxForwardPps: config.maxForwardPps,
     maxRssMb: config.maxRssMb,
+    subscribers: workers,
   });
-  try {
-    await manager.startWorkers(workerCount(config.workers), config.srtp);
-  } catch (error) {
-    await manager.close();
-    throw error;
-  }
   const addresses = new WeakMap<Request, string>();
   const trustedProxy = addressMatcher(config.trustedProxies);
   const rateLimiter = rateLimit({
@@ -209,7 +220,7 @@ export async function startServer(
       : {}),
     sendPath: sendPath.name,
     announcedIps,
-    workers: manager.workerPool?.size ?? 1,
+    workers: workers?.size ?? 1,
     ...(tls ? { tls: tls.kind, fingerprint: tls.certificate.fingerprint } : {}),
   });
   options.onListen?.(url);
@@ -224,6 +235,7 @@ export async function startServer(
     config,
     publishToken,
     manager,
+    workers,
     rooms,
     roomTokens,
     metrics,

@@ -47,12 +47,13 @@ const VIDEO_PPS = 500;
 /** Delivery both rows need for their CPU per packet to be compared. */
 export const COMPARABLE_DELIVERY = 0.95;
 const AUDIO_PPS = 50;
-const TOKEN = "bench-pion-publish-token";
+/** The publish token of the servers the Pion cases start (rooms.ts creates rooms with it). */
+export const TOKEN = "bench-pion-publish-token";
 const ROOT = new URL("../../", import.meta.url);
 
-type Impl = "quetzal" | "pion-sfu";
+export type Impl = "quetzal" | "pion-sfu";
 
-interface RunSpec {
+export interface RunSpec {
   impl: Impl;
   viewers: number;
   /** Quetzal's --workers (ignored for Pion). */
@@ -61,7 +62,7 @@ interface RunSpec {
   label: string;
 }
 
-function hasTaskset(): boolean {
+export function hasTaskset(): boolean {
   try {
     return new Deno.Command("taskset", { args: ["-V"], stdout: "null", stderr: "null" })
       .outputSync().success;
@@ -83,13 +84,13 @@ function startFlags(): string[] {
   return String(config.tasks.start).split(/\s+/).filter((w) => w.startsWith("--allow-"));
 }
 
-function pinnedCommand(cpu: number | undefined, command: string, args: string[]) {
+export function pinnedCommand(cpu: number | undefined, command: string, args: string[]) {
   return cpu === undefined
     ? { command, args }
     : { command: "taskset", args: ["-c", String(cpu), command, ...args] };
 }
 
-async function startServer(
+export async function startServer(
   spec: RunSpec,
   binary: string,
   pin: boolean,
@@ -145,7 +146,7 @@ async function startServer(
   return { process, url };
 }
 
-async function runOne(
+export async function runOne(
   spec: RunSpec,
   binary: string,
   options: PionOptions,

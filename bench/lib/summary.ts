@@ -129,6 +129,7 @@ export function summarise(rows: Row[]): Record<string, unknown> {
     }`;
   }
   pionTargets(rows, out, targets);
+  roomTargets(rows, out, targets);
   out.targets = targets;
   return out;
 }
@@ -206,5 +207,74 @@ function pionTargets(
     } forwarded with --workers auto over 1 worker at N=${auto.subscribers}, unpinned${
       saturated ? "" : " (1 worker was not saturated at this load, so the ratio cannot show 1.8×)"
     }`;
+  }
+}
+
+/** The issues' bar for a room: what a person notices (loss, lag). */
+const ROOM_DELIVERED = 0.995;
+const ROOM_P99_MS = 50;
+
+/**
+ * Issues 13/14, rooms: per row the figures and the cost per packet over the broadcast row of
+ * the same run; targets: a 25-person meeting on one core, 1000 listeners on all cores.
+ */
+function roomTargets(
+  rows: Row[],
+  out: Record<string, unknown>,
+  targets: Record<string, string>,
+): void {
+  const rooms = rows.filter((r) => r.case === "rooms-meeting" || r.case === "rooms-voice");
+  if (rooms.length === 0) return;
+  const table: Record<string, unknown> = {};
+  for (const r of rooms) {
+    const key = r.case === "rooms-meeting"
+      ? `meeting N=${r.subscribers}`
+      : `voice ${r.publishers}×${r.listeners}`;
+    table[key] = {
+      delivered: r.delivered_ratio,
+      delivered_audio: r.delivered_audio ?? null,
+      delivered_video: r.delivered_video ?? null,
+      video_frames_missing: r.video_frames_missing ?? null,
+      p99_ms: r.latency_p99_ms,
+      us_per_packet: r1(r.us_per_packet),
+      pps_per_core: r1(r.pps_per_core as number | null),
+      rss_per_participant_mb: r.rss_per_participant_mb == null
+        ? null
+        : Math.round((r.rss_per_participant_mb as number) * 100) / 100,
+      ratio_vs_broadcast: typeof r.us_ratio_vs_broadcast === "number"
+        ? Math.round(r.us_ratio_vs_broadcast * 100) / 100
+        : null,
+      load_saturated: r.load_saturated ?? null,
+    };
+  }
+  out.rooms = table;
+  const ok = (r: Row) =>
+    (r.delivered_ratio ?? 0) >= ROOM_DELIVERED && (r.latency_p99_ms ?? Infinity) < ROOM_P99_MS;
+  const figures = (r: Row) =>
+    `${pct(r.delivered_ratio)} delivered, p99 ${
+      r.latency_p99_ms ?? "–"
+    } ms (needs ≥ 99.5 %, < 50 ms)`;
+  const meeting = rooms.find((r) => r.case === "rooms-meeting" && r.subscribers === 25);
+  if (meeting) {
+    targets.rooms_meeting_25_one_core = `${ok(meeting) ? "met" : "not met"}: ${figures(meeting)}, ${
+      meeting.pinned ? "server pinned to one core" : "unpinned (not the one-core setting)"
+    }, ${meeting.us_per_packet?.toFixed(1)} µs/pkt, CPU ${meeting.cpu_percent?.toFixed(0)} %`;
+  }
+  const voices = rooms.filter((r) => r.case === "rooms-voice");
+  const full = voices.find((r) => (r.listeners as number) >= 1000);
+  if (full) {
+    targets.rooms_voice_1000_listeners_all_cores = `${ok(full) ? "met" : "not met"}: ${
+      figures(full)
+    }, ${full.listeners} listeners, --workers=${full.workers}, CPU ${
+      full.cpu_percent?.toFixed(0)
+    } %`;
+  } else if (voices.length > 0) {
+    const largest = voices.reduce((a, b) =>
+      (a.listeners as number) >= (b.listeners as number) ? a : b
+    );
+    targets.rooms_voice_1000_listeners_all_cores =
+      `not measured at 1000 listeners: at ${largest.listeners}, ${figures(largest)} (${
+        ok(largest) ? "within" : "outside"
+      } the bar)`;
   }
 }

@@ -1,12 +1,13 @@
 // Command quetzal-peers is the bench's Pion tooling: a load generator that publishes over WHIP
 // and plays over WHEP with viewers that behave like browsers, and a small Pion SFU (WHIP in,
 // WHEP out) that the same load drives, so every Quetzal figure is a ratio to Pion measured on
-// the same machine in the same run.
+// the same machine in the same run; and room participants over the room signalling (room.go).
 //
 //	quetzal-peers load -url http://127.0.0.1:8080 -viewers 40 -window 15s
 //	quetzal-peers sfu -listen 127.0.0.1:8090 -ip 127.0.0.1
+//	quetzal-peers room -url http://127.0.0.1:8080 -room ID -speaker-token T -speakers 5 -video
 //
-// Both print JSON lines on stdout (events and the final result) for the bench to read.
+// All print JSON lines on stdout (events and the final result) for the bench to read.
 package main
 
 import (
@@ -18,7 +19,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: quetzal-peers load|sfu [flags]")
+		fmt.Fprintln(os.Stderr, "usage: quetzal-peers load|sfu|room [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -27,8 +28,10 @@ func main() {
 		err = runLoad(os.Args[2:])
 	case "sfu":
 		err = runSFU(os.Args[2:])
+	case "room":
+		err = runRoom(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (load or sfu)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (load, sfu or room)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "quetzal-peers:", err)

@@ -26,17 +26,26 @@ func newAPI(ip string) (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, r); err != nil {
 		return nil, err
 	}
+	s, err := settingEngine(ip)
+	if err != nil {
+		return nil, err
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(r),
+		webrtc.WithSettingEngine(s)), nil
+}
+
+// settingEngine gathers only `ip` over UDP, without mDNS.
+func settingEngine(ip string) (webrtc.SettingEngine, error) {
 	s := webrtc.SettingEngine{}
 	want := net.ParseIP(ip)
 	if want == nil {
-		return nil, fmt.Errorf("bad -ip %q", ip)
+		return s, fmt.Errorf("bad -ip %q", ip)
 	}
 	s.SetIncludeLoopbackCandidate(want.IsLoopback())
 	s.SetIPFilter(func(candidate net.IP) bool { return candidate.Equal(want) })
 	s.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	s.SetICEMulticastDNSMode(0) // ice.MulticastDNSModeDisabled
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(r),
-		webrtc.WithSettingEngine(s)), nil
+	return s, nil
 }
 
 // localOffer sets an offer and waits for gathering: WHIP/WHEP send every candidate at once.

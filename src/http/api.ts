@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import type { SessionManager } from "../session/session-manager.ts";
+import type { LayerRef } from "../session/subscriber-host.ts";
 import { temporalLayers } from "./whep-extensions.ts";
 import { Problem } from "./errors.ts";
 
@@ -70,15 +71,16 @@ export function describeStreams(manager: SessionManager): StreamInfo[] {
       })),
       viewers: viewers.length,
       viewerLayers: viewers.map((v) => {
-        const video = v.consumers.find((c) => c.kind === "video");
-        const name = (l: { rid: string | undefined; ssrc: number } | null | undefined) =>
-          l ? (l.rid ?? String(l.ssrc)) : null;
+        // The viewer's snapshot from its host (a worker's is as of its last status report).
+        const snapshot = v.snapshot();
+        const video = snapshot.consumers.find((c) => c.kind === "video");
+        const name = (l: LayerRef | null | undefined) => l ? (l.rid ?? String(l.ssrc)) : null;
         return {
           session: v.id.slice(0, 8),
           layer: name(video?.current),
           target: name(video?.target),
-          reason: video?.lastSwitchReason ?? null,
-          estimateBps: Math.round(v.bandwidth.estimateAt(now)),
+          reason: video?.reason ?? null,
+          estimateBps: snapshot.estimateBps,
           temporalLayer: video && video.temporalCurrent >= 0 ? video.temporalCurrent : null,
           temporalTarget: video && video.temporalTarget >= 0 ? video.temporalTarget : null,
         };

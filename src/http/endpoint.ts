@@ -12,6 +12,8 @@ import type { Config } from "../config.ts";
 import { SdpParseError } from "../session/sdp.ts";
 import { InvalidOfferError, UnsupportedOfferError } from "../session/negotiation.ts";
 import { CapacityError, NoSourceError, type SessionManager } from "../session/session-manager.ts";
+import { RouterError } from "../sfu/router-protocol.ts";
+import { RtcPortsExhaustedError } from "../transport/udp-port-binder.ts";
 import { requireBearer } from "./auth.ts";
 import { Problem } from "./errors.ts";
 import { readBody } from "./sdp-body.ts";
@@ -160,7 +162,7 @@ export function endpointRoutes(options: EndpointOptions): Hono {
     }
     const fragment = parseFragment(body);
     if (fragment.iceUfrag && fragment.icePwd && fragment.iceUfrag !== session.remoteIceUfrag) {
-      const local = session.peer.restartIce(fragment.iceUfrag, fragment.icePwd);
+      const local = manager.restartIce(session, fragment.iceUfrag, fragment.icePwd);
       session.remoteIceUfrag = fragment.iceUfrag;
       session.etag = `"${crypto.randomUUID()}"`;
       // RFC 9725 §4.3.2 example: the mid sits in the m= section it belongs to (RFC 8840 §4.3).
@@ -242,8 +244,23 @@ export function toProblem(error: unknown): Problem {
   if (error instanceof NoSourceError) {
     return new Problem(409, "no-source", `${error.message}; retry later`, { "Retry-After": "2" });
   }
-  if (error instanceof CapacityError) {
+  if (error instanceof CapacityError || error instanceof RtcPortsExhaustedError) {
     return new Problem(503, "over-capacity", error.message, { "Retry-After": "10" });
+  }
+  if (error instanceof RouterError) {
+    // A viewer's host (this thread or a worker) reports failures by code.
+    switch (error.code) {
+      case "bad-request":
+        return new Problem(400, "bad-sdp", `the offer is not valid SDP: ${error.message}`);
+      case "unsupported":
+        return new Problem(422, "unsupported-offer", error.message);
+      case "no-source":
+        return new Problem(409, "no-source", `${error.message}; retry later`, {
+          "Retry-After": "2",
+        });
+      case "over-capacity":
+        return new Problem(503, "over-capacity", error.message, { "Retry-After": "10" });
+    }
   }
   throw error;
 }

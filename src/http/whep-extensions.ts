@@ -10,8 +10,9 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { SessionManager, StreamEvent } from "../session/session-manager.ts";
-import type { ViewerSession } from "../session/viewer-session.ts";
+import { type ConsumerSnapshot, HostedViewer } from "../session/subscriber-host.ts";
 import type { Layer } from "../sfu/layer.ts";
+import type { Producer } from "../sfu/producer.ts";
 import { Problem } from "./errors.ts";
 import { readText } from "./sdp-body.ts";
 
@@ -62,49 +63,57 @@ export function temporalLayers(
 
 export function whepExtensions(manager: SessionManager) {
   const routes = new Hono();
-  const streams = new Map<string, { viewer: ViewerSession; events: Set<string> }>();
+  const streams = new Map<string, { viewer: HostedViewer; events: Set<string> }>();
 
-  const viewerOf = (name: string, id: string): ViewerSession => {
+  const viewerOf = (name: string, id: string): HostedViewer => {
     const session = manager.get(id);
-    if (!session || session.role !== "viewer" || session.streamName !== name) {
+    if (!(session instanceof HostedViewer) || session.streamName !== name) {
       throw new Problem(404, "unknown-session", `no WHEP session "${id}" on stream "${name}"`);
     }
     return session;
   };
 
-  const layersEvent = (viewer: ViewerSession) => {
+  /** The stream's producer a consumer forwards: layers are described from the main thread's. */
+  const producerOf = (viewer: HostedViewer, consumer: ConsumerSnapshot): Producer | undefined => {
+    const router = manager.routers.get(viewer.streamName);
+    return router?.producer(consumer.producer) ?? router?.producerOfKind(consumer.kind);
+  };
+
+  const layersEvent = (viewer: HostedViewer) => {
     const now = performance.now();
     const data: Record<string, unknown[]> = {};
-    for (const consumer of viewer.consumers) {
+    for (const consumer of viewer.snapshot().consumers) {
       if (consumer.kind !== "video") continue;
-      data[String(consumer.mlineIndex)] = consumer.producer.layers.map((layer) => {
-        const active = consumer.current === layer;
-        const live = layer.isActive(now);
-        const top = Math.max(0, layer.state.maxTemporalId);
-        return {
-          rid: layer.rid ?? String(layer.ssrc),
-          spatialLayerId: Math.max(0, layer.state.rank),
-          // The layer's highest temporal layer; its lower ones are listed in temporalLayers.
-          temporalLayerId: top,
-          bitrate: live ? layer.bitrateBps : 0,
-          width: layer.width,
-          height: layer.height,
-          active,
-          temporalLayers: temporalLayers(layer, live),
-          ...(active
-            ? {
-              forwardedTemporalLayerId: consumer.temporalCurrent < 0
-                ? top
-                : Math.min(consumer.temporalCurrent, top),
-            }
-            : {}),
-        };
-      });
+      data[String(consumer.mlineIndex)] = (producerOf(viewer, consumer)?.layers ?? []).map(
+        (layer) => {
+          const active = consumer.current?.ssrc === layer.ssrc;
+          const live = layer.isActive(now);
+          const top = Math.max(0, layer.state.maxTemporalId);
+          return {
+            rid: layer.rid ?? String(layer.ssrc),
+            spatialLayerId: Math.max(0, layer.state.rank),
+            // The layer's highest temporal layer; its lower ones are listed in temporalLayers.
+            temporalLayerId: top,
+            bitrate: live ? layer.bitrateBps : 0,
+            width: layer.width,
+            height: layer.height,
+            active,
+            temporalLayers: temporalLayers(layer, live),
+            ...(active
+              ? {
+                forwardedTemporalLayerId: consumer.temporalCurrent < 0
+                  ? top
+                  : Math.min(consumer.temporalCurrent, top),
+              }
+              : {}),
+          };
+        },
+      );
     }
     return data;
   };
 
-  const eventStream = (viewer: ViewerSession, wanted: Set<string>): Response => {
+  const eventStream = (viewer: HostedViewer, wanted: Set<string>): Response => {
     let unsubscribe = () => {};
     let timer: ReturnType<typeof setTimeout> | undefined;
     const encoder = new TextEncoder();
@@ -245,37 +254,49 @@ export function whepExtensions(manager: SessionManager) {
       );
     }
     const request = parsed.data;
-    const video = viewer.consumers.filter((c) => c.kind === "video");
+    const consumers = viewer.snapshot().consumers;
+    const video = consumers.filter((c) => c.kind === "video");
     // mediaId is the m-line index (draft); a mid is accepted too (equal for most players).
-    const matches = (c: (typeof viewer.consumers)[number]) =>
+    const matches = (c: ConsumerSnapshot) =>
       String(c.mlineIndex) === request.mediaId || c.mid === request.mediaId;
     const consumer = request.mediaId === undefined
       ? video[0]
-      : video.find(matches) ?? viewer.consumers.find(matches);
+      : video.find(matches) ?? consumers.find(matches);
     if (!consumer) {
       throw new Problem(400, "unknown-media", `no video m-line with mediaId "${request.mediaId}"`);
     }
     if (consumer.kind !== "video") {
       throw new Problem(400, "not-video", "layer selection applies to video m-lines");
     }
+    const producer = producerOf(viewer, consumer);
+    const mid = consumer.mid;
     const rid = request.rid ?? request.encodingId;
-    const now = performance.now();
     if (rid !== undefined) {
-      const layer = consumer.producer.layers.find((l) => (l.rid ?? String(l.ssrc)) === rid);
+      const layer = producer?.layers.find((l) => (l.rid ?? String(l.ssrc)) === rid);
       if (!layer) throw new Problem(400, "unknown-layer", `stream has no layer "${rid}"`);
-      consumer.pin(layer.rid ?? "");
+      viewer.command({ t: "pin", mid, rid: layer.rid ?? "" });
     } else if (request.spatialLayerId !== undefined) {
-      const layer = consumer.producer.layerOfRank(request.spatialLayerId);
+      const layer = producer?.layerOfRank(request.spatialLayerId);
       if (!layer) {
         throw new Problem(400, "unknown-layer", `no spatial layer ${request.spatialLayerId}`);
       }
-      consumer.pin(layer.rid ?? "");
+      viewer.command({ t: "pin", mid, rid: layer.rid ?? "" });
     } else {
-      consumer.setCaps(request.maxWidth, request.maxHeight, request.maxSpatialLayerId);
+      viewer.command({
+        t: "caps",
+        mid,
+        maxWidth: request.maxWidth,
+        maxHeight: request.maxHeight,
+        maxSpatial: request.maxSpatialLayerId,
+      });
     }
     // Temporal layers (VP8/VP9): a pin or a cap; a request without them returns to automatic.
-    consumer.setTemporal(request.temporalLayerId ?? null, request.maxTemporalLayerId);
-    consumer.select(now);
+    viewer.command({
+      t: "temporal",
+      mid,
+      pinned: request.temporalLayerId ?? null,
+      max: request.maxTemporalLayerId,
+    });
     return new Response(null, { status: 200 });
   });
 

@@ -568,6 +568,8 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
   if (ownsLag && lag) lag.start();
 
   const registry = new client.Registry();
+  // prom-client types `registerMetric` with its Metric class, not the shape its Registry reads
+  // (see SourcedMetric): the one place a duck-typed object needs a cast.
   const add = (m: SourcedMetric) => registry.registerMetric(m as unknown as client.Metric);
 
   add(

@@ -11,6 +11,11 @@
 import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
 import { guardDtlsClientFlight5 } from "../transport/dtls-client-guard.ts";
 import { guardDtlsServers } from "../transport/dtls-server-guard.ts";
+import {
+  bindRtcPortsWithoutRace,
+  exhaustedSince,
+  exhaustionMark,
+} from "../transport/udp-port-binder.ts";
 import type { SrtpBackend, SrtpProfileId, SrtpSession } from "../transport/srtp.ts";
 import { SRTCP_MAX_TRAILER } from "../transport/srtp.ts";
 import type { DatagramLink } from "../transport/datagram-link.ts";
@@ -128,6 +133,7 @@ const MAX_DRAIN_PER_TURN = 16;
 // Before any transport exists, in every isolate that makes transports (main thread, workers).
 guardDtlsClientFlight5();
 guardDtlsServers();
+bindRtcPortsWithoutRace();
 
 export class PeerTransport {
   readonly #pc: RTCPeerConnection;
@@ -230,6 +236,7 @@ export class PeerTransport {
   ): Promise<{ peer: PeerTransport; local: LocalTransport }> {
     const { pc, peer, announced } = PeerTransport.#open(network, srtp);
     peer.#iceLossIsFatal = options.iceLossIsFatal ?? true;
+    const ports = exhaustionMark();
     try {
       const description = await describe(pc, peer);
       const gathered = gatheringComplete(pc);
@@ -239,7 +246,7 @@ export class PeerTransport {
       return { peer, local: localTransport(pc.localDescription!.sdp, announced) };
     } catch (error) {
       await peer.close();
-      throw error;
+      throw exhaustedSince(ports) ?? error;
     }
   }
 

@@ -10,14 +10,19 @@
  * bandwidth estimate and its split across the video consumers, sender reports. Each m-line has
  * at most one {@link Consumer} for the connection's life: a freed m-line keeps it, and the next
  * track bound there continues its sequence and timestamps (`Consumer.rebind`).
+ *
+ * It runs wherever its host does (local-subscriber-host.ts, on the main thread or in a viewer
+ * worker against a mirror of the room's Router): the room drives it through plain-data
+ * commands (subscriber-host.ts), and it speaks only through its {@link SubscriberSink}.
  */
 import { Consumer } from "../sfu/consumer.ts";
 import type { Producer } from "../sfu/producer.ts";
-import type { Source } from "../sfu/router-protocol.ts";
+import { RouterError } from "../sfu/router-protocol.ts";
+import type { SrtpBackend } from "../transport/srtp.ts";
 import type { LocalTransport, OfferPlan } from "./negotiation.ts";
-import { newIceCredentials, PeerTransport } from "./peer-transport.ts";
+import { type NetworkOptions, newIceCredentials, PeerTransport } from "./peer-transport.ts";
 import { parseSdp } from "./sdp.ts";
-import type { SessionManager } from "./session-manager.ts";
+import type { MlineBinding } from "./subscriber-host.ts";
 import {
   InvalidAnswerError,
   readSubscribeAnswer,
@@ -39,12 +44,12 @@ const AUDIO_MLINES_STEP = 2;
 /** Changes wait this long after the last one before an offer is sent. */
 export const OFFER_COALESCE_MS = 50;
 
-/** What an m-line carries, as signalling describes it (`bound`, `offer.bound`). */
-export interface MlineBinding {
-  mid: string;
-  kind: "audio" | "video";
-  participant: string | null;
-  source: Source | null;
+export type { MlineBinding } from "./subscriber-host.ts";
+
+/** The mids of a subscriber's audio slots (what `activeSpeakers` maps), in slot order. */
+export function audioSlotMids(audioSlots: number): string[] {
+  return newSubscribeDescription(audioSlots, VIDEO_MLINES_STEP).slots
+    .filter((s) => s.kind === "audio").map((s) => s.mid);
 }
 
 /** What a subscriber tells its client. */
@@ -53,16 +58,6 @@ export interface SubscriberSink {
   bound(bound: MlineBinding[]): void;
   /** A consumer now carries `producer` on an m-line (set its caps and priority). */
   consuming(consumer: Consumer): void;
-}
-
-/** A subscriber's answer that cannot be taken: a stale `rev`, or one that does not answer. */
-export class AnswerRefused extends Error {
-  override name = "AnswerRefused";
-  readonly code: "conflict" | "bad-request";
-  constructor(code: "conflict" | "bad-request", message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 interface Mline {
@@ -123,28 +118,23 @@ export class RoomSubscriber {
   }
 
   /**
-   * Creates `participant`'s subscribe connection, registers it with `manager` and sends the
-   * first offer (`sink.offer`, right after the current turn).
+   * Creates `participant`'s subscribe connection with session id `id` and sends the first offer
+   * (`sink.offer`, right after the current turn). Its host (local-subscriber-host.ts) ticks and
+   * ends it; it has no connect deadline and no dead-peer end (its room ends it).
    */
   static async create(
-    manager: SessionManager,
+    transport: { network: NetworkOptions; srtp: SrtpBackend },
+    id: string,
     streamName: string,
     participant: string,
     audioSlots: number,
     sink: SubscriberSink,
   ): Promise<RoomSubscriber> {
-    manager.admit();
-    manager.pending(1);
-    let created: Awaited<ReturnType<typeof PeerTransport.createOffer>>;
-    try {
-      created = await PeerTransport.createOffer(manager.network, manager.srtp, {
-        iceLossIsFatal: false,
-      });
-    } finally {
-      manager.pending(-1);
-    }
-    const session = new ViewerSession(crypto.randomUUID(), streamName, created.peer, NO_PLAN);
-    manager.addRoomPeer(session);
+    const created = await PeerTransport.createOffer(transport.network, transport.srtp, {
+      iceLossIsFatal: false,
+    });
+    const session = new ViewerSession(id, streamName, created.peer, NO_PLAN);
+    session.deadPeerMs = Infinity;
     const subscriber = new RoomSubscriber(participant, session, created.local, audioSlots, sink);
     subscriber.#dirty = true;
     subscriber.#schedule(0);
@@ -237,11 +227,11 @@ export class RoomSubscriber {
     this.#changed();
   }
 
-  /** The client answered offer `rev`. */
+  /** The client answered offer `rev`; a refusal is a RouterError (`conflict`, `bad-request`). */
   async answer(rev: number, sdp: string): Promise<void> {
     const offered = this.#offered;
     if (!offered || rev !== offered.revision) {
-      throw new AnswerRefused(
+      throw new RouterError(
         "conflict",
         offered
           ? `offer ${offered.revision} is waiting for its answer, not ${rev}`
@@ -253,9 +243,9 @@ export class RoomSubscriber {
       answer = readSubscribeAnswer(parseSdp(sdp), offered);
     } catch (error) {
       if (error instanceof InvalidAnswerError) {
-        throw new AnswerRefused("bad-request", error.message);
+        throw new RouterError("bad-request", error.message);
       }
-      throw new AnswerRefused("bad-request", `the answer is not valid SDP: ${String(error)}`);
+      throw new RouterError("bad-request", `the answer is not valid SDP: ${String(error)}`);
     }
     const restart = this.#offeredRestart;
     if (restart) {
@@ -265,7 +255,7 @@ export class RoomSubscriber {
     try {
       await this.session.peer.acceptAnswer(answer.transport);
     } catch (error) {
-      throw new AnswerRefused(
+      throw new RouterError(
         "bad-request",
         error instanceof Error ? error.message : String(error),
       );
@@ -280,6 +270,16 @@ export class RoomSubscriber {
     this.session.remoteIceUfrag ||= answer.transport.iceUfrag;
     for (const m of this.#mlines.values()) this.#realize(m);
     if (this.#dirty) this.#schedule(OFFER_COALESCE_MS);
+  }
+
+  /**
+   * The client's socket resumed (events sent while it was down are lost): what every m-line
+   * carries now, then the offer still waiting for an answer.
+   */
+  resume(): void {
+    if (this.#closed) return;
+    this.#sink.bound(this.bindings());
+    this.resend();
   }
 
   /** The offer in flight again (a resumed socket may have missed it). */
@@ -299,7 +299,7 @@ export class RoomSubscriber {
     }));
   }
 
-  /** Stops the timer and forgets the consumers; the manager closes the session. */
+  /** Stops the timer and forgets the consumers; the host closes the session. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

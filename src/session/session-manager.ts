@@ -2,52 +2,51 @@
  * Owns every session and the Router of each stream key: creates sessions from offers, ties
  * viewers to the live publisher, replaces publishers (the stream policy: one publisher per key),
  * ends sessions (by request, dead peer, failure or shutdown) and frees everything they held. One
- * 20 ms ticker drives all sessions' periodic work.
+ * 20 ms ticker drives all sessions' periodic work. Admission (admission.ts) and the streams'
+ * SSE events (stream-events.ts) are their own modules.
+ *
+ * WHEP viewers live wherever the SubscriberHost puts them (this thread, or viewer workers that
+ * server.ts starts): the manager keeps a HostedViewer per viewer and speaks to the host in
+ * plain-data commands and snapshots (subscriber-host.ts), so nothing here knows which.
  */
-import { RemoteError, WorkerPool } from "../workers/worker-pool.ts";
-import { RemoteViewer } from "../workers/remote-viewer.ts";
 import { counters, END_REASONS, FailureStage, histograms } from "../observability/counters.ts";
 import { SessionTrace } from "../observability/tracing.ts";
 import type { Logger } from "../observability/log.ts";
 import { Router } from "../sfu/router.ts";
+import { RouterError } from "../sfu/router-protocol.ts";
 import type { SrtpBackend } from "../transport/srtp.ts";
-import type { SrtpMode } from "../transport/srtp-backend.ts";
+import { Admission, CapacityError, NoSourceError } from "./admission.ts";
 import {
   buildAnswer,
-  InvalidOfferError,
   type LocalTransport,
   type OfferPlan,
-  planPlay,
   planPublish,
   requireTransport,
-  type SourceTrack,
-  UnsupportedOfferError,
 } from "./negotiation.ts";
-import { type NetworkOptions, PeerTransport } from "./peer-transport.ts";
+import { LocalSubscriberHost } from "./local-subscriber-host.ts";
+import { type NetworkOptions, newIceCredentials, PeerTransport } from "./peer-transport.ts";
 import { PublisherSession } from "./publisher-session.ts";
-import { parseSdp, SdpParseError, type SessionDescriptionInfo } from "./sdp.ts";
+import { parseSdp, type SessionDescriptionInfo } from "./sdp.ts";
 import type { EndReason } from "./session-base.ts";
-import { ViewerSession } from "./viewer-session.ts";
+import { type StreamEvent, StreamEvents } from "./stream-events.ts";
+import {
+  HostedViewer,
+  type RoomSubscriberSpec,
+  type SubscriberEvent,
+  type SubscriberHost,
+} from "./subscriber-host.ts";
+import type { ViewerSession } from "./viewer-session.ts";
 
-export type Session = PublisherSession | ViewerSession;
+/** A session with its transport on this thread: a WHIP publisher or a room participant's peer. */
+export type PeerSession = PublisherSession | ViewerSession;
+/** Every session the manager counts: peers here, and WHEP viewers wherever they are hosted. */
+export type Session = PeerSession | HostedViewer;
 
-/** Nothing is being published on the stream (→ 409 + Retry-After for WHEP). */
-export class NoSourceError extends Error {
-  override name = "NoSourceError";
-}
+export { CapacityError, NoSourceError } from "./admission.ts";
 
-/** Over a configured limit (→ 503 + Retry-After). */
-export class CapacityError extends Error {
-  override name = "CapacityError";
-}
-
-/** Events a stream reports to its viewers (WHEP server-sent events). */
-export type StreamEvent =
-  | { type: "active" }
-  | { type: "inactive" }
-  | { type: "viewercount"; viewers: number }
-  | { type: "layers" }
-  | { type: "reconnect" };
+/** What a room subscriber tells its room: an offer for its client, or bindings outside one. */
+export type RoomSubscriberEvent = Extract<SubscriberEvent, { t: "offer" | "bound" }>;
+export type { StreamEvent } from "./stream-events.ts";
 
 export interface SessionManagerOptions {
   network: NetworkOptions;
@@ -64,63 +63,64 @@ export interface SessionManagerOptions {
   maxRssMb?: number;
   /** Reads the process RSS in bytes (injectable for tests). */
   rssBytes?: () => number;
+  /** Where WHEP viewers run (default: on this thread). */
+  subscribers?: SubscriberHost;
 }
 
 const TICK_MS = 20;
-/** Window of the forwarded-rate measurement used by admission control. */
-const RATE_WINDOW_MS = 1000;
 
 export class SessionManager {
   /** One Router per stream key: a stream is a room with one publisher. */
   readonly routers: Map<string, Router> = new Map();
   readonly sessions: Map<string, Session> = new Map();
   readonly #publishers = new Map<string, PublisherSession>();
-  readonly #listeners = new Map<string, Set<(event: StreamEvent) => void>>();
+  readonly #events: StreamEvents;
+  readonly #admission: Admission;
   readonly #options: SessionManagerOptions;
   readonly #log: Logger;
   #timer: ReturnType<typeof setInterval> | undefined;
   #pending = 0;
   readonly #tickers = new Set<(nowMs: number) => void>();
   #closed = false;
-  #workerPool: WorkerPool | undefined;
-  #rateStartMs = performance.now();
-  #rateStartPackets = 0;
-  #forwardedPps = 0;
+  readonly #subscribers: SubscriberHost;
+  /** Room subscribers' owners (room-media.ts), told their offers and bindings. */
+  readonly #roomListeners = new Map<string, (event: RoomSubscriberEvent) => void>();
 
   constructor(options: SessionManagerOptions) {
     this.#options = options;
     this.#log = options.logger;
+    this.#events = new StreamEvents(options.logger);
+    this.#admission = new Admission(options);
+    this.#subscribers = options.subscribers ?? new LocalSubscriberHost(options);
+    this.#subscribers.listen((event) => this.#onSubscriberEvent(event));
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
-  /**
-   * Moves viewers to `count` worker threads (count ≥ 2; 0 or 1 keeps everything on this
-   * thread). Publishers stay here; see src/workers/worker-pool.ts.
-   */
-  async startWorkers(count: number, srtp: SrtpMode): Promise<void> {
-    if (count < 2 || this.#workerPool || this.#closed) return;
-    this.#workerPool = await WorkerPool.start({
-      workers: count,
-      network: this.#options.network,
-      srtp,
-      connectTimeoutMs: this.#options.connectTimeoutMs,
-      logger: this.#log,
-      onEnded: (viewer, reason) => void this.end(viewer.id, reason),
-    });
-    // A publisher already live (none in practice: workers start before HTTP) is mirrored.
-    for (const [name, publisher] of this.#publishers) {
-      this.#workerPool.publish(name, publisher.producers, publisher.codecs);
+  #onSubscriberEvent(event: SubscriberEvent): void {
+    if (event.t === "offer" || event.t === "bound") {
+      this.#roomListeners.get(event.id)?.(event);
+      return;
     }
+    const viewer = this.sessions.get(event.id);
+    if (!(viewer instanceof HostedViewer)) return;
+    if (event.t === "lifecycle") {
+      viewer.trace?.mark(event.event);
+      return;
+    }
+    if (event.error !== undefined) {
+      this.#log.error("session tick failed", { session: viewer.id, error: event.error });
+    }
+    void this.end(viewer.id, event.reason);
   }
 
-  /** The viewer workers, when running with more than one thread. */
-  get workerPool(): WorkerPool | undefined {
-    return this.#workerPool;
+  /** Where WHEP viewers run. */
+  get subscribers(): SubscriberHost {
+    return this.#subscribers;
   }
 
   /** Packets forwarded to viewers per second, over the last full second (all threads). */
   get forwardedPps(): number {
-    return this.#forwardedPps;
+    return this.#admission.forwardedPps;
   }
 
   /** Number of sessions of a role. */
@@ -139,10 +139,33 @@ export class SessionManager {
     return this.#publishers.get(streamName);
   }
 
-  viewersOf(streamName: string): ViewerSession[] {
-    return [...this.sessions.values()].filter((s): s is ViewerSession =>
-      s.role === "viewer" && s.streamName === streamName
+  /** The WHEP viewers of a stream. */
+  viewersOf(streamName: string): HostedViewer[] {
+    return [...this.sessions.values()].filter((s): s is HostedViewer =>
+      s instanceof HostedViewer && s.streamName === streamName
     );
+  }
+
+  /** ICE and DTLS are up on the session's transport (a worker's as of its last status). */
+  connected(id: string): boolean {
+    const session = this.sessions.get(id);
+    if (!session) return false;
+    return session instanceof HostedViewer ? session.snapshot().connected : session.peer.connected;
+  }
+
+  /**
+   * ICE restart (WHIP/WHEP PATCH): the local credentials are chosen here so the answer can be
+   * written now; a hosted viewer's host applies the same ones.
+   */
+  restartIce(
+    session: Session,
+    remoteUfrag: string,
+    remotePwd: string,
+  ): { iceUfrag: string; icePwd: string } {
+    if (!(session instanceof HostedViewer)) return session.peer.restartIce(remoteUfrag, remotePwd);
+    const local = newIceCredentials();
+    session.command({ t: "restartIce", remoteUfrag, remotePwd, ...local });
+    return local;
   }
 
   /** Where room peers bind and what they announce (the same as WHIP/WHEP sessions). */
@@ -163,11 +186,12 @@ export class SessionManager {
   }
 
   /**
-   * A room participant's peer (its publish or subscribe connection): counted, ticked and in
-   * the metrics like any session, ended on shutdown. It has no connect deadline and no
-   * dead-peer end: it lives as long as its seat, and its room ends it (`end`).
+   * A room participant's publish connection (its subscribe connection is hosted, see
+   * `subscribeRoom`): counted, ticked and in the metrics like any session, ended on shutdown. It
+   * has no connect deadline and no dead-peer end: it lives as long as its seat, and its room
+   * ends it (`end`).
    */
-  addRoomPeer(session: Session): void {
+  addRoomPeer(session: PeerSession): void {
     session.deadPeerMs = Infinity;
     session.trace?.mark("answer");
     session.onEnd = (reason) => {
@@ -191,37 +215,7 @@ export class SessionManager {
 
   #checkCapacity(): void {
     if (this.#closed) throw new CapacityError("the server is shutting down");
-    if (this.sessions.size + this.#pending >= this.#options.maxSessions) {
-      throw new CapacityError(
-        `the server is at its limit of ${this.#options.maxSessions} sessions`,
-      );
-    }
-    const maxRssMb = this.#options.maxRssMb ?? 0;
-    if (maxRssMb > 0) {
-      const rssMb = (this.#options.rssBytes ?? (() => Deno.memoryUsage().rss))() / (1 << 20);
-      if (rssMb > maxRssMb) {
-        throw new CapacityError(
-          `the server uses ${Math.round(rssMb)} MiB, over its budget of ${maxRssMb} MiB`,
-        );
-      }
-    }
-  }
-
-  /**
-   * Admission of one more viewer under `maxForwardPps`: the measured forwarded rate plus what
-   * an average viewer costs must stay under the limit (a viewer of a stream with no viewers
-   * yet is admitted while the rate is under the limit).
-   */
-  #checkForwardBudget(): void {
-    const max = this.#options.maxForwardPps ?? 0;
-    if (max <= 0) return;
-    const viewers = this.count("viewer");
-    const perViewer = viewers > 0 ? this.#forwardedPps / viewers : 0;
-    if (this.#forwardedPps + perViewer > max) {
-      throw new CapacityError(
-        `forwarding ${Math.round(this.#forwardedPps)} packets/s, at its limit of ${max}`,
-      );
-    }
+    this.#admission.checkSessions(this.sessions.size + this.#pending);
   }
 
   /** WHIP: negotiates a publisher; a live publisher of the same stream is replaced. */
@@ -252,8 +246,9 @@ export class SessionManager {
     const stream = this.#stream(streamName);
     const previous = this.#publishers.get(streamName);
     this.#publishers.set(streamName, session);
-    const orphans = stream.replaceProducers(session.producers);
-    this.#workerPool?.publish(streamName, session.producers, session.codecs);
+    // Viewers whose consumers the new producers cannot carry are ended by their host, which
+    // hears the Router's event.
+    stream.replaceProducers(session.producers);
     for (const producer of session.producers) {
       producer.onLayersChanged = () => this.#emit(streamName, { type: "layers" });
     }
@@ -265,19 +260,15 @@ export class SessionManager {
       });
       await this.end(previous.id, "replaced");
     }
-    for (const consumer of orphans) {
-      const viewer = this.viewersOf(streamName).find((v) => v.consumers.includes(consumer));
-      if (viewer) await this.end(viewer.id, "publisher_left");
-    }
     this.#emit(streamName, { type: "active" });
     return { session, answer };
   }
 
-  /** WHEP: negotiates a viewer of a live stream. */
+  /** WHEP: negotiates a viewer of a live stream, on whichever thread its host picks. */
   async play(
     streamName: string,
     offerSdp: string,
-  ): Promise<{ session: ViewerSession; answer: string }> {
+  ): Promise<{ session: HostedViewer; answer: string }> {
     this.#checkCapacity();
     const publisher = this.#publishers.get(streamName);
     const stream = this.routers.get(streamName);
@@ -289,91 +280,63 @@ export class SessionManager {
         `stream "${streamName}" is at its limit of ${this.#options.maxViewersPerStream} viewers`,
       );
     }
-    this.#checkForwardBudget();
-    if (this.#workerPool) return await this.#playRemote(this.#workerPool, streamName, offerSdp);
-    const sources: SourceTrack[] = stream.producers.map((p) => ({
-      kind: p.kind,
-      codec: publisher.codecs.get(p)!,
-      codecName: p.codecName,
-    }));
-    const { offer, plan, peer, local } = await this.#negotiate(
-      offerSdp,
-      "play",
-      (offer) => planPlay(offer, sources),
-    );
-    const session = new ViewerSession(crypto.randomUUID(), streamName, peer, plan);
-    session.trace = new SessionTrace("viewer", streamName, session.id, {
-      logger: this.#log,
-      histograms,
-    });
-    session.remoteIceUfrag = offer.media[plan.tracks[0].index].iceUfrag ?? "";
-    const answer = buildAnswer(offer, plan, local, "play", (track) => ({
-      ssrc: session.ssrcByMid.get(track.mid),
-      cname: session.cname,
-      msid: `quetzal-${streamName.replace(/[^A-Za-z0-9_-]/g, "")} ${track.kind}`,
-    }));
-    // The stream may have changed while negotiating; attach to what is live now.
-    session.attach(plan, this.routers.get(streamName)?.producers ?? []);
-    for (const c of session.consumers) stream.consumers.add(c);
-    this.#register(session);
-    this.#emit(streamName, { type: "viewercount", viewers: this.viewersOf(streamName).length });
-    return { session, answer };
-  }
-
-  /** WHEP on a viewer worker: the worker negotiates; this thread keeps a RemoteViewer. */
-  async #playRemote(
-    cluster: WorkerPool,
-    streamName: string,
-    offerSdp: string,
-  ): Promise<{ session: ViewerSession; answer: string }> {
-    const index = cluster.pick();
-    if (index === undefined) throw new CapacityError("every viewer worker is saturated");
+    this.#admission.checkForwardBudget(this.count("viewer"));
+    const id = crypto.randomUUID();
     this.#pending++;
-    let viewer: RemoteViewer;
+    let created;
     try {
-      viewer = await cluster.play(index, streamName, offerSdp);
+      created = await this.#subscribers.create(id, streamName, offerSdp);
     } catch (error) {
-      throw this.#localError(error);
+      if (
+        error instanceof RouterError &&
+        (error.code === "bad-request" || error.code === "unsupported")
+      ) counters.sessionFailures[FailureStage.sdp]++;
+      throw error;
     } finally {
       this.#pending--;
     }
-    const answer = viewer.answer;
-    // Logged, traced and timed here like a local viewer (#register); the worker relays the
-    // later steps (WorkerPool, "session" messages).
-    viewer.trace = new SessionTrace("viewer", streamName, viewer.id, {
-      logger: this.#log,
-      histograms,
-    });
+    const viewer = new HostedViewer(id, streamName, created, this.#subscribers);
+    viewer.trace = new SessionTrace("viewer", streamName, id, { logger: this.#log, histograms });
     viewer.trace.mark("answer");
-    viewer.onEnd = (reason) => void this.end(viewer.id, reason);
-    // The HTTP layer reads the same fields on local and remote viewers (see remote-viewer.ts).
-    this.sessions.set(viewer.id, viewer as unknown as ViewerSession);
+    this.sessions.set(id, viewer);
     counters.sessionsCreated[1]++;
     this.#emit(streamName, { type: "viewercount", viewers: this.viewersOf(streamName).length });
-    return { session: viewer as unknown as ViewerSession, answer };
+    return { session: viewer, answer: created.answer };
   }
 
-  /** A worker's error as the class the HTTP layer maps to a status. */
-  #localError(error: unknown): unknown {
-    if (!(error instanceof RemoteError)) return error;
-    const sdp = (e: Error) => {
-      counters.sessionFailures[FailureStage.sdp]++;
-      return e;
-    };
-    switch (error.name) {
-      case "NoSourceError":
-        return new NoSourceError(error.message);
-      case "CapacityError":
-        return new CapacityError(error.message);
-      case "SdpParseError":
-        return sdp(new SdpParseError(error.message));
-      case "InvalidOfferError":
-        return sdp(new InvalidOfferError(error.message));
-      case "UnsupportedOfferError":
-        return sdp(new UnsupportedOfferError(error.message));
-      default:
-        return new Error(error.message);
+  /**
+   * A room participant's subscribe connection, on whichever thread the host picks (counted
+   * like a viewer; no connect deadline or dead-peer end: its room ends it with `end`). Its
+   * offers and bindings go to `listener` until it ends. Errors: CapacityError, RouterError.
+   */
+  async subscribeRoom(
+    spec: RoomSubscriberSpec,
+    listener: (event: RoomSubscriberEvent) => void,
+  ): Promise<HostedViewer> {
+    this.#checkCapacity();
+    const id = crypto.randomUUID();
+    // Listening before it exists: its first offer may follow the creation closely.
+    this.#roomListeners.set(id, listener);
+    this.#pending++;
+    try {
+      await this.#subscribers.createRoom(id, spec);
+    } catch (error) {
+      this.#roomListeners.delete(id);
+      throw error;
+    } finally {
+      this.#pending--;
     }
+    const created = {
+      answer: "",
+      etag: "",
+      remoteIceUfrag: "",
+      snapshot: { id, stream: spec.stream, connected: false, estimateBps: 0, consumers: [] },
+    };
+    const subscriber = new HostedViewer(id, spec.stream, created, this.#subscribers);
+    this.sessions.set(id, subscriber);
+    counters.sessionsCreated[1]++;
+    if (this.#closed) await this.end(id, "shutdown");
+    return subscriber;
   }
 
   /** Parses and plans an offer (failures count as `sdp`), then builds the werift transport. */
@@ -411,7 +374,7 @@ export class SessionManager {
     }
   }
 
-  #register(session: Session): void {
+  #register(session: PublisherSession): void {
     session.trace?.mark("answer");
     session.expectConnectionWithin(this.#options.connectTimeoutMs);
     session.onEnd = (reason) => void this.end(session.id, reason);
@@ -428,6 +391,10 @@ export class SessionManager {
           this.#log.warn("router event listener failed", { stream: name, error: String(error) }),
       );
       this.routers.set(name, router);
+      this.#subscribers.observe({
+        router,
+        codecOf: (producer) => this.#publishers.get(name)?.codecs.get(producer),
+      });
     }
     return router;
   }
@@ -448,31 +415,28 @@ export class SessionManager {
       counters.sessionFailures[FailureStage.ice]++;
     }
     if (reason === "dtls_failed") counters.sessionFailures[FailureStage.dtls]++;
-    const stream = this.routers.get(session.streamName);
-    const remote = (session as unknown) instanceof RemoteViewer
-      ? session as unknown as RemoteViewer
-      : undefined;
-    if (session.role === "publisher") {
-      if (this.#publishers.get(session.streamName) === session) {
-        this.#publishers.delete(session.streamName);
-        this.#workerPool?.unpublish(session.streamName, session.producers);
+    const name = session.streamName;
+    const stream = this.routers.get(name);
+    if (session instanceof HostedViewer) {
+      this.#roomListeners.delete(id);
+      session.closed = true;
+      session.endReason = reason;
+      session.trace?.end(reason === "connect_timeout" ? "ice_failed" : reason);
+      if (stream) this.#emit(name, { type: "viewercount", viewers: this.viewersOf(name).length });
+      await this.#subscribers.end(id, reason);
+    } else {
+      if (session.role === "publisher" && this.#publishers.get(name) === session) {
+        this.#publishers.delete(name);
         stream?.removeProducers(session.producers.map((p) => p.id));
-        this.#emit(session.streamName, { type: "inactive" });
+        this.#emit(name, { type: "inactive" });
       }
-    } else if (stream) {
-      if (!remote) { for (const c of session.consumers) stream.consumers.delete(c); }
-      this.#emit(session.streamName, {
-        type: "viewercount",
-        viewers: this.viewersOf(session.streamName).length,
-      });
+      await session.close(reason);
     }
-    if (remote) await this.#workerPool?.end(remote, reason);
-    else await session.close(reason);
     if (
-      stream && !this.#publishers.has(stream.id) && stream.consumers.size === 0 &&
-      this.viewersOf(stream.id).length === 0
+      stream && this.routers.get(name) === stream && !this.#publishers.has(name) &&
+      this.viewersOf(name).length === 0
     ) {
-      this.routers.delete(stream.id);
+      this.routers.delete(name);
       stream.close();
     }
     return true;
@@ -480,40 +444,17 @@ export class SessionManager {
 
   /** Subscribes to a stream's events; returns the unsubscribe function. */
   subscribe(streamName: string, listener: (event: StreamEvent) => void): () => void {
-    let set = this.#listeners.get(streamName);
-    if (!set) {
-      set = new Set();
-      this.#listeners.set(streamName, set);
-    }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0) this.#listeners.delete(streamName);
-    };
+    return this.#events.subscribe(streamName, listener);
   }
 
   #emit(streamName: string, event: StreamEvent): void {
-    for (const listener of this.#listeners.get(streamName) ?? []) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#log.warn("stream event listener failed", {
-          stream: streamName,
-          error: String(error),
-        });
-      }
-    }
+    this.#events.emit(streamName, event);
   }
 
   #tick(): void {
     const now = performance.now();
-    if (now - this.#rateStartMs >= RATE_WINDOW_MS) {
-      const packets = counters.rtpPacketsOut[0] + counters.rtpPacketsOut[1];
-      this.#forwardedPps = (packets - this.#rateStartPackets) * 1000 / (now - this.#rateStartMs);
-      this.#rateStartPackets = packets;
-      this.#rateStartMs = now;
-    }
-    this.#workerPool?.forwardSenderReports();
+    this.#admission.sample(now);
+    this.#subscribers.tick(now);
     for (const tick of this.#tickers) {
       try {
         tick(now);
@@ -522,6 +463,7 @@ export class SessionManager {
       }
     }
     for (const session of this.sessions.values()) {
+      if (session instanceof HostedViewer) continue; // its host ticks it
       try {
         session.tick(now);
       } catch (error) {
@@ -535,7 +477,7 @@ export class SessionManager {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const name of this.#listeners.keys()) this.#emit(name, { type: "reconnect" });
+    this.#events.emitAll({ type: "reconnect" });
     await Promise.all([...this.sessions.keys()].map((id) => this.end(id, "shutdown")));
     // Room peers negotiated while closing register when their transport is up: wait for them
     // (a transport is made within 2 s, its gathering timeout) and end them too.
@@ -543,9 +485,9 @@ export class SessionManager {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     await Promise.all([...this.sessions.keys()].map((id) => this.end(id, "shutdown")));
-    await this.#workerPool?.close();
+    await this.#subscribers.close();
     clearInterval(this.#timer);
     this.#tickers.clear();
-    this.#listeners.clear();
+    this.#events.clear();
   }
 }

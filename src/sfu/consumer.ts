@@ -315,7 +315,8 @@ export class Consumer implements AllocationTrack {
    */
   #sendProbe(nowMs: number): void {
     const prober = this.#prober;
-    if (prober === null || !this.#atFrameEnd || !this.#munger.started) return;
+    // A paused consumer has no frame in flight to split (recovery probes, below).
+    if (prober === null || !(this.#atFrameEnd || this.paused) || !this.#munger.started) return;
     let n = prober.due(nowMs);
     if (n === 0) return;
     const munger = this.#munger;
@@ -345,6 +346,33 @@ export class Consumer implements AllocationTrack {
    */
   startProbe(targetBps: number, mediaBps: number, nowMs: number): boolean {
     return this.#prober !== null && this.#prober.start(targetBps, mediaBps, nowMs);
+  }
+
+  /**
+   * A recovery probe: padding on this paused consumer's SSRC up to `targetBps` in total, for a
+   * subscriber whose split paused video it wants. Such a subscriber forwards no video, so no
+   * layer upgrade ever probes and its estimate, fed by audio alone, cannot grow past what audio
+   * carries: without this it never sees video again (seen in the room bench: meetings of 10 and
+   * 25 with every camera paused and estimates stuck at 30–200 kbit/s). Needs a consumer that has
+   * sent before (its sequence numbers and timestamps continue) and no probe under way.
+   */
+  startRecoveryProbe(targetBps: number, nowMs: number): boolean {
+    const prober = this.#prober;
+    if (prober === null || !this.paused || !this.#munger.started) return false;
+    if (prober.state !== ProbeState.idle) return false;
+    return prober.start(targetBps, 0, nowMs);
+  }
+
+  /**
+   * Paces a recovery probe from the subscriber's tick (a paused consumer has no packets to
+   * follow). False once it timed out without feedback (a failure); true otherwise.
+   */
+  paceRecoveryProbe(nowMs: number): boolean {
+    const prober = this.#prober;
+    if (prober === null || prober.state === ProbeState.idle) return true;
+    if (prober.poll(nowMs) === ProbeOutcome.failure) return false;
+    if (prober.state === ProbeState.sending && this.paused) this.#sendProbe(nowMs);
+    return true;
   }
 
   /** State of the probe under way ({@link ProbeState}). */

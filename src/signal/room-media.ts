@@ -6,16 +6,20 @@
  *
  * - Publishing: `offer` → {@link RoomPublisher} (first offer, then re-offers on the same
  *   connection); its producers join the Router and everyone hears `producers`.
- * - Subscribing: each participant gets a {@link RoomSubscriber} at join. Every other
- *   participant's camera, screen and screen audio is bound to a track m-line of it (`bound`);
- *   microphones reach it through its audio slots, the loudest speakers (AudioSlots fed by the
- *   room's SpeakerDetector), or everyone when there are no more microphones than slots.
+ * - Subscribing: each participant gets a subscribe connection (room-subscriber.ts) at join.
+ *   Every other participant's camera, screen and screen audio is bound to a track m-line of it
+ *   (`bound`); microphones reach it through its audio slots, the loudest speakers (AudioSlots
+ *   fed by the room's SpeakerDetector), or everyone when there are no more microphones than
+ *   slots.
  * - `setSubscription` sets each consumer's height cap and priority (its allocator splits the
  *   subscriber's estimate), and the dynacast demand of each video producer (the highest height
  *   any subscriber wants) is sent to its publisher as `senderConstraint`.
  *
- * Room peers stay on the main thread (WHEP viewers go to workers): the room's tick runs on the
- * SessionManager's 20 ms ticker.
+ * Publishers, speaker detection, audio slot choices, wants and dynacast stay on the main thread
+ * (the room's tick runs on the SessionManager's 20 ms ticker). Subscribe connections run
+ * wherever the manager's SubscriberHost puts them, like WHEP viewers (a viewer worker with
+ * `--workers` ≥ 2): this class speaks to them only in plain-data RoomSubscriberCommands by
+ * producer id, and hears their offers and bindings as events.
  */
 import type { Participant, Room } from "../room/mod.ts";
 import { AudioSlots } from "../sfu/audio-slots.ts";
@@ -27,9 +31,13 @@ import { SpeakerDetector, type SpeakerLevel } from "../sfu/speaker-detector.ts";
 import { Subscription, trackPriority } from "../sfu/subscription.ts";
 import { InvalidOfferError, UnsupportedOfferError } from "../session/negotiation.ts";
 import { RoomPublisher } from "../session/room-publisher.ts";
-import { AnswerRefused, RoomSubscriber } from "../session/room-subscriber.ts";
+import { audioSlotMids } from "../session/room-subscriber.ts";
 import { SdpParseError } from "../session/sdp.ts";
 import { CapacityError, type SessionManager } from "../session/session-manager.ts";
+import type { HostedViewer, RoomSubscriberCommand } from "../session/subscriber-host.ts";
+import { RouterError } from "../sfu/router-protocol.ts";
+import type { TrackPriorityValue } from "../sfu/subscriber-allocator.ts";
+import { RtcPortsExhaustedError } from "../transport/udp-port-binder.ts";
 import { roomCounters } from "../observability/counters.ts";
 import { SignalError } from "./codes.ts";
 import type { ProducerInfo as ProducerMessage, ReplyBody } from "./messages.ts";
@@ -55,7 +63,15 @@ export class RoomMedia implements RoomSessionMedia {
   readonly #onError: (error: unknown, about: string) => void;
   readonly #streamName: string;
   readonly #publishers = new Map<string, RoomPublisher>();
-  readonly #subscribers = new Map<string, RoomSubscriber>();
+  /** Subscribe connections by participant id (hosted here or in a viewer worker). */
+  readonly #subscribers = new Map<string, HostedViewer>();
+  /** The last `want` told each subscriber, by participant and producer id. */
+  readonly #told = new Map<
+    string,
+    Map<string, { maxHeight: number; priority: TrackPriorityValue }>
+  >();
+  /** Mids of every subscriber's audio slots (the same for all: the room's `audioSlots`). */
+  readonly #slotMids: string[];
   /** Participants whose subscriber is being created (or exists): everyone in the media half. */
   readonly #members = new Set<string>();
   readonly #slots = new Map<string, AudioSlots>();
@@ -78,6 +94,14 @@ export class RoomMedia implements RoomSessionMedia {
     this.#onError = options.onError ?? (() => {});
     this.#streamName = `room:${room.id}`;
     this.router = new Router(this.#streamName, (error) => this.#onError(error, "router"));
+    this.#slotMids = audioSlotMids(room.settings.audioSlots);
+    // The subscribers' host follows the Router first: a worker's mirror must have a producer
+    // before the commands that name it (sent from the listener below) arrive.
+    this.#manager.subscribers.observe({
+      router: this.router,
+      codecOf: (producer) =>
+        this.#publishers.get(producer.participant)?.session.codecs.get(producer),
+    });
     this.router.on((event) => {
       if (event.t !== "producers") return;
       const added = event.added.map((p) => this.router.producer(p.id)).filter((p) =>
@@ -103,7 +127,10 @@ export class RoomMedia implements RoomSessionMedia {
   /** Tracks being received by subscribers, by source, added to `counts`. */
   countSubscriptions(counts: Record<Source, number>): void {
     for (const subscriber of this.#subscribers.values()) {
-      for (const c of subscriber.consumers) counts[c.producer.source]++;
+      for (const c of subscriber.snapshot().consumers) {
+        const source = this.router.producer(c.producer)?.source;
+        if (source) counts[source]++;
+      }
     }
   }
 
@@ -125,11 +152,9 @@ export class RoomMedia implements RoomSessionMedia {
     if (resumed && this.#members.has(id)) {
       // Events sent while the socket was down are lost: what every m-line carries now, and
       // the offer still waiting for an answer.
-      const subscriber = this.#subscribers.get(id);
-      if (subscriber) {
-        this.#hub.sendTo(id, { t: "bound", bound: subscriber.bindings() });
-        this.#sendSpeakers(subscriber);
-        subscriber.resend();
+      if (this.#subscribers.has(id)) {
+        this.#command(id, { t: "resume" });
+        this.#sendSpeakers(id);
       }
       return;
     }
@@ -139,12 +164,11 @@ export class RoomMedia implements RoomSessionMedia {
     this.#wants.set(id, new Subscription());
     void this.#subscribe(participant).catch((error) => {
       this.#onError(error, "subscribe connection");
+      const full = isOverCapacity(error);
       this.#hub.sendTo(id, {
         t: "error",
-        code: error instanceof CapacityError ? "over-capacity" : "internal",
-        message: error instanceof CapacityError
-          ? error.message
-          : "the server could not create your subscribe connection",
+        code: full ? "over-capacity" : "internal",
+        message: full ? error.message : "the server could not create your subscribe connection",
         about: "offer",
       });
     });
@@ -152,42 +176,41 @@ export class RoomMedia implements RoomSessionMedia {
 
   async #subscribe(participant: Participant): Promise<void> {
     const id = participant.id;
-    const subscriber = await RoomSubscriber.create(
-      this.#manager,
-      this.#streamName,
-      id,
-      this.room.settings.audioSlots,
-      {
-        offer: (rev, sdp, bound) => {
+    const subscriber = await this.#manager.subscribeRoom(
+      { stream: this.#streamName, participant: id, audioSlots: this.room.settings.audioSlots },
+      (event) => {
+        if (event.t === "offer") {
           roomCounters.renegotiations[1]++;
+          const { rev, sdp, bound } = event;
           this.#hub.sendTo(id, { t: "offer", pc: "sub", rev, sdp, bound });
-        },
-        bound: (bound) => this.#hub.sendTo(id, { t: "bound", bound }),
-        consuming: (consumer) => {
-          const producer = consumer.producer;
-          const want = this.#wants.get(id)?.want(producer.participant, producer.source);
-          if (!want || producer.kind !== "video") return;
-          consumer.setCaps(undefined, want.maxHeight);
-          consumer.priority = trackPriority(producer.source, want.stage, this.#speaking(producer));
-        },
+        } else this.#hub.sendTo(id, { t: "bound", bound: event.bound });
       },
     );
     // The participant left, or the room ended, while the connection was made.
-    if (this.#closed || !this.#members.has(id)) {
-      subscriber.close();
-      await this.#manager.end(subscriber.session.id, "deleted");
+    if (this.#closed || !this.#members.has(id) || subscriber.closed) {
+      await this.#manager.end(subscriber.id, "deleted");
       return;
     }
     this.#subscribers.set(id, subscriber);
+    this.#told.set(id, new Map());
     for (const producer of this.router.producers) {
       if (producer.participant !== id && producer.source !== "microphone") {
-        subscriber.bind(producer);
+        this.#command(id, { t: "bind", producer: producer.id });
       }
     }
-    this.#updateSlots(subscriber, performance.now());
+    this.#applyWants(id);
+    this.#updateSlots(id, performance.now());
     // Whose voice each slot carries: the tick only tells changes, and these slots were filled
     // before it ran, so without this a late joiner could not tell its slots' speakers apart.
-    this.#sendSpeakers(subscriber);
+    this.#sendSpeakers(id);
+  }
+
+  /** A command for `participant`'s subscribe connection, wherever it is hosted. */
+  #command(participant: string, command: RoomSubscriberCommand): void {
+    const subscriber = this.#subscribers.get(participant);
+    if (subscriber && !subscriber.closed) {
+      this.#manager.subscribers.roomCommand(subscriber.id, command);
+    }
   }
 
   async handle(participant: Participant, message: MediaMessage): Promise<ReplyBody | void> {
@@ -197,11 +220,13 @@ export class RoomMedia implements RoomSessionMedia {
         return await this.#publish(participant, message.sdp, message.sources);
       case "answer": {
         const subscriber = this.#subscribers.get(participant.id);
-        if (!subscriber) throw new SignalError("conflict", "no offer is waiting for an answer");
+        if (!subscriber || subscriber.closed) {
+          throw new SignalError("conflict", "no offer is waiting for an answer");
+        }
         try {
-          await subscriber.answer(message.rev, message.sdp);
+          await this.#manager.subscribers.answer(subscriber.id, message.rev, message.sdp);
         } catch (error) {
-          if (error instanceof AnswerRefused) throw new SignalError(error.code, error.message);
+          if (error instanceof RouterError) throw new SignalError(error.code, error.message);
           throw error;
         }
         return;
@@ -215,11 +240,10 @@ export class RoomMedia implements RoomSessionMedia {
         this.#setSubscription(participant.id, message.items);
         return;
       case "restartIce": {
-        const subscriber = this.#subscribers.get(participant.id);
-        if (!subscriber) {
+        if (!this.#subscribers.has(participant.id)) {
           throw new SignalError("conflict", "the subscribe connection is not up yet");
         }
-        subscriber.restartIce();
+        this.#command(participant.id, { t: "restartIce" });
         return;
       }
     }
@@ -290,6 +314,7 @@ export class RoomMedia implements RoomSessionMedia {
     this.#members.delete(id);
     this.#slots.delete(id);
     this.#wants.delete(id);
+    this.#told.delete(id);
     const publisher = this.#publishers.get(id);
     this.#publishers.delete(id);
     const subscriber = this.#subscribers.get(id);
@@ -297,9 +322,8 @@ export class RoomMedia implements RoomSessionMedia {
     this.router.removeProducers(
       this.router.producers.filter((p) => p.participant === id).map((p) => p.id),
     );
-    subscriber?.close();
     if (publisher) void this.#manager.end(publisher.session.id, "deleted");
-    if (subscriber) void this.#manager.end(subscriber.session.id, "deleted");
+    if (subscriber) void this.#manager.end(subscriber.id, "deleted");
   }
 
   /** Closes every peer and the Router; idempotent. */
@@ -312,8 +336,7 @@ export class RoomMedia implements RoomSessionMedia {
       void this.#manager.end(publisher.session.id, "deleted");
     }
     for (const subscriber of this.#subscribers.values()) {
-      subscriber.close();
-      void this.#manager.end(subscriber.session.id, "deleted");
+      void this.#manager.end(subscriber.id, "deleted");
     }
     this.#publishers.clear();
     this.#subscribers.clear();
@@ -324,19 +347,21 @@ export class RoomMedia implements RoomSessionMedia {
   #producerAdded(producer: Producer): void {
     if (producer.kind === "video") this.#dynacast.set(producer.id, new Dynacast());
     if (producer.source === "microphone") return; // audio slots, at the next ranking
-    for (const subscriber of this.#subscribers.values()) {
-      if (subscriber.participant !== producer.participant) subscriber.bind(producer);
+    for (const id of this.#subscribers.keys()) {
+      if (id === producer.participant) continue;
+      this.#command(id, { t: "bind", producer: producer.id });
+      this.#applyWants(id);
     }
   }
 
   #producerGone(id: string): void {
     this.#dynacast.delete(id);
-    for (const subscriber of this.#subscribers.values()) {
-      subscriber.unbind(id);
-      const slots = this.#slots.get(subscriber.participant);
-      if (slots?.remove(id, (slot) => subscriber.setSlot(slot, null))) {
-        this.#speakersDirty.add(subscriber.participant);
-      }
+    for (const participant of this.#subscribers.keys()) {
+      // Frees its track m-line or audio slot, whichever carries it.
+      this.#command(participant, { t: "unbind", producer: id });
+      this.#told.get(participant)?.delete(id);
+      const slots = this.#slots.get(participant);
+      if (slots?.remove(id, () => {})) this.#speakersDirty.add(participant);
     }
   }
 
@@ -347,22 +372,32 @@ export class RoomMedia implements RoomSessionMedia {
     const want = this.#wants.get(id);
     if (!want) throw new SignalError("conflict", "join first");
     want.set(items);
-    const subscriber = this.#subscribers.get(id);
-    if (subscriber) this.#applyWants(subscriber);
+    this.#applyWants(id);
     // Dynacast follows at once when a layer is needed again (up immediately).
     this.#runDynacast(performance.now());
   }
 
-  /** Caps and priorities of a subscriber's video consumers. */
-  #applyWants(subscriber: RoomSubscriber): void {
-    const want = this.#wants.get(subscriber.participant);
-    if (!want) return;
-    for (const consumer of subscriber.consumers) {
-      const producer = consumer.producer;
-      if (producer.kind !== "video") continue;
+  /**
+   * Height caps and priorities of the video tracks `participant` receives: each change is told
+   * to its subscribe connection as a `want`, which applies it whenever a consumer carries it.
+   */
+  #applyWants(participant: string): void {
+    const want = this.#wants.get(participant);
+    const told = this.#told.get(participant);
+    if (!want || !told || !this.#subscribers.has(participant)) return;
+    for (const producer of this.router.producers) {
+      if (producer.kind !== "video" || producer.participant === participant) continue;
       const w = want.want(producer.participant, producer.source);
-      if (consumer.maxHeight !== w.maxHeight) consumer.setCaps(undefined, w.maxHeight);
-      consumer.priority = trackPriority(producer.source, w.stage, this.#speaking(producer));
+      const priority = trackPriority(producer.source, w.stage, this.#speaking(producer));
+      const last = told.get(producer.id);
+      if (last && last.maxHeight === w.maxHeight && last.priority === priority) continue;
+      told.set(producer.id, { maxHeight: w.maxHeight, priority });
+      this.#command(participant, {
+        t: "want",
+        producer: producer.id,
+        maxHeight: w.maxHeight,
+        priority,
+      });
     }
   }
 
@@ -382,11 +417,11 @@ export class RoomMedia implements RoomSessionMedia {
         }
       });
       this.#ranking = this.#detector.ranking;
-      for (const subscriber of this.#subscribers.values()) {
-        const changed = this.#updateSlots(subscriber, nowMs);
-        const dirty = this.#speakersDirty.delete(subscriber.participant);
-        if (changed || ranked || dirty) this.#sendSpeakers(subscriber);
-        if (ranked) this.#applyWants(subscriber);
+      for (const id of this.#subscribers.keys()) {
+        const changed = this.#updateSlots(id, nowMs);
+        const dirty = this.#speakersDirty.delete(id);
+        if (changed || ranked || dirty) this.#sendSpeakers(id);
+        if (ranked) this.#applyWants(id);
       }
     }
     if (nowMs - this.#lastDynacastMs >= DYNACAST_INTERVAL_MS) this.#runDynacast(nowMs);
@@ -405,10 +440,9 @@ export class RoomMedia implements RoomSessionMedia {
    * there are no more other unmuted microphones than slots, all of them, speaking or not, so a
    * small call hears everyone at once.
    */
-  #updateSlots(subscriber: RoomSubscriber, nowMs: number): boolean {
-    const slots = this.#slots.get(subscriber.participant);
+  #updateSlots(self: string, nowMs: number): boolean {
+    const slots = this.#slots.get(self);
     if (!slots) return false;
-    const self = subscriber.participant;
     const mics = this.router.producers.filter((p) =>
       p.source === "microphone" && p.participant !== self && !p.muted
     );
@@ -423,10 +457,10 @@ export class RoomMedia implements RoomSessionMedia {
       (id) => this.router.producer(id) !== undefined,
       nowMs,
       (slot, producerId) => {
-        subscriber.setSlot(
-          slot,
-          producerId === null ? null : this.router.producer(producerId) ?? null,
-        );
+        const producer = producerId !== null && this.router.producer(producerId)
+          ? producerId
+          : null;
+        this.#command(self, { t: "slot", index: slot, producer });
       },
     );
   }
@@ -435,13 +469,13 @@ export class RoomMedia implements RoomSessionMedia {
     return this.#ranking.map((r) => ({ participant: r.participant, level: Math.min(1, r.level) }));
   }
 
-  #sendSpeakers(subscriber: RoomSubscriber): void {
-    const slots = this.#slots.get(subscriber.participant);
+  #sendSpeakers(participant: string): void {
+    const slots = this.#slots.get(participant);
     if (!slots) return;
-    const mids = subscriber.slotMids;
+    const mids = this.#slotMids;
     const map: Record<string, string | null> = {};
     for (let i = 0; i < mids.length; i++) map[mids[i]] = slots.participants[i] ?? null;
-    this.#hub.sendTo(subscriber.participant, {
+    this.#hub.sendTo(participant, {
       t: "activeSpeakers",
       speakers: this.#speakers(),
       slots: map,
@@ -495,10 +529,19 @@ function producerMessage(p: Producer): ProducerMessage {
   return { id: p.id, participant: p.participant, source: p.source, muted: p.muted };
 }
 
+/**
+ * A limit refused it: a configured one, no free UDP port left in `--rtc-ports`, or (from the
+ * subscribers' host, wherever it runs) a RouterError saying so.
+ */
+function isOverCapacity(error: unknown): error is Error {
+  return error instanceof CapacityError || error instanceof RtcPortsExhaustedError ||
+    (error instanceof RouterError && error.code === "over-capacity");
+}
+
 /** A media failure as a signalling error with a stable code. */
 function mediaError(error: unknown): unknown {
   if (error instanceof SignalError) return error;
-  if (error instanceof CapacityError) return new SignalError("over-capacity", error.message);
+  if (isOverCapacity(error)) return new SignalError("over-capacity", error.message);
   if (
     error instanceof SdpParseError || error instanceof InvalidOfferError
   ) return new SignalError("bad-request", error.message);

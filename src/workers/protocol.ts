@@ -1,26 +1,35 @@
 /**
  * Messages between the main thread and viewer workers (structured clone over postMessage).
- * Media never travels here: packets go through each worker's PacketRing. These carry
- * signalling (offers, answers, ends), rare events (key-frame requests, sender reports) and a
- * periodic status report.
+ * Media never travels here: packets go through each worker's PacketRing. Both directions are
+ * discriminated unions on `t`, switched exhaustively on the other side (see `unreachable`).
+ *
+ * Nothing here is worker-specific vocabulary where a shared one exists: the main Routers'
+ * `RouterEvent`s are forwarded as they are (with the transport details a mirror needs), the
+ * subscriber seam's `SubscriberCommand`s, `SubscriberEvent`s and `SubscriberSnapshot`s cross
+ * verbatim, and failures cross as a RouterError's `ErrorCode`.
  */
-import type { CodecName } from "../rtp/codecs/codec.ts";
 import type { SrtpMode } from "../transport/srtp-backend.ts";
 import type { NetworkOptions } from "../session/peer-transport.ts";
 import type { SdpCodec, SdpExtmap } from "../session/sdp.ts";
 import type { EndReason } from "../session/session-base.ts";
-import type { SwitchReason } from "../sfu/consumer.ts";
-import type { SessionEvent } from "../observability/tracing.ts";
+import type {
+  RoomSubscriberCommand,
+  RoomSubscriberSpec,
+  SubscriberCommand,
+  SubscriberCreated,
+  SubscriberEvent,
+  SubscriberSnapshot,
+} from "../session/subscriber-host.ts";
+import type { ErrorCode, RouterEvent } from "../sfu/router-protocol.ts";
 
-/** One published track as a worker needs it to build its mirror Producer and plan answers. */
-export interface TrackInfo {
-  /** Process-wide id of the main thread's Producer (the ring's track id). */
+/** What a worker's mirror of one added producer needs beyond its ProducerInfo. */
+export interface TrackMedia {
+  /** The ProducerInfo id. */
+  producer: string;
+  /** The ring's track id of the producer's packets. */
   trackId: number;
-  kind: "audio" | "video";
-  mid: string;
-  codecName: CodecName;
+  /** The publisher's codec (payload type, clock rate, fmtp) viewers are answered with. */
   codec: SdpCodec;
-  rids: string[];
   /** The publisher's extension IDs. */
   extmaps: SdpExtmap[];
 }
@@ -38,31 +47,16 @@ export interface WorkerInit {
 
 export type ToWorker =
   | WorkerInit
-  /** A publisher went live or was replaced on `name`. */
-  | { t: "stream"; name: string; tracks: TrackInfo[] }
-  /** The publisher of `name` left (consumers stay, idle). */
-  | { t: "unstream"; name: string; trackIds: number[] }
-  | { t: "play"; req: number; id: string; name: string; offer: string }
+  /** A main-thread Router's event, with `media` for each producer it adds. */
+  | { t: "router"; event: RouterEvent; media: TrackMedia[] }
+  | { t: "create"; req: number; id: string; stream: string; offer: string }
+  | { t: "command"; id: string; command: SubscriberCommand }
+  /** A room subscriber (its offer follows as a `subscriber` event), its commands, its answers. */
+  | { t: "createRoom"; req: number; id: string; spec: RoomSubscriberSpec }
+  | { t: "room"; id: string; command: RoomSubscriberCommand }
+  | { t: "answer"; req: number; id: string; rev: number; sdp: string }
   | { t: "end"; req: number; id: string; reason: EndReason }
-  | {
-    t: "restartIce";
-    id: string;
-    remoteUfrag: string;
-    remotePwd: string;
-    iceUfrag: string;
-    icePwd: string;
-  }
-  | { t: "pin"; id: string; mid: string; rid: string | null }
-  /** WHEP temporal pin (null: automatic) and cap. */
-  | { t: "temporal"; id: string; mid: string; pinned: number | null; max?: number }
-  | {
-    t: "caps";
-    id: string;
-    mid: string;
-    maxWidth?: number;
-    maxHeight?: number;
-    maxSpatial?: number;
-  }
+  /** A publisher's sender report (lip sync and layer-switch alignment in the mirror). */
   | {
     t: "sr";
     trackId: number;
@@ -72,24 +66,6 @@ export type ToWorker =
     arrivalEpochMs: number;
   }
   | { t: "close"; req: number };
-
-/** What a worker reports about one viewer. */
-export interface ViewerStatus {
-  id: string;
-  /** ICE and DTLS are up on the worker's transport. */
-  connected: boolean;
-  estimateBps: number;
-  consumers: {
-    mid: string;
-    currentSsrc: number;
-    targetSsrc: number;
-    reason: SwitchReason | null;
-    packetsSent: number;
-    /** Temporal layer target and the one forwarded (-1: all). */
-    temporalTarget: number;
-    temporalCurrent: number;
-  }[];
-}
 
 /** Counter increments since the previous status (see observability/counters.ts). */
 export interface CounterDelta {
@@ -110,28 +86,19 @@ export interface CounterDelta {
 export type FromWorker =
   /** `srtp`: the SRTP backend the worker runs (its own selection, see viewer-worker.ts). */
   | { t: "ready"; index: number; srtp: string }
-  | { t: "reply"; req: number; ok: true; result?: PlayResult }
-  | { t: "reply"; req: number; ok: false; error: { name: string; message: string } }
+  | { t: "reply"; req: number; ok: true; created?: SubscriberCreated }
+  | { t: "reply"; req: number; ok: false; error: { code: ErrorCode; message: string } }
+  /** A mirror wants a key frame of a layer: the publisher is on the main thread. */
   | { t: "keyframe"; trackId: number; ssrc: number }
-  | { t: "ended"; id: string; reason: EndReason }
-  /** A lifecycle step of a viewer (ICE and DTLS up, first packet sent), for its SessionTrace. */
-  | { t: "session"; id: string; event: SessionEvent }
+  | { t: "subscriber"; event: SubscriberEvent }
   /** A link of the worker sends through node:dgram instead of the syscall path (once). */
   | { t: "send-path-fallback"; reason: string }
   | {
     t: "status";
-    viewers: ViewerStatus[];
+    subscribers: SubscriberSnapshot[];
     counters: CounterDelta;
     /** Packets read from the ring since the previous status. */
     ringPackets: number;
     /** Milliseconds the worker spent busy since the previous status (CPU proxy). */
     busyMs: number;
   };
-
-/** The worker's answer to a play request. */
-export interface PlayResult {
-  answer: string;
-  etag: string;
-  remoteIceUfrag: string;
-  consumers: { mid: string; kind: "audio" | "video"; ssrc: number; trackId: number }[];
-}

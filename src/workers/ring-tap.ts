@@ -24,6 +24,8 @@ const WAKE_AT_ONCE = new WakeCoalescer(0);
 export class RingTap implements PacketTap {
   readonly producer: Producer;
   readonly trackId: number;
+  /** The Router (stream key) of the producer. */
+  readonly stream: string;
   /** Rings of the workers subscribed to this producer's stream. */
   rings: PacketRing[] = [];
   readonly #audio: boolean;
@@ -34,9 +36,15 @@ export class RingTap implements PacketTap {
   shed = 0;
 
   /** `wakes` batches the readers' wake-ups; without it a sleeping reader is woken per packet. */
-  constructor(producer: Producer, trackId: number, wakes: WakeCoalescer = WAKE_AT_ONCE) {
+  constructor(
+    producer: Producer,
+    trackId: number,
+    wakes: WakeCoalescer = WAKE_AT_ONCE,
+    stream = "",
+  ) {
     this.producer = producer;
     this.trackId = trackId;
+    this.stream = stream;
     this.#wakes = wakes;
     this.#audio = producer.kind === "audio";
   }

@@ -1,41 +1,41 @@
 /**
- * The viewer half of Quetzal, as run inside a worker: viewer sessions (werift transports,
- * consumers, SRTP, sockets) fed from a PacketRing instead of from publisher sessions.
+ * The viewer half of Quetzal, as run inside a worker: a LocalSubscriberHost (the same viewer
+ * sessions as on the main thread) fed from a PacketRing instead of from publisher sessions.
  *
- * Each published track has a mirror Producer here, built from the main thread's TrackInfo.
- * Ring packets are parsed in place into one InboundPacket and given to the mirror, which
- * books them on its own layers (tracker, retransmission cache: viewer NACKs are answered
- * here) and fans them out to this worker's consumers, exactly as on the main thread. Key-frame
- * requests go back to the main thread, which owns the publisher.
+ * Each main-thread Router with a publisher has a mirror Router here, kept in step by the main
+ * Router's own events (`RouterEvent`, forwarded with each added producer's codec and ring
+ * track id). Ring packets are parsed in place into one InboundPacket and given to the mirror
+ * producer, which books them on its own layers (tracker, retransmission cache: viewer NACKs
+ * are answered here) and fans them out to this worker's consumers, exactly as on the main
+ * thread. Key-frame requests go back to the main thread, which owns the publisher.
  */
 import { counters, FastHistogram, histograms } from "../observability/counters.ts";
-import type { SessionEvent } from "../observability/tracing.ts";
 import { ExtensionMap } from "../rtp/header-extensions.ts";
 import { InboundPacket } from "../rtp/inbound-packet.ts";
-import {
-  buildAnswer,
-  planPlay,
-  requireTransport,
-  type SourceTrack,
-} from "../session/negotiation.ts";
-import { type NetworkOptions, PeerTransport } from "../session/peer-transport.ts";
-import { parseSdp } from "../session/sdp.ts";
+import { LocalSubscriberHost } from "../session/local-subscriber-host.ts";
+import type { NetworkOptions } from "../session/peer-transport.ts";
 import type { EndReason } from "../session/session-base.ts";
-import { ViewerSession } from "../session/viewer-session.ts";
+import type {
+  RoomSubscriberCommand,
+  RoomSubscriberSpec,
+  SubscriberCommand,
+  SubscriberCreated,
+  SubscriberEvent,
+  SubscriberSnapshot,
+} from "../session/subscriber-host.ts";
 import { Producer } from "../sfu/producer.ts";
 import { Router } from "../sfu/router.ts";
+import type { ProducerInfo, RouterEvent } from "../sfu/router-protocol.ts";
 import type { SrtpBackend } from "../transport/srtp.ts";
 import { MAX_BATCH_INBOUND, sendBatch } from "../transport/send-batch.ts";
 import { type PacketRing, RingFlag, type RingSink } from "./packet-ring.ts";
-import type { CounterDelta, PlayResult, TrackInfo, ViewerStatus } from "./protocol.ts";
+import type { CounterDelta, TrackMedia } from "./protocol.ts";
 
 /** What the host tells its owner (the worker's postMessage, or a test). */
 export interface ViewerHostEvents {
   keyframe(trackId: number, ssrc: number): void;
-  /** A viewer ended on its own (dead peer, ICE/DTLS failure, publisher gone). */
-  ended(id: string, reason: EndReason): void;
-  /** A lifecycle step of a viewer: the main thread logs and traces it (its SessionTrace). */
-  session(id: string, event: SessionEvent): void;
+  /** A subscriber ended on its own, or a lifecycle step for its main-thread SessionTrace. */
+  subscriber(event: SubscriberEvent): void;
 }
 
 export interface ViewerHostOptions {
@@ -46,21 +46,16 @@ export interface ViewerHostOptions {
   events: ViewerHostEvents;
 }
 
-/** Nothing is published on the stream (the main thread maps it to 409). */
-export class HostNoSourceError extends Error {
-  override name = "NoSourceError";
-}
-
 const TICK_MS = 20;
 /** Packets per drain before yielding to I/O (sends' completions, RTCP from viewers). */
 const DRAIN_BATCH = 1024;
 
 export class ViewerHost implements RingSink {
-  readonly sessions: Map<string, ViewerSession> = new Map();
-  /** Mirrors of the main thread's Routers (stream keys) that have viewers here. */
-  readonly streams: Map<string, Router> = new Map();
+  /** Mirrors of the main thread's Routers (stream keys), by id. */
+  readonly routers: Map<string, Router> = new Map();
+  readonly subscribers: LocalSubscriberHost;
   readonly #byTrack = new Map<number, Producer>();
-  readonly #infos = new Map<Producer, TrackInfo>();
+  readonly #media = new Map<Producer, TrackMedia>();
   readonly #options: ViewerHostOptions;
   readonly #ring: PacketRing;
   readonly #pkt = new InboundPacket();
@@ -83,6 +78,8 @@ export class ViewerHost implements RingSink {
   constructor(options: ViewerHostOptions) {
     this.#options = options;
     this.#ring = options.ring;
+    this.subscribers = new LocalSubscriberHost(options);
+    this.subscribers.listen((event) => options.events.subscriber(event));
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
     this.#pump = () => this.#drain();
     this.#yield.port2.onmessage = this.#pump;
@@ -153,161 +150,102 @@ export class ViewerHost implements RingSink {
     if (!known && !keyframe) this.#options.events.keyframe(trackId, ssrc);
   }
 
-  /** A publisher went live or was replaced: mirror its tracks; orphaned viewers end. */
-  setStream(name: string, tracks: TrackInfo[]): void {
-    let stream = this.streams.get(name);
-    if (!stream) {
-      stream = new Router(name);
-      this.streams.set(name, stream);
+  /**
+   * A main Router's event, applied to its mirror. A stream key's producers change all at once
+   * (the stream policy): when an event removes every producer the mirror has, the new ones
+   * replace them, re-binding consumers as the main Router did; the subscriber host ends the
+   * viewers it could not re-bind (it hears the mirror's own event).
+   */
+  applyRouterEvent(event: RouterEvent, media: TrackMedia[]): void {
+    if (this.#closed) return;
+    if (event.t === "closed") {
+      const mirror = this.routers.get(event.router);
+      if (!mirror) return;
+      this.routers.delete(event.router);
+      for (const p of mirror.producers) this.#forget(p);
+      mirror.close();
+      return;
     }
-    for (const old of stream.producers) this.#forget(old);
-    const producers = tracks.map((track) => {
-      const producer = new Producer({
-        kind: track.kind,
-        mid: track.mid,
-        codecName: track.codecName,
-        payloadType: track.codec.payloadType,
-        clockRate: track.codec.clockRate,
-        rids: track.rids,
-        extensions: ExtensionMap.fromExtmaps(track.extmaps),
-        requestKeyframe: (ssrc) => this.#options.events.keyframe(track.trackId, ssrc),
+    let mirror = this.routers.get(event.router);
+    if (!mirror) {
+      mirror = new Router(event.router);
+      this.routers.set(event.router, mirror);
+      this.subscribers.observe({
+        router: mirror,
+        codecOf: (producer) => this.#media.get(producer)?.codec,
       });
-      this.#byTrack.set(track.trackId, producer);
-      this.#infos.set(producer, track);
-      return producer;
+    }
+    const added = event.added.flatMap((info) => {
+      const track = media.find((m) => m.producer === info.id);
+      return track ? [this.#mirrorOf(info, track)] : [];
     });
-    const orphans = stream.replaceProducers(producers);
-    for (const session of this.sessions.values()) {
-      if (session.consumers.some((c) => orphans.includes(c))) {
-        void this.end(session.id, "publisher_left", true);
-      }
+    for (const id of event.removed) {
+      const old = mirror.producer(id);
+      if (old) this.#forget(old);
+    }
+    const kept = mirror.producers.filter((p) => !event.removed.includes(p.id));
+    if (added.length > 0 && kept.length === 0) {
+      mirror.replaceProducers(added);
+    } else {
+      mirror.removeProducers(event.removed);
+      mirror.addProducers(added);
     }
   }
 
-  /** The publisher left: its mirrors close, consumers stay idle until their viewers leave. */
-  clearStream(name: string, trackIds: number[]): void {
-    const stream = this.streams.get(name);
-    if (!stream) return;
-    const mirrors = trackIds.map((id) => this.#byTrack.get(id));
-    if (mirrors.length === 0 || mirrors.some((p) => !p || !stream.producers.includes(p))) return;
-    for (const p of stream.producers) this.#forget(p);
-    stream.removeProducers(stream.producers.map((p) => p.id));
-    if (stream.consumers.size === 0) {
-      this.streams.delete(name);
-      stream.close();
-    }
+  #mirrorOf(info: ProducerInfo, track: TrackMedia): Producer {
+    const producer = new Producer({
+      id: info.id,
+      participant: info.participant,
+      source: info.source,
+      kind: info.kind,
+      mid: info.mid,
+      codecName: info.codec,
+      payloadType: track.codec.payloadType,
+      clockRate: track.codec.clockRate,
+      rids: info.rids,
+      extensions: ExtensionMap.fromExtmaps(track.extmaps),
+      requestKeyframe: (ssrc) => this.#options.events.keyframe(track.trackId, ssrc),
+    });
+    // Never muted here: the main thread's producer hands a worker nothing while it is muted, and
+    // a room's unmute is no Router event, so a mirror that copied `info.muted` would stay silent.
+    this.#byTrack.set(track.trackId, producer);
+    this.#media.set(producer, track);
+    return producer;
   }
 
   #forget(producer: Producer): void {
-    const info = this.#infos.get(producer);
-    if (info && this.#byTrack.get(info.trackId) === producer) this.#byTrack.delete(info.trackId);
-    this.#infos.delete(producer);
+    const track = this.#media.get(producer);
+    if (track && this.#byTrack.get(track.trackId) === producer) this.#byTrack.delete(track.trackId);
+    this.#media.delete(producer);
   }
 
-  /** WHEP: negotiates a viewer of `name` with the given session id. */
-  async play(id: string, name: string, offerSdp: string): Promise<PlayResult> {
-    if (this.#closed) throw new Error("the worker is closing");
-    const stream = this.streams.get(name);
-    if (!stream || !stream.live) {
-      throw new HostNoSourceError(`nothing is being published on stream "${name}"`);
-    }
-    const sources: SourceTrack[] = stream.producers.map((p) => ({
-      kind: p.kind,
-      codec: this.#infos.get(p)!.codec,
-      codecName: p.codecName,
-    }));
-    const offer = parseSdp(offerSdp);
-    const plan = planPlay(offer, sources);
-    requireTransport(offer, plan);
-    const o = this.#options;
-    const { peer, local } = await PeerTransport.create(offer, plan, "play", o.network, o.srtp);
-    const session = new ViewerSession(id, name, peer, plan);
-    // The session's log lines, span and setup time belong to the main thread, where the logger,
-    // the tracer and the metrics are: each step is relayed there; the end is the main
-    // thread's own (it ends every remote viewer, see WorkerPool.end).
-    const events = o.events;
-    session.trace = { mark: (event) => events.session(id, event), end: () => {} };
-    session.remoteIceUfrag = offer.media[plan.tracks[0].index].iceUfrag ?? "";
-    const answer = buildAnswer(offer, plan, local, "play", (track) => ({
-      ssrc: session.ssrcByMid.get(track.mid),
-      cname: session.cname,
-      msid: `quetzal-${name.replace(/[^A-Za-z0-9_-]/g, "")} ${track.kind}`,
-    }));
-    // The stream may have changed while negotiating; attach to what is live now.
-    const live = this.streams.get(name);
-    session.attach(plan, live?.producers ?? []);
-    for (const c of session.consumers) live?.consumers.add(c);
-    session.expectConnectionWithin(o.connectTimeoutMs);
-    session.onEnd = (reason) => void this.end(id, reason, true);
-    this.sessions.set(id, session);
-    return {
-      answer,
-      etag: session.etag,
-      remoteIceUfrag: session.remoteIceUfrag,
-      consumers: session.consumers.map((c) => ({
-        mid: c.mid,
-        kind: c.kind,
-        ssrc: c.ssrc,
-        trackId: this.#infos.get(c.producer)?.trackId ?? -1,
-      })),
-    };
+  /** WHEP: negotiates a viewer of `stream` with the given session id. */
+  create(id: string, stream: string, offer: string): Promise<SubscriberCreated> {
+    if (this.#closed) return Promise.reject(new Error("the worker is closing"));
+    return this.subscribers.create(id, stream, offer);
   }
 
-  /** Ends a viewer; `notify` tells the main thread (when the end did not come from it). */
-  async end(id: string, reason: EndReason, notify = false): Promise<boolean> {
-    const session = this.sessions.get(id);
-    if (!session) return false;
-    this.sessions.delete(id);
-    // Session counts (ends, ICE/DTLS failures) are the main thread's: SessionManager.end counts
-    // every remote viewer's end by its reason, as a local one's.
-    const stream = this.streams.get(session.streamName);
-    if (stream) { for (const c of session.consumers) stream.consumers.delete(c); }
-    if (notify) this.#options.events.ended(id, reason);
-    await session.close(reason);
-    if (stream && !stream.live && stream.consumers.size === 0) {
-      this.streams.delete(stream.id);
-      stream.close();
-    }
-    return true;
+  command(id: string, command: SubscriberCommand): void {
+    this.subscribers.command(id, command);
   }
 
-  restartIce(
-    id: string,
-    remoteUfrag: string,
-    remotePwd: string,
-    local: { iceUfrag: string; icePwd: string },
-  ): void {
-    const session = this.sessions.get(id);
-    if (!session) return;
-    session.peer.restartIce(remoteUfrag, remotePwd, local);
-    session.remoteIceUfrag = remoteUfrag;
+  /** A room participant's subscribe connection, against the mirror of its room's Router. */
+  createRoom(id: string, spec: RoomSubscriberSpec): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("the worker is closing"));
+    return this.subscribers.createRoom(id, spec);
   }
 
-  #consumer(id: string, mid: string) {
-    return this.sessions.get(id)?.consumers.find((c) => c.mid === mid);
+  roomCommand(id: string, command: RoomSubscriberCommand): void {
+    this.subscribers.roomCommand(id, command);
   }
 
-  /** WHEP layer extension: pin a rid (null: automatic) on the consumer of `mid`. */
-  pin(id: string, mid: string, rid: string | null): void {
-    const consumer = this.#consumer(id, mid);
-    if (!consumer) return;
-    consumer.pin(rid);
-    consumer.select(performance.now());
+  answer(id: string, rev: number, sdp: string): Promise<void> {
+    return this.subscribers.answer(id, rev, sdp);
   }
 
-  /** WHEP layer extension: temporal pin (null: automatic) and cap on the consumer of `mid`. */
-  temporal(id: string, mid: string, pinned: number | null, max?: number): void {
-    const consumer = this.#consumer(id, mid);
-    if (!consumer) return;
-    consumer.setTemporal(pinned, max);
-    consumer.select(performance.now());
-  }
-
-  caps(id: string, mid: string, maxWidth?: number, maxHeight?: number, maxSpatial?: number): void {
-    const consumer = this.#consumer(id, mid);
-    if (!consumer) return;
-    consumer.setCaps(maxWidth, maxHeight, maxSpatial);
-    consumer.select(performance.now());
+  /** Ends a viewer at the main thread's request. */
+  end(id: string, reason: EndReason): Promise<void> {
+    return this.subscribers.end(id, reason);
   }
 
   /** A publisher's sender report, for lip sync and layer-switch alignment. */
@@ -329,37 +267,13 @@ export class ViewerHost implements RingSink {
     const now = performance.now();
     const start = now;
     for (const producer of this.#byTrack.values()) producer.tick(now);
-    for (const session of this.sessions.values()) {
-      try {
-        session.tick(now);
-      } catch {
-        void this.end(session.id, "error", true);
-      }
-    }
+    this.subscribers.tick(now);
     this.busyMs += performance.now() - start;
   }
 
-  /** What the main thread shows in the API and uses for layer requests. */
-  viewerStatus(): ViewerStatus[] {
-    const now = performance.now();
-    const out: ViewerStatus[] = [];
-    for (const session of this.sessions.values()) {
-      out.push({
-        id: session.id,
-        connected: session.peer.connected,
-        estimateBps: Math.round(session.bandwidth.estimateAt(now)),
-        consumers: session.consumers.map((c) => ({
-          mid: c.mid,
-          currentSsrc: c.current?.ssrc ?? -1,
-          targetSsrc: c.target?.ssrc ?? -1,
-          reason: c.lastSwitchReason,
-          packetsSent: c.packetsSent,
-          temporalTarget: c.temporalTarget,
-          temporalCurrent: c.temporalCurrent,
-        })),
-      });
-    }
-    return out;
+  /** What the main thread shows in the API (the status report). */
+  snapshots(): SubscriberSnapshot[] {
+    return this.subscribers.snapshots();
   }
 
   /** Counter increments since the previous call (this worker's counters are its own). */
@@ -406,9 +320,10 @@ export class ViewerHost implements RingSink {
     this.#ring.wake();
     this.#yield.port1.close();
     this.#yield.port2.close();
-    await Promise.all([...this.sessions.keys()].map((id) => this.end(id, "shutdown")));
-    for (const stream of this.streams.values()) stream.close();
-    this.streams.clear();
+    await this.subscribers.close();
+    for (const router of this.routers.values()) router.close();
+    this.routers.clear();
+    this.#media.clear();
     this.#byTrack.clear();
     this.#keyframeSeen.clear();
   }

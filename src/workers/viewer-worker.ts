@@ -4,6 +4,7 @@
  * protocol.ts). Started by WorkerPool with `new Worker(url, { type: "module" })`; it
  * inherits the main thread's permissions (net for sockets, ffi for libsrtp).
  */
+import { subscriberError, unreachable } from "../session/subscriber-host.ts";
 import { onSendPathFallback } from "../transport/send-path.ts";
 import { selectSrtpBackend } from "../transport/srtp-backend.ts";
 import { PacketRing } from "./packet-ring.ts";
@@ -17,10 +18,16 @@ function post(message: FromWorker): void {
   self.postMessage(message);
 }
 
-function errorOf(error: unknown): { name: string; message: string } {
-  return error instanceof Error
-    ? { name: error.name, message: error.message }
-    : { name: "Error", message: String(error) };
+function status(h: ViewerHost, final: boolean): void {
+  post({
+    t: "status",
+    subscribers: final ? [] : h.snapshots(),
+    counters: h.takeCounterDelta(),
+    ringPackets: h.ringPackets,
+    busyMs: h.busyMs,
+  });
+  h.ringPackets = 0;
+  h.busyMs = 0;
 }
 
 self.onmessage = async (event: MessageEvent<ToWorker>) => {
@@ -29,65 +36,54 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
     case "init": {
       const srtp = selectSrtpBackend(msg.srtp);
       onSendPathFallback((reason) => post({ t: "send-path-fallback", reason }));
-      host = new ViewerHost({
+      const h = host = new ViewerHost({
         ring: new PacketRing(msg.ring),
         network: msg.network,
         srtp,
         connectTimeoutMs: msg.connectTimeoutMs,
         events: {
           keyframe: (trackId, ssrc) => post({ t: "keyframe", trackId, ssrc }),
-          ended: (id, reason) => post({ t: "ended", id, reason }),
-          session: (id, event) => post({ t: "session", id, event }),
+          subscriber: (event) => post({ t: "subscriber", event }),
         },
       });
-      const h = host;
-      statusTimer = setInterval(() => {
-        post({
-          t: "status",
-          viewers: h.viewerStatus(),
-          counters: h.takeCounterDelta(),
-          ringPackets: h.ringPackets,
-          busyMs: h.busyMs,
-        });
-        h.ringPackets = 0;
-        h.busyMs = 0;
-      }, msg.statusIntervalMs);
+      statusTimer = setInterval(() => status(h, false), msg.statusIntervalMs);
       post({ t: "ready", index: msg.index, srtp: srtp.name });
       return;
     }
-    case "stream":
-      host?.setStream(msg.name, msg.tracks);
+    case "router":
+      host?.applyRouterEvent(msg.event, msg.media);
       return;
-    case "unstream":
-      host?.clearStream(msg.name, msg.trackIds);
-      return;
-    case "play":
+    case "create":
       try {
         if (!host) throw new Error("the worker is not initialised");
-        const result = await host.play(msg.id, msg.name, msg.offer);
-        post({ t: "reply", req: msg.req, ok: true, result });
+        const created = await host.create(msg.id, msg.stream, msg.offer);
+        post({ t: "reply", req: msg.req, ok: true, created });
       } catch (error) {
-        post({ t: "reply", req: msg.req, ok: false, error: errorOf(error) });
+        const { code, message } = subscriberError(error);
+        post({ t: "reply", req: msg.req, ok: false, error: { code, message } });
       }
+      return;
+    case "command":
+      host?.command(msg.id, msg.command);
+      return;
+    case "createRoom":
+    case "answer":
+      try {
+        if (!host) throw new Error("the worker is not initialised");
+        if (msg.t === "createRoom") await host.createRoom(msg.id, msg.spec);
+        else await host.answer(msg.id, msg.rev, msg.sdp);
+        post({ t: "reply", req: msg.req, ok: true });
+      } catch (error) {
+        const { code, message } = subscriberError(error);
+        post({ t: "reply", req: msg.req, ok: false, error: { code, message } });
+      }
+      return;
+    case "room":
+      host?.roomCommand(msg.id, msg.command);
       return;
     case "end":
       await host?.end(msg.id, msg.reason);
       post({ t: "reply", req: msg.req, ok: true });
-      return;
-    case "restartIce":
-      host?.restartIce(msg.id, msg.remoteUfrag, msg.remotePwd, {
-        iceUfrag: msg.iceUfrag,
-        icePwd: msg.icePwd,
-      });
-      return;
-    case "pin":
-      host?.pin(msg.id, msg.mid, msg.rid);
-      return;
-    case "temporal":
-      host?.temporal(msg.id, msg.mid, msg.pinned, msg.max);
-      return;
-    case "caps":
-      host?.caps(msg.id, msg.mid, msg.maxWidth, msg.maxHeight, msg.maxSpatial);
       return;
     case "sr":
       host?.senderReport(
@@ -102,16 +98,10 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       clearInterval(statusTimer);
       await host?.close();
       // The last counts, so that totals on the main thread include everything sent.
-      if (host) {
-        post({
-          t: "status",
-          viewers: [],
-          counters: host.takeCounterDelta(),
-          ringPackets: host.ringPackets,
-          busyMs: host.busyMs,
-        });
-      }
+      if (host) status(host, true);
       post({ t: "reply", req: msg.req, ok: true });
       return;
+    default:
+      unreachable(msg);
   }
 };

@@ -13,6 +13,8 @@ import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { browserUnavailable, launchBrowser, type Page } from "../support/browser.ts";
 import { pollUntil } from "../support/browser-media.ts";
 import { startLoopbackServer } from "../support/loopback-server.ts";
+import { HostedViewer } from "../../src/session/subscriber-host.ts";
+import { peerSessions } from "../support/sessions.ts";
 
 /** An upper bound so a broken build fails instead of hanging; not a speed assertion. */
 const DEADLINE_MS = 60_000;
@@ -162,13 +164,16 @@ Deno.test({
   fn: async () => {
     await using browser = await launchBrowser();
     if (!browser) return;
-    const server = await startLoopbackServer({ publishToken: TOKEN });
+    // A port range, as the Docker image sets one: four people joining at once negotiate eight
+    // connections together (before udp-port-binder.ts, two of them could pick the same port
+    // and an uncaught EADDRINUSE ended the server).
+    const server = await startLoopbackServer({ publishToken: TOKEN, rtcPorts: "40000-40099" });
     const pages: Page[] = [];
     serverSide = () =>
       "server sessions (kind, SRTP errors, connected, ms since a packet, producers/layers or " +
       "consumers/packets sent): " +
       JSON.stringify(
-        [...server.manager.sessions.values()].map((s) => [
+        peerSessions(server.manager).map((s) => [
           s.constructor.name,
           s.peer.counters.srtpErrors,
           s.peer.connected,
@@ -181,6 +186,19 @@ Deno.test({
             )
             : [],
         ]),
+      ) +
+      // Subscribe connections run in the viewer workers: their latest status snapshots.
+      "; hosted subscribers (stream, worker, connected, consumers mid:producer/packets sent): " +
+      JSON.stringify(
+        [...server.manager.sessions.values()].filter((s) => s instanceof HostedViewer).map((s) => {
+          const snapshot = s.snapshot();
+          return [
+            s.streamName,
+            server.workers?.placements().get(s.id) ?? "main",
+            snapshot.connected,
+            snapshot.consumers.map((c) => `${c.mid}:${c.producer}/${c.packetsSent}`),
+          ];
+        }),
       );
     try {
       const room = await createRoom(server);

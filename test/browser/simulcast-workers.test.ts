@@ -33,7 +33,7 @@ Deno.test({
   ignore: skipReason !== null,
   fn: () =>
     withBrowserAndServer(async (browser, server) => {
-      const pool = server.manager.workerPool;
+      const pool = server.workers;
       assertEquals(pool?.size, 2, "viewers are hosted in two workers");
       const stream = "live";
       const publisher = await browser.newPage(`${server.url}/`);
@@ -79,7 +79,7 @@ Deno.test({
         );
       }
       // One viewer per worker: both workers' mirrors learnt the layers.
-      const workers = [...pool!.viewers.values()].map((v) => v.worker).sort();
+      const workers = [...pool!.placements().values()].sort();
       assertEquals(workers, [0, 1]);
       // What the /watch page shows the user.
       const shown = await pollUntil(

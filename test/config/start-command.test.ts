@@ -57,16 +57,25 @@ const SAMPLES: Record<string, string | (() => string)> = {
  * What a setting needs beside it to start (as variables; a flag of the same setting wins):
  * a certificate needs its key and the other way round; a self-signed one a place to be kept.
  */
-const COMPANIONS: Record<string, Record<string, string>> = {
-  tlsCert: { QUETZAL_TLS_KEY: certificate.keyPath },
-  tlsKey: { QUETZAL_TLS_CERT: certificate.certPath },
-  tlsSelfSigned: { QUETZAL_STATE_DIR: stateDir },
+const COMPANIONS: Record<string, () => Record<string, string>> = {
+  tlsCert: () => ({ QUETZAL_TLS_KEY: certificate.keyPath }),
+  tlsKey: () => ({ QUETZAL_TLS_CERT: certificate.certPath }),
+  // A directory of its own: the flag and the variable run may start at the same time, and two
+  // servers making a certificate in one directory leave a file that is not the one served.
+  tlsSelfSigned: () => ({
+    QUETZAL_STATE_DIR: Deno.makeTempDirSync({ dir: tmp, prefix: "state-" }),
+  }),
 };
 
-/** The certificates an https start may present: the test's own, or the self-signed one kept. */
-async function trusted(): Promise<string[]> {
-  const kept = await Deno.readTextFile(`${stateDir}/${CERT_FILE}`).catch(() => undefined);
-  return kept ? [certificate.cert, kept] : [certificate.cert];
+/**
+ * The certificates an https start may present: the test's own, or the self-signed one kept in
+ * the start's state directory (its own, or `stateDir` when that setting is the start's flag).
+ */
+async function trusted(dirs: string[]): Promise<string[]> {
+  const kept = await Promise.all(
+    dirs.map((dir) => Deno.readTextFile(`${dir}/${CERT_FILE}`).catch(() => undefined)),
+  );
+  return [certificate.cert, ...kept.filter((pem) => pem !== undefined)];
 }
 
 /** Settings whose sample needs what not every machine has: why the run is skipped there. */
@@ -234,13 +243,18 @@ function startOf(run: Run): { label: string; options: StartOptions; port?: numbe
     : run.env.setting.key === "port"
     ? Number(env)
     : undefined;
-  const companions = {
-    ...COMPANIONS[run.flag.setting.key],
-    ...COMPANIONS[run.env.setting.key],
+  const companions: Record<string, string> = {
+    ...COMPANIONS[run.flag.setting.key]?.(),
+    ...COMPANIONS[run.env.setting.key]?.(),
   };
+  const dirs = [companions.QUETZAL_STATE_DIR ?? stateDir, stateDir];
   return {
     label: `--${run.flag.setting.flag} ${flag} with ${run.env.setting.env}=${env}`,
-    options: { args, env: { ...companions, [run.env.setting.env]: env }, caCerts: trusted },
+    options: {
+      args,
+      env: { ...companions, [run.env.setting.env]: env },
+      caCerts: () => trusted(dirs),
+    },
     port,
   };
 }

@@ -11,6 +11,7 @@ import { parseSdp } from "../../src/session/sdp.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { CHROMIUM, CHROMIUM_WHEP, OBS_30, weriftOffer } from "../support/offers.ts";
 import { H264 } from "../support/werift-client.ts";
+import { localViewer } from "../support/sessions.ts";
 
 loadLibsrtp();
 
@@ -339,8 +340,7 @@ Deno.test("layer selection: temporalLayerId pins a temporal layer, maxTemporalLa
     const { location } = await playFixture(server, "live");
     const layer = (body: string) => postJson(server, location + "/layer", body);
     const id = location.split("/").pop()!;
-    const viewer = server.manager.get(id);
-    assert(viewer && viewer.role === "viewer");
+    const viewer = localViewer(server.manager, id);
     const video = viewer.consumers.find((c) => c.kind === "video")!;
     const rows: [string, number | null][] = [
       ['{"temporalLayerId":0}', 0],

@@ -145,6 +145,10 @@ Deno.test("publisher replacement with another codec ends viewers that cannot fol
     assertEquals(counters.sessionsEnded[Role.viewer][PUBLISHER_LEFT] - leftBefore, 1);
     assertEquals(server.manager.count("viewer"), 0);
     assertEquals(server.manager.count("publisher"), 1);
+    // Closed only once the server has the DTLS handshake too: closed earlier, the server's
+    // flight 5 waits on werift's uncancellable retransmission timer past the test's end.
+    await h264.connected;
+    await serverSideConnected(server.manager, h264.location);
   } finally {
     for (const peer of peers) await peer.close();
     await server.close();

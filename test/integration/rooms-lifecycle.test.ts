@@ -35,6 +35,15 @@ Deno.test("100 join/leave cycles leave no sessions, sockets, timers or memory be
     for (let i = 0; i < 100; i++) await cycle();
     await waitFor(() => server.manager.sessions.size === 1, 5000, "every peer but the host's");
     assertEquals(server.rooms.get(room.id)?.size, 1);
+    // The subscribe connections ran in the viewer workers: only the host's is left there, and
+    // no worker still counts a departed one (its ring would keep carrying the room's media).
+    assertEquals(server.workers?.placements().size, 1);
+    assertEquals(server.workers?.loads().reduce((n, load) => n + load.viewers, 0), 1);
+    if (server.workers) {
+      const workers = server.workers;
+      const hosted = () => workers.loads().reduce((n, load) => n + load.hosted, 0);
+      await waitFor(() => hosted() === 1, 5000, "the workers' own count of room subscribers at 1");
+    }
     // Loose: a leaked peer holds werift's state (hundreds of KiB); 100 of them would show.
     assertLess(Deno.memoryUsage().heapUsed - heap, 24 * 1024 * 1024);
     await host.close();

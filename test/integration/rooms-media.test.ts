@@ -53,10 +53,25 @@ Deno.test("three participants publish camera and microphone; each receives the o
     }
     // Six peers: a publish and a subscribe connection each.
     assertEquals(server.manager.count("publisher") + server.manager.count("viewer"), 6);
-    // The room gauges: 3 cameras and 3 microphones published; each forwarded to 2 others.
-    const response = await fetch(`${server.url}/metrics`);
-    const metrics = parseExposition(await response.text());
+    // The default server has viewer workers: the three subscribe connections run there, spread
+    // over both (the least loaded worker takes each), and nothing else does.
+    const placements = [...server.workers!.placements().values()];
+    assertEquals(placements.length, 3);
+    assertEquals(new Set(placements).size, 2);
+    // The room gauges: 3 cameras and 3 microphones published; each forwarded to 2 others. The
+    // subscriptions are counted from the subscribers' snapshots, which a worker reports every
+    // 250 ms: wait for the report that follows the last consumer.
+    const scrape = async () => parseExposition(await (await fetch(`${server.url}/metrics`)).text());
+    let metrics = await scrape();
     const gauge = (name: string, source: string) => sampleValue(metrics, name, { source });
+    const subscriptions = () => [
+      gauge("quetzal_room_subscriptions", "camera"),
+      gauge("quetzal_room_subscriptions", "microphone"),
+    ];
+    for (let i = 0; i < 50 && subscriptions().join() !== "6,6"; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      metrics = await scrape();
+    }
     assertEquals(gauge("quetzal_room_publications", "camera"), 3);
     assertEquals(gauge("quetzal_room_publications", "microphone"), 3);
     assertEquals(gauge("quetzal_room_subscriptions", "camera"), 6);
@@ -151,6 +166,23 @@ Deno.test("a muted microphone is not forwarded", async () => {
     // Unmuted, the voice comes back.
     await a.signal.request({ t: "mute", source: "microphone", muted: false });
     await pumpUntil([a], () => b.packetsOn(b.slotOf(a.self) ?? "a0") >= heard + 10, "voice back");
+  });
+});
+
+Deno.test("a microphone published muted is heard once unmuted", async () => {
+  await withRoom({}, async ({ join }) => {
+    const a = await join("speaker", "A");
+    const b = await join("speaker", "B");
+    await b.subscribed();
+    const muted = await a.signal.request({ t: "mute", source: "microphone", muted: true });
+    assert(muted.t === "reply" && muted.ok);
+    const dropped = counters.packetsDropped[DropReason.muted];
+    await a.publish("microphone");
+    await pumpUntil([a], () => counters.packetsDropped[DropReason.muted] > dropped, "a drop");
+    // Unmuting is no Router event: a worker's mirror of the producer, made while it was muted,
+    // must forward what the main thread now hands it.
+    await a.signal.request({ t: "mute", source: "microphone", muted: false });
+    await pumpUntil([a], receives(b, a, "voice"), "A's voice at B");
   });
 });
 

@@ -42,7 +42,7 @@ Deno.test({
       const viewer = await play(server.url, "join", opts);
       peers.push(viewer);
       // The answer is out, the viewer's transport is not up yet: a key frame goes by.
-      assertEquals(server.manager.get(sessionIdOf(viewer.location))?.peer.connected, false);
+      assertEquals(server.manager.connected(sessionIdOf(viewer.location)), false);
       publisher.sendVideo(true);
       publisher.sendVideo(false);
       await viewer.connected;

@@ -185,7 +185,7 @@ Deno.test({
     let viewer: ClientProcess | undefined;
     try {
       await withServer(async (server) => {
-        assertEquals(server.manager.workerPool?.size, 2, "viewers are hosted in two workers");
+        assertEquals(server.workers?.size, 2, "viewers are hosted in two workers");
         const publisher = await browser.newPage(`${server.url}/`);
         await publishFromPage(publisher, "chromium-simulcast", {
           token: server.publishToken,

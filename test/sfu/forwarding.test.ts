@@ -358,3 +358,61 @@ Deno.test("a paused consumer sends nothing and resumes at a key frame with conti
   consumer.select(600, 5_000_000);
   assert(consumer.paused);
 });
+
+Deno.test("recovery probe: a consumer the split paused pads on its own from the tick, continuing its sequence, and a clean path confirms the rate", () => {
+  const { producer, consumer, link, feed } = setup(["q"]);
+  const history = new SendHistory();
+  let now = 0;
+  const send = link.sendRtp.bind(link);
+  link.sendRtp = (buf, len, twccSeq, isProbe = false) => {
+    history.onSent(twccSeq, now * 1000, len, isProbe);
+    return send(buf, len, twccSeq, isProbe);
+  };
+  const frame = (n: number) =>
+    feed({ seq: 1000 + n, ts: n * 3000, ssrc: 10, rid: "q", key: n % 30 === 0, at: now });
+  // Forwarding, then paused by the split (a share of 0): nothing more goes out.
+  let n = 0;
+  for (; now < 1000; now += 33, n++) {
+    frame(n);
+    producer.tick(now);
+    consumer.select(now, 2_000_000, 0, true);
+  }
+  assertGreater(consumer.packetsSent, 0);
+  assertEquals(consumer.startRecoveryProbe(500_000, now), false, "only a paused consumer");
+  consumer.select(now, 0, 0, true);
+  assert(consumer.paused);
+  const mediaSent = link.sent.length;
+  const lastMedia = link.sent[mediaSent - 1];
+
+  assert(consumer.startRecoveryProbe(500_000, now));
+  assertEquals(consumer.startRecoveryProbe(500_000, now), false, "one probe at a time");
+  const fb = new TwccFeedback(4096);
+  let acked = 0;
+  let measured = -1;
+  for (let tick = 0; now < 3000 && measured < 0; now += 20, n++, tick++) {
+    frame(n); // the publisher goes on; the paused consumer forwards none of it
+    assert(consumer.paceRecoveryProbe(now));
+    const sent = link.twccSeqs.length;
+    // Feedback every 100 ms.
+    if (sent > acked && tick % 5 === 4) {
+      fb.baseSeq = acked & 0xffff;
+      fb.count = sent - acked;
+      for (let i = 0; i < fb.count; i++) {
+        fb.status[i] = TwccStatus.smallDelta;
+        fb.arrivalUs[i] = history.sendUs(history.find(acked + i)) + 20_000;
+      }
+      acked = sent;
+      measured = consumer.onProbeFeedback(fb, history, false, now);
+    }
+  }
+  const padding = link.sent.slice(mediaSent);
+  assertGreater(padding.length, 5);
+  assertEquals(padding.filter((p) => p.payloadLength !== 0).length, 0, "padding only");
+  padding.forEach((p, i) => {
+    assertEquals((p.sequenceNumber - lastMedia.sequenceNumber) & 0xffff, i + 1);
+    assertEquals(p.timestamp, lastMedia.timestamp);
+    assertEquals(p.ssrc, lastMedia.ssrc);
+  });
+  assertGreater(measured, 0.9 * 500_000, "the clean path carried the probe's rate");
+  assertEquals(consumer.probeState, 0, "idle again");
+});

@@ -390,11 +390,11 @@ export function sessionIdOf(location: string): string {
  * "connected" can come first, and Quetzal sends nothing on a transport that is not up yet.
  */
 export function serverSideConnected(
-  manager: { get(id: string): { peer: { connected: boolean } } | undefined },
+  manager: { connected(id: string): boolean },
   location: string,
 ): Promise<void> {
   const id = sessionIdOf(location);
-  return waitFor(() => manager.get(id)?.peer.connected === true, 10_000, `server side of ${id}`);
+  return waitFor(() => manager.connected(id), 10_000, `server side of ${id}`);
 }
 
 /**

@@ -1,4 +1,5 @@
-import { assertEquals, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { LocalSubscriberHost } from "../../src/session/local-subscriber-host.ts";
 import { CapacityError, SessionManager } from "../../src/session/session-manager.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { tsSrtpBackend } from "../../src/transport/srtp-ts.ts";
@@ -39,7 +40,7 @@ Deno.test("admission: the forwarded rate starts at zero and a server under no lo
   const m = manager(0, 0);
   try {
     assertEquals(m.forwardedPps, 0);
-    assertEquals(m.workerPool, undefined);
+    assert(m.subscribers instanceof LocalSubscriberHost, "viewers run on this thread");
   } finally {
     await m.close();
   }

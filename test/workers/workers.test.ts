@@ -21,7 +21,7 @@ Deno.test("workers: 2 — viewers spread over two workers get continuous media, 
   const stun = await startStunStub();
   const server = await startLoopbackServer({ workers: 2 });
   try {
-    const cluster = server.manager.workerPool;
+    const cluster = server.workers;
     assert(cluster, "a viewer cluster runs");
     assertEquals(cluster.size, 2);
     // Each worker reports the SRTP backend it selected for itself.

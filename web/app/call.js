@@ -1,7 +1,8 @@
 // The call page room links open: /call/<room>#token=<token>[&name=<name>][&height=<px>] (the
-// camera's capture height, default 720). It joins with the
-// SDK, publishes camera and microphone (speakers and admins), and shows one tile per person
-// plus one per screen share. `globalThis.call` exposes the room for debugging and tests.
+// camera's capture height, default 720). Without a name in the link it asks for one first (and
+// remembers it): that click is also the gesture browsers want before they play sound. It joins
+// with the SDK, publishes camera and microphone (speakers and admins), and shows one tile per
+// person plus one per screen share. `globalThis.call` exposes the room for debugging and tests.
 import { joinRoom } from "/sdk/quetzal.js";
 
 const grid = document.getElementById("grid");
@@ -35,13 +36,45 @@ function tile(key, label, screen = false) {
   el.append(video, audio, name);
   grid.append(el);
   tiles.set(key, el);
+  layout();
   return el;
 }
 
 function removeTile(key) {
   tiles.get(key)?.remove();
   tiles.delete(key);
+  layout();
 }
+
+/**
+ * Gallery layout: the column count that makes 16:9 tiles largest in the space there is (a
+ * screen share takes 2×2 cells), so two people fill the window side by side and twenty-five
+ * still fit without scrolling.
+ */
+function layout() {
+  const style = getComputedStyle(grid);
+  const gap = parseFloat(style.columnGap) || 0;
+  const width = grid.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const height = grid.clientHeight - parseFloat(style.paddingTop) -
+    parseFloat(style.paddingBottom);
+  const cells = [...tiles.values()].reduce(
+    (n, el) => n + (el.classList.contains("screen") ? 4 : 1),
+    0,
+  );
+  let best = { cols: 1, tileWidth: 0 };
+  for (let cols = 1; cols <= Math.max(1, cells); cols++) {
+    const rows = Math.ceil(cells / cols);
+    const tileWidth = Math.min(
+      (width - gap * (cols - 1)) / cols,
+      ((height - gap * (rows - 1)) / rows) * 16 / 9,
+    );
+    if (tileWidth > best.tileWidth) best = { cols, tileWidth };
+  }
+  grid.classList.toggle("one-column", best.cols < 2);
+  grid.style.setProperty("--cols", String(best.cols));
+  grid.style.setProperty("--tile-width", `${Math.max(120, Math.floor(best.tileWidth))}px`);
+}
+new ResizeObserver(layout).observe(grid);
 
 function keyOf(participantId, source) {
   return source === "screen" || source === "screenAudio"
@@ -57,9 +90,10 @@ async function main() {
   const params = new URLSearchParams(location.hash.slice(1));
   const name = params.get("name") ?? undefined;
   const height = Number(params.get("height") ?? 720);
+  const token = params.get("token") ?? "";
   // The fragment holds the token: keep it out of the history and of copied URLs.
   history.replaceState(null, "", location.pathname);
-  const room = await joinRoom(location.pathname, { token: params.get("token") ?? "", name });
+  const room = await joinRoom(location.pathname, { token, name: name ?? await askName(token) });
   globalThis.call.room = room;
   document.getElementById("room-name").textContent = room.info.name || "Call";
   status.textContent = `Joined as ${room.localParticipant.name || "guest"}`;
@@ -79,6 +113,7 @@ async function main() {
     const el = tile(keyOf(participant.id, track.source), label(participant), screen);
     const media = el.querySelector(track.kind === "video" ? "video" : "audio");
     attached.set(`${participant.id}/${track.source}`, room.attach(track, media));
+    if (track.kind === "audio") playOrOfferSound(media);
   });
   room.on("trackUnsubscribed", (track, participant) => {
     const key = `${participant.id}/${track.source}`;
@@ -126,6 +161,54 @@ async function main() {
     if (room.localTracks.has("screen")) await room.unpublish("screen");
     else await room.publish("screen").catch((e) => (status.textContent = e.message));
   };
+}
+
+/**
+ * The name to join with, from the pre-join form (filled in with the last one used here). The
+ * token's role is read only to label the button: the server checks the token.
+ */
+function askName(token) {
+  const form = document.getElementById("prejoin");
+  const input = document.getElementById("name");
+  input.value = localStorage.getItem("quetzal.name") ?? "";
+  if (roleOf(token) === "listener") {
+    document.getElementById("join").textContent = "Join as listener";
+  }
+  form.hidden = false;
+  status.textContent = "";
+  input.focus();
+  return new Promise((resolve) => {
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      const name = input.value.trim();
+      localStorage.setItem("quetzal.name", name);
+      form.hidden = true;
+      status.textContent = "Joining…";
+      resolve(name || undefined);
+    };
+  });
+}
+
+function roleOf(token) {
+  try {
+    const payload = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return JSON.parse(atob(payload)).role;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Browsers may refuse sound until the person interacts with the page: offer a button then. */
+function playOrOfferSound(media) {
+  const sound = document.getElementById("sound");
+  media.play().catch((error) => {
+    if (error.name !== "NotAllowedError") return;
+    sound.hidden = false;
+    sound.onclick = () => {
+      for (const audio of grid.querySelectorAll("audio")) audio.play().catch(() => {});
+      sound.hidden = true;
+    };
+  });
 }
 
 function press(button, pressed, on, off) {
