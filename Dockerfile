@@ -19,8 +19,9 @@ FROM denoland/deno:debian-2.9.6
 
 USER root
 # libsrtp2: the fast SRTP backend (Deno FFI); Quetzal falls back to TypeScript without it.
+# libgnutls30 (already in Debian images, apt needs it): seals outgoing SRTP without NSS.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends libsrtp2-1 \
+  && apt-get install -y --no-install-recommends libsrtp2-1 libgnutls30 \
   && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -219,7 +219,14 @@ Deno.test({
           `${names[i]}'s tiles`,
           (r) => r.tiles.length === 4,
         );
-        assertEquals(r.tiles, [...names].sort());
+        const ids = await page.evaluate<unknown>(
+          `({ self: globalThis.call.room.localParticipant.id, others: [...globalThis.call.room.participants.keys()], tiles: [...globalThis.call.tiles.keys()] })`,
+        );
+        assertEquals(
+          r.tiles,
+          [...names].sort(),
+          `${names[i]}'s page: ${JSON.stringify(ids)}\n${page.console.join("\n")}`,
+        );
       }
 
       // Video: each page decodes and shows the three others' cameras.
