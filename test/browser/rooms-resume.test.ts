@@ -210,6 +210,22 @@ Deno.test({
         await listener.evaluate<string>("globalThis.call.room.localParticipant.role"),
         "listener",
       );
+      // Leave once every connection is up: werift's DTLS flight timers cannot be cancelled, and
+      // a handshake cut short keeps one running after the test.
+      const up = (page: Page) =>
+        pollUntil(
+          "the page's connections up",
+          () =>
+            page.evaluate<string[]>(
+              `Object.values(globalThis.call.room.peerConnections).filter(Boolean).map((pc) => pc.connectionState)`,
+            ),
+          (states) => states.length > 0 && states.every((s) => s === "connected"),
+          DEADLINE_MS,
+          [page],
+          200,
+        );
+      await up(speaker);
+      await up(listener);
       await listener.evaluate("globalThis.call.room.leave()");
       await speaker.evaluate("globalThis.call.room.leave()");
     } finally {

@@ -93,7 +93,7 @@ Deno.test("NACK repair of ingest loss: Quetzal NACKs the publisher, viewers get 
     // Loss off again, so the tail's gaps are revealed by the packets that follow.
     setKeepPercent(r.publisher.pc, undefined);
     await sendFrames(r.publisher, 30);
-    await waitFor(() => repaired(viewers, 380), 15_000, "viewers' ranges repaired");
+    await waitFor(() => repaired(viewers, 380), 30_000, "viewers' ranges repaired");
     assertGreater(counters.nacks[1] - nacksOut, 0, "NACKs sent to the publisher are counted");
     assertGreater(r.publisher.nackedSeqs, 0, "the publisher received NACKs");
     for (const v of viewers) {

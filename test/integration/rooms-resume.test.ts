@@ -30,6 +30,8 @@ Deno.test("resume after the WebSocket and the network drop: same seat, same peer
     // loss), and its socket with it; a new socket takes the seat back.
     // (A tiny share kept is nothing kept; 0 would turn werift's loss off.)
     for (const pc of [a.pub!, a.sub]) setKeepPercent(pc, 1e-9, 1e-9);
+    // What was already on its way (in a socket or a send batch) lands first.
+    await pumpUntil([a, b], () => false, "nothing", { timeoutMs: 300 }).catch(() => {});
     const lost = [aSeesB(), bSeesA()];
     await pumpUntil([a, b], () => false, "nothing", { timeoutMs: 1500 }).catch(() => {});
     assertEquals([aSeesB(), bSeesA()], lost);
