@@ -9,51 +9,18 @@
 import { assertEquals, assertGreater } from "@std/assert";
 import { browserUnavailable } from "../support/browser.ts";
 import { firefoxUnavailable } from "../support/firefox.ts";
+import { netnsUnavailable, runInNamespace } from "../support/netns.ts";
 // The child runs where the package registry is unreachable: its modules load here first (and
 // its native SRTP library, outside the tests, so the resource sanitizer does not count it).
 import type { BroadcastResult, CallResult } from "./rooms-firefox.child.ts";
 import "./rooms-firefox.child.ts";
 
-const root = new URL("../../", import.meta.url);
-
-function skipReason(): string | null {
-  const browsers = browserUnavailable() ?? firefoxUnavailable();
-  if (browsers) return browsers;
-  if (Deno.build.os !== "linux") return "network namespaces are Linux-only";
-  if (Deno.uid() !== 0) return "needs root to create a network namespace";
-  for (const tool of ["unshare", "ip"]) {
-    try {
-      new Deno.Command(tool, { args: ["-V"], stdout: "null", stderr: "null" }).outputSync();
-    } catch {
-      return `no \`${tool}\` on this machine`;
-    }
-  }
-  return null;
-}
-
-const skip = skipReason();
+const skip = browserUnavailable() ?? firefoxUnavailable() ?? netnsUnavailable();
 if (skip) console.log(`skipping the Firefox call test: ${skip}`);
 
 /** Runs the child in a namespace; its last line of output, parsed. */
-async function inNamespace<T>(...flags: string[]): Promise<T> {
-  const out = await new Deno.Command(new URL("scripts/netns.sh", root).pathname, {
-    args: [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      `--config=${new URL("deno.json", root).pathname}`,
-      new URL("test/browser/rooms-firefox.child.ts", root).pathname,
-      "--ip=198.18.0.1",
-      ...flags,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-  const stderr = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 0, `namespace run failed: ${stderr.slice(-2000)}`);
-  const parsed: T = JSON.parse(stdout);
-  return parsed;
+function inNamespace<T>(...flags: string[]): Promise<T> {
+  return runInNamespace("test/browser/rooms-firefox.child.ts", ["--ip=198.18.0.1", ...flags]);
 }
 
 Deno.test({

@@ -6,43 +6,16 @@
  * "syscall" and then sent every link through node:dgram, silently.
  */
 import { assertEquals } from "@std/assert";
+import { netnsUnavailable, runInNamespace } from "../support/netns.ts";
 
-const root = new URL("../../", import.meta.url);
-
-function skipReason(): string | undefined {
-  if (Deno.build.os !== "linux") return "network namespaces are Linux-only";
-  if (Deno.uid() !== 0) return "needs root to create a network namespace";
-  for (const tool of ["unshare", "ip"]) {
-    try {
-      new Deno.Command(tool, { args: ["-V"], stdout: "null", stderr: "null" }).outputSync();
-    } catch {
-      return `no \`${tool}\` on this machine`;
-    }
-  }
-  return undefined;
-}
-
-const skip = skipReason();
+const skip = netnsUnavailable();
 if (skip) console.log(`skipping network-namespace send-path tests: ${skip}`);
 
-async function runInNamespace(permissions: string): Promise<Record<string, unknown>> {
-  const out = await new Deno.Command(new URL("scripts/netns.sh", root).pathname, {
-    args: [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      `--config=${new URL("deno.json", root).pathname}`,
-      new URL("test/transport/netns-send-path.child.ts", root).pathname,
-      "--ip=198.18.0.1",
-      `--permissions=${permissions}`,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-  const stderr = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 0, `namespace run failed: ${stderr.slice(-2000)}`);
-  return JSON.parse(stdout);
+function runInNamespaceWith(permissions: string): Promise<Record<string, unknown>> {
+  return runInNamespace("test/transport/netns-send-path.child.ts", [
+    "--ip=198.18.0.1",
+    `--permissions=${permissions}`,
+  ]);
 }
 
 for (const permissions of ["task", "no-read"]) {
@@ -52,9 +25,9 @@ for (const permissions of ["task", "no-read"]) {
         ? "deno task start's permissions, default workers"
         : "no --allow-read, --workers=1"
     }: every link uses sendto`,
-    ignore: skip !== undefined,
+    ignore: skip !== null,
     fn: async () => {
-      const result = await runInNamespace(permissions);
+      const result = await runInNamespaceWith(permissions);
       assertEquals(result.error, undefined, JSON.stringify(result));
       assertEquals(
         { syscall: result.syscall, dgram: result.dgram, warnings: result.warnings },
