@@ -71,21 +71,9 @@ export class RoomHub {
     if (this.#connections.get(id) === connection) this.#connections.delete(id);
   }
 
-  /**
-   * Sends `event` to participant `id`, if connected. Batched participant changes go out first:
-   * an offer or a `bound` (coalesced over 50 ms) may name a participant who joined in the
-   * current 250 ms batch, and a client learns of a participant before it is given their tracks
-   * (the SDK reports a track only once it knows its participant; this way it need not wait).
-   */
+  /** Sends `event` to participant `id`, if connected. */
   sendTo(id: string, event: EventBody): void {
-    const connection = this.#connections.get(id);
-    if (!connection) return;
-    if (this.#joined.size > 0 || this.#updated.size > 0 || this.#left.size > 0) {
-      if (this.#flushTimer !== undefined) this.#timers.clearTimeout(this.#flushTimer);
-      this.#flushTimer = undefined;
-      this.#flush();
-    }
-    connection.push(event);
+    this.#connections.get(id)?.push(event);
   }
 
   /** Detaches and returns the connection of `id` (to tell it something after it has left). */

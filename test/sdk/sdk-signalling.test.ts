@@ -118,6 +118,11 @@ Deno.test("sdk: participants at join, then joined/updated/left events in order",
       ada.on("participantUpdated", (p) => events.push(`updated ${p.name} ${p.hand}`));
       ada.on("participantLeft", (p) => events.push(`left ${p.name}`));
 
+      // Each wait is set up before the join it waits for: the event may beat joinRoom's answer.
+      const bobJoined = next<[{ name: string }]>(
+        (h) => ada.on("participantJoined", h),
+        "Bob's join",
+      );
       const bob = await joinRoom(url, { token: created.tokens.speaker, name: "Bob" });
       rooms.push(bob);
       // Everyone present is there when joinRoom resolves (from the joined snapshot).
@@ -126,26 +131,29 @@ Deno.test("sdk: participants at join, then joined/updated/left events in order",
       ]);
       assertEquals(bob.participants.get(ada.localParticipant.id)?.tracks.size, 0);
 
-      await next<[{ name: string }]>((h) => ada.on("participantJoined", h), "Bob's join");
+      await bobJoined;
       const bobSeen = ada.participants.get(bob.localParticipant.id);
       assertEquals(bobSeen?.name, "Bob");
 
-      const cy = await joinRoom(url, { token: created.tokens.listener, name: "Cy" });
-      rooms.push(cy);
-      assertEquals([...cy.participants.values()].map((p) => p.name).sort(), ["Ada", "Bob"]);
-      await next<[{ name: string }]>(
+      const cyJoined = next<[{ name: string }]>(
         (h) => ada.on("participantJoined", h),
         "Cy's join",
         (p) => p.name === "Cy",
       );
-      await cy.raiseHand(true);
-      await next<[{ name: string; hand: boolean }]>(
+      const cy = await joinRoom(url, { token: created.tokens.listener, name: "Cy" });
+      rooms.push(cy);
+      assertEquals([...cy.participants.values()].map((p) => p.name).sort(), ["Ada", "Bob"]);
+      await cyJoined;
+      const cyHand = next<[{ name: string; hand: boolean }]>(
         (h) => ada.on("participantUpdated", h),
         "Cy's hand",
         (p) => p.name === "Cy" && p.hand,
       );
+      await cy.raiseHand(true);
+      await cyHand;
+      const bobLeft = next<[{ name: string }]>((h) => ada.on("participantLeft", h), "Bob's leave");
       await bob.leave();
-      await next<[{ name: string }]>((h) => ada.on("participantLeft", h), "Bob's leave");
+      await bobLeft;
       assertEquals(events, ["joined Bob", "joined Cy", "updated Cy true", "left Bob"]);
       assertEquals(ada.participants.has(bob.localParticipant.id), false);
     } finally {
