@@ -13,7 +13,6 @@ import { SdpParseError } from "../session/sdp.ts";
 import { InvalidOfferError, UnsupportedOfferError } from "../session/negotiation.ts";
 import { CapacityError, NoSourceError, type SessionManager } from "../session/session-manager.ts";
 import { RouterError } from "../sfu/router-protocol.ts";
-import { RtcPortsExhaustedError } from "../transport/udp-port-binder.ts";
 import { requireBearer } from "./auth.ts";
 import { Problem } from "./errors.ts";
 import { readBody } from "./sdp-body.ts";
@@ -244,7 +243,7 @@ export function toProblem(error: unknown): Problem {
   if (error instanceof NoSourceError) {
     return new Problem(409, "no-source", `${error.message}; retry later`, { "Retry-After": "2" });
   }
-  if (error instanceof CapacityError || error instanceof RtcPortsExhaustedError) {
+  if (error instanceof CapacityError) {
     return new Problem(503, "over-capacity", error.message, { "Retry-After": "10" });
   }
   if (error instanceof RouterError) {

@@ -11,6 +11,7 @@
 import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
 import { guardDtlsClientFlight5 } from "../transport/dtls-client-guard.ts";
 import { guardDtlsServers } from "../transport/dtls-server-guard.ts";
+import { RouterError } from "../sfu/router-protocol.ts";
 import {
   bindRtcPortsWithoutRace,
   exhaustedSince,
@@ -246,7 +247,9 @@ export class PeerTransport {
       return { peer, local: localTransport(pc.localDescription!.sdp, announced) };
     } catch (error) {
       await peer.close();
-      throw exhaustedSince(ports) ?? error;
+      // A full port range is a limit like any other: the code every caller already maps.
+      const full = exhaustedSince(ports);
+      throw full ? new RouterError("over-capacity", full.message) : error;
     }
   }
 

@@ -16,7 +16,6 @@ import { RouterError } from "../sfu/router-protocol.ts";
 import type { TrackPriorityValue } from "../sfu/subscriber-allocator.ts";
 import { InvalidOfferError, UnsupportedOfferError } from "./negotiation.ts";
 import { type SdpCodec, SdpParseError } from "./sdp.ts";
-import { RtcPortsExhaustedError } from "../transport/udp-port-binder.ts";
 import type { EndReason, SessionLifecycle } from "./session-base.ts";
 import type { ViewerSession } from "./viewer-session.ts";
 
@@ -269,9 +268,6 @@ export function subscriberError(error: unknown): RouterError {
     return new RouterError("bad-request", error.message);
   }
   if (error instanceof UnsupportedOfferError) return new RouterError("unsupported", error.message);
-  if (error instanceof RtcPortsExhaustedError) {
-    return new RouterError("over-capacity", error.message);
-  }
   return new RouterError("internal", error instanceof Error ? error.message : String(error));
 }
 

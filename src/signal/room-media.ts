@@ -37,7 +37,6 @@ import { CapacityError, type SessionManager } from "../session/session-manager.t
 import type { HostedViewer, RoomSubscriberCommand } from "../session/subscriber-host.ts";
 import { RouterError } from "../sfu/router-protocol.ts";
 import type { TrackPriorityValue } from "../sfu/subscriber-allocator.ts";
-import { RtcPortsExhaustedError } from "../transport/udp-port-binder.ts";
 import { roomCounters } from "../observability/counters.ts";
 import { SignalError } from "./codes.ts";
 import type { ProducerInfo as ProducerMessage, ReplyBody } from "./messages.ts";
@@ -530,11 +529,11 @@ function producerMessage(p: Producer): ProducerMessage {
 }
 
 /**
- * A limit refused it: a configured one, no free UDP port left in `--rtc-ports`, or (from the
- * subscribers' host, wherever it runs) a RouterError saying so.
+ * A limit refused it: a configured one, or a RouterError saying so (a full `--rtc-ports` range,
+ * or the subscribers' host, wherever it runs).
  */
 function isOverCapacity(error: unknown): error is Error {
-  return error instanceof CapacityError || error instanceof RtcPortsExhaustedError ||
+  return error instanceof CapacityError ||
     (error instanceof RouterError && error.code === "over-capacity");
 }
 

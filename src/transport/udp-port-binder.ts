@@ -7,8 +7,9 @@
  * Chromium pages joining a room under the Dockerfile's `QUETZAL_RTC_PORTS`). Here the bind
  * itself is the test: each port is tried on the real socket, the next one on EADDRINUSE, so
  * threads and processes sharing a range need no coordination (mediasoup's port manager works
- * the same way). A range with no free port fails the negotiation with `RtcPortsExhaustedError`
- * (503 for WHIP/WHEP, `over-capacity` in a room) instead of crashing.
+ * the same way). A range with no free port fails that negotiation (PeerTransport turns it into
+ * the `over-capacity` RouterError: 503 for WHIP/WHEP, `over-capacity` in a room) instead of
+ * crashing.
  */
 import type { Socket } from "node:dgram";
 import { UdpTransport } from "werift";

@@ -37,6 +37,16 @@ function publisherProducer(): Producer {
   });
 }
 
+/** TWCC feedback saying packets [from, to) all arrived, each 20 ms after it was sent. */
+function cleanFeedback(fb: TwccFeedback, history: SendHistory, from: number, to: number): void {
+  fb.baseSeq = from & 0xffff;
+  fb.count = to - from;
+  for (let i = 0; i < fb.count; i++) {
+    fb.status[i] = TwccStatus.smallDelta;
+    fb.arrivalUs[i] = history.sendUs(history.find(from + i)) + 20_000;
+  }
+}
+
 function setup(rids: string[] = []) {
   const keyframeRequests: number[] = [];
   const { producer, consumer, link, push } = forwardingRig({
@@ -299,12 +309,7 @@ Deno.test("probe before an upgrade: the allocator's probe runs, TWCC feedback co
     // A clean path: every packet arrives 20 ms after it was sent; feedback every 100 ms.
     const sent = link.twccSeqs.length;
     if (sent > acked) {
-      fb.baseSeq = acked & 0xffff;
-      fb.count = sent - acked;
-      for (let i = 0; i < fb.count; i++) {
-        fb.status[i] = TwccStatus.smallDelta;
-        fb.arrivalUs[i] = history.sendUs(history.find(acked + i)) + 20_000;
-      }
+      cleanFeedback(fb, history, acked, sent);
       acked = sent;
       const bps = consumer.onProbeFeedback(fb, history, false, now);
       if (bps >= 0 && probeAtMs < 0) {
@@ -395,12 +400,7 @@ Deno.test("recovery probe: a consumer the split paused pads on its own from the 
     const sent = link.twccSeqs.length;
     // Feedback every 100 ms.
     if (sent > acked && tick % 5 === 4) {
-      fb.baseSeq = acked & 0xffff;
-      fb.count = sent - acked;
-      for (let i = 0; i < fb.count; i++) {
-        fb.status[i] = TwccStatus.smallDelta;
-        fb.arrivalUs[i] = history.sendUs(history.find(acked + i)) + 20_000;
-      }
+      cleanFeedback(fb, history, acked, sent);
       acked = sent;
       measured = consumer.onProbeFeedback(fb, history, false, now);
     }
