@@ -7,6 +7,7 @@
  *   deno task bench --only=micro,fanout,metrics,e2e,scenarios,overload,workers,pion
  *   deno task bench --only=pion --pion-window=5 --pion-viewers=40,100 --pion-scaling=0
  *                   [--pion-pin=false]   (let the scheduler place server and load)
+ *                   [--pion-rounds=3]    (alternating Pion/Quetzal pairs; the median ratio)
  *                                   issue 14: Quetzal vs a Pion SFU under a Go/Pion load
  *                                   (built from bench/peers when Go is present; 15 s windows)
  *   deno task bench --only=rooms [--rooms-window=S --rooms-meeting=5,10,25 --rooms-listeners=1000
@@ -210,11 +211,13 @@ try {
     const window = argValue(args, "pion-window");
     const viewers = argValue(args, "pion-viewers");
     const scaling = argValue(args, "pion-scaling");
+    const rounds = argValue(args, "pion-rounds");
     const result = await runPionComparison({
       ...base,
       ...(window ? { windowS: Number(window) } : {}),
       ...(viewers ? { viewers: viewers.split(",").map(Number) } : {}),
       ...(scaling ? { scalingViewers: Number(scaling) } : {}),
+      ...(rounds ? { rounds: Number(rounds) } : {}),
       pin: argValue(args, "pion-pin") !== "false",
       verbose,
     }, log);

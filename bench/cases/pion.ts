@@ -23,6 +23,12 @@ export interface PionOptions {
   /** Viewers of the unpinned workers rows (0: skip them). */
   scalingViewers: number;
   /**
+   * Pion/Quetzal pairs per viewer count, run alternately (default 1). On a 2-core machine one
+   * pair's ratio moved between 0.72× and 1.06× at 40 viewers from one run to the next
+   * (2026-12-07): the summary takes the median of the rounds' ratios.
+   */
+  rounds?: number;
+  /**
    * Pin the server to CPU 0 and the load to CPU 1 (default). On a machine other jobs share,
    * pinned processes cannot move off a busy core: `--pion-pin=false` lets the scheduler place them.
    */
@@ -60,6 +66,8 @@ export interface RunSpec {
   workers: string;
   pinned: boolean;
   label: string;
+  /** Which round of the pinned comparison (0 for the others). */
+  round?: number;
 }
 
 export function hasTaskset(): boolean {
@@ -237,9 +245,19 @@ export async function runPionComparison(
   const pin = options.pin !== false && hasTaskset() && navigator.hardwareConcurrency >= 2;
   if (!pin) notes.push("pion comparison unpinned (--pion-pin=false, no taskset or one CPU)");
   const specs: RunSpec[] = [];
-  for (const viewers of options.viewers) {
-    specs.push({ impl: "pion-sfu", viewers, workers: "1", pinned: true, label: "pion-sfu" });
-    specs.push({ impl: "quetzal", viewers, workers: "1", pinned: true, label: "quetzal" });
+  const rounds = Math.max(1, options.rounds ?? 1);
+  for (let round = 0; round < rounds; round++) {
+    for (const viewers of options.viewers) {
+      specs.push({
+        impl: "pion-sfu",
+        viewers,
+        workers: "1",
+        pinned: true,
+        label: "pion-sfu",
+        round,
+      });
+      specs.push({ impl: "quetzal", viewers, workers: "1", pinned: true, label: "quetzal", round });
+    }
   }
   if (options.scalingViewers > 0) {
     const viewers = options.scalingViewers;
@@ -256,10 +274,13 @@ export async function runPionComparison(
   for (const spec of specs) {
     log(
       `pion comparison: ${spec.label}, ${spec.viewers} viewers, ${options.windowS} s window` +
+        (rounds > 1 && spec.pinned ? `, round ${(spec.round ?? 0) + 1} of ${rounds}` : "") +
         (pin && spec.pinned ? " (server on CPU 0, load on CPU 1)" : " (unpinned)"),
     );
     try {
-      rows.push(await runOne(spec, peers.binary, options, pin));
+      const row = await runOne(spec, peers.binary, options, pin);
+      row.round = spec.round ?? 0;
+      rows.push(row);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       notes.push(`pion comparison ${spec.label} at ${spec.viewers} viewers failed: ${message}`);
@@ -268,7 +289,8 @@ export async function runPionComparison(
   }
   for (const row of rows) {
     const pion = rows.find((r) =>
-      r.impl === "pion-sfu" && r.subscribers === row.subscribers && r !== row
+      r.impl === "pion-sfu" && r.subscribers === row.subscribers && r.round === row.round &&
+      r !== row
     );
     // CPU per packet compares like with like only when both servers kept up: a starved or
     // collapsing server spends its CPU on fewer packets (retransmissions, timeouts, rejoins).

@@ -30,6 +30,12 @@ class Link {
   lossEvery = 0;
   rateBps: () => number;
   seed = 7;
+  /**
+   * The receiver reads its socket only every 1..readGapMs ms (0 = at once), and stamps each
+   * packet with the time it read it: a busy receive thread, or Wi-Fi handing over aggregates.
+   */
+  readGapMs = 0;
+  #readAtUs = 0;
 
   constructor(capacityBps: number, rateBps: (bwe: BandwidthEstimator) => number, opts = {}) {
     this.capacityBps = capacityBps;
@@ -59,7 +65,14 @@ class Link {
         if (this.lossEvery > 0 && this.seq % this.lossEvery === 0) continue;
         const start = Math.max(this.nowUs, this.linkFreeUs);
         this.linkFreeUs = start + (1200 * 8 * 1e6) / this.capacityBps;
-        this.inFlight.push({ seq, arrivalUs: this.linkFreeUs + 20_000 });
+        let arrivalUs = this.linkFreeUs + 20_000;
+        if (this.readGapMs > 0) {
+          while (this.#readAtUs < arrivalUs) {
+            this.#readAtUs += (1 + this.rand() * (this.readGapMs - 1)) * 1000;
+          }
+          arrivalUs = this.#readAtUs;
+        }
+        this.inFlight.push({ seq, arrivalUs });
       }
       while (this.inFlight.length > 0 && this.inFlight[0].arrivalUs <= this.nowUs) {
         const p = this.inFlight.shift()!;
@@ -236,4 +249,14 @@ Deno.test("bwe: overuse from a short burst through a limited link cuts from the 
   // The last 250 ms delivered the link's 700 kbit/s, so the cut lands near 0.85 × 700.
   assertGreater(lowest, 0.8 * capacity, `estimate fell to ${lowest.toFixed(0)}`);
   assertLess(lowest, capacity, "it did cut below the link rate");
+});
+
+Deno.test("bwe: a receiver that reads in bursts is not taken for congestion", () => {
+  for (const gap of [10, 25, 40]) {
+    const link = new Link(50_000_000, () => 3_000_000);
+    link.readGapMs = gap;
+    link.run(20_000);
+    assertEquals(link.bwe.overuseDecreases, 0, `reads every 1–${gap} ms`);
+    assertGreater(link.bwe.estimateBps, 600_000 * Math.pow(1.08, 15));
+  }
 });
