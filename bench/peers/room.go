@@ -64,7 +64,9 @@ const (
 // The counted window (send times), shared by every participant.
 var roomWindowStart, roomWindowEnd atomic.Int64
 
-func roomAPI(ip string) (*webrtc.API, error) {
+// roomMediaEngine has the codecs and header extensions the server negotiates, without
+// transport-wide CC (roomAPI adds Pion's interceptor for it, socketTWCCAPI its own).
+func roomMediaEngine() (*webrtc.MediaEngine, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -81,6 +83,14 @@ func roomAPI(ip string) (*webrtc.API, error) {
 		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext.uri}, ext.kind); err != nil {
 			return nil, err
 		}
+	}
+	return m, nil
+}
+
+func roomAPI(ip string) (*webrtc.API, error) {
+	m, err := roomMediaEngine()
+	if err != nil {
+		return nil, err
 	}
 	r := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, r); err != nil {
@@ -200,6 +210,9 @@ type roomParticipant struct {
 	self    string
 	sub     *webrtc.PeerConnection
 	pub     *webrtc.PeerConnection
+	// With -socket-twcc: the participant's own API and its socket-stamped TWCC feedback.
+	api  *webrtc.API
+	twcc *socketTWCC
 
 	subConnected atomic.Bool
 	pubConnected atomic.Bool
@@ -230,6 +243,9 @@ func (p *roomParticipant) markSettled() { p.settle.Do(func() { close(p.settled) 
 
 // join opens the socket, joins, answers subscribe offers, and for speakers publishes.
 func (p *roomParticipant) join(api *webrtc.API, base, room, token string) error {
+	if p.api != nil {
+		api = p.api
+	}
 	sig, err := dialSignal(base, room)
 	if err != nil {
 		return fmt.Errorf("websocket: %w", err)
@@ -240,6 +256,9 @@ func (p *roomParticipant) join(api *webrtc.API, base, room, token string) error 
 		return err
 	}
 	p.sub = sub
+	if p.twcc != nil {
+		go p.twcc.run(sub, p.closed.Load)
+	}
 	sub.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { p.onTrack(track) })
 	sub.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.subConnected.Store(s == webrtc.PeerConnectionStateConnected)
@@ -293,6 +312,9 @@ func (p *roomParticipant) answer(m map[string]interface{}) error {
 	defer p.answerMu.Unlock()
 	sdpText, _ := m["sdp"].(string)
 	rev := m["rev"]
+	if p.twcc != nil {
+		p.twcc.setRemote(sdpText)
+	}
 	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpText}); err != nil {
 		return fmt.Errorf("subscribe offer: %w", err)
 	}
@@ -628,6 +650,7 @@ func runRoom(args []string) error {
 	window := fs.Duration("window", 10*time.Second, "measured window")
 	parallel := fs.Int("parallel", 4, "participants joining at once")
 	breakSubs := fs.Int("break-subscribers", 0, "this many listeners close their subscribe connection once up, keeping their socket (a crashed tab's peer): the others must not notice")
+	socketStamps := fs.Bool("socket-twcc", true, "transport-wide CC arrival times stamped at the socket read, as browsers do (socket_twcc.go); false: Pion's interceptor, which stamps at the track read")
 	detail := fs.Bool("detail", false, "per pair video counts in the result (received, expected, per-layer packets)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -650,6 +673,12 @@ func runRoom(args []string) error {
 		all[i] = &roomParticipant{index: i, speaker: speaker, video: speaker && *video,
 			level: uint8(10 + i%20), settled: make(chan struct{}), pairs: map[uint16]*pairStats{},
 			hist: make([]uint32, fineBuckets+coarseBuckets)}
+		if *socketStamps {
+			all[i].twcc = newSocketTWCC()
+			if all[i].api, err = socketTWCCAPI(*ip, all[i].twcc); err != nil {
+				return err
+			}
+		}
 	}
 	defer func() {
 		for _, p := range all {

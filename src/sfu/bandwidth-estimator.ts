@@ -8,7 +8,8 @@
  *   variation `Δarrival − Δsend` is accumulated, smoothed (0.9) and fitted over 20 groups; the
  *   slope × min(groups, 60) × gain 4 is compared with an adaptive threshold (12.5 ms, 6–600,
  *   k_up 0.0087, k_down 0.039). Overuse → 0.85 × acknowledged rate (the larger of the last
- *   second's and the last 250 ms's); normal → +8 %/s.
+ *   second's and the last 250 ms's), but at most half the estimate per decrease (every 200 ms
+ *   at most); normal → +8 %/s.
  * - Loss-based: per ~1 s window, loss < 2 % → ×1.08, > 10 % → ×(1 − 0.5·loss).
  * - Estimate = min(delay, loss) (and a recent REMB as a cap), floor 30 kbit/s, start 600.
  *
@@ -68,6 +69,8 @@ const K_UP = 0.0087;
 const K_DOWN = 0.039;
 const OVERUSE_TIME_MS = 10;
 const DECREASE_FACTOR = 0.85;
+/** One overuse decrease keeps at least this share of the delay-based estimate. */
+const MAX_CUT = 0.5;
 const INCREASE_PER_S = 1.08;
 const MIN_DECREASE_INTERVAL_MS = 200;
 const LOSS_WINDOW_MS = 1_000;
@@ -421,7 +424,14 @@ export class BandwidthEstimator {
         // fine. The last 250 ms, as delivered at the bottleneck, is the better base then.
         const acked = this.#recentAckedBps > this.#ackedBps ? this.#recentAckedBps : this.#ackedBps;
         const base = acked > 0 ? acked : this.#delayBps;
-        const next = Math.max(DECREASE_FACTOR * base, this.#minBps);
+        // An SFU subscriber is application-limited: its layers rarely fill the estimate, so
+        // the acknowledged rate says what was sent, not what the path carries. Cutting to 0.85
+        // × that on one delay spike (a receiver's stall) took a 4 Mbit/s estimate to 0.9 (a
+        // quarter of it was in use); the allocator then paused cameras, and the next spike cut
+        // from less again: 24-camera subscribers of the room bench ended near 30 kbit/s. At
+        // most half per decrease (libwebrtc's own cut before it has an acknowledged rate) still
+        // takes a real overshoot down fast: decreases come every 200 ms while overuse lasts.
+        const next = Math.max(DECREASE_FACTOR * base, MAX_CUT * this.#delayBps, this.#minBps);
         if (next < this.#delayBps) {
           this.#delayBps = next;
           this.overuseDecreases++;

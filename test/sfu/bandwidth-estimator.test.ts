@@ -36,6 +36,8 @@ class Link {
    */
   readGapMs = 0;
   #readAtUs = 0;
+  /** The receiver stalls until this time (µs): everything that arrived meanwhile is read then. */
+  stallUntilUs = 0;
 
   constructor(capacityBps: number, rateBps: (bwe: BandwidthEstimator) => number, opts = {}) {
     this.capacityBps = capacityBps;
@@ -72,6 +74,7 @@ class Link {
           }
           arrivalUs = this.#readAtUs;
         }
+        if (arrivalUs < this.stallUntilUs) arrivalUs = this.stallUntilUs;
         this.inFlight.push({ seq, arrivalUs });
       }
       while (this.inFlight.length > 0 && this.inFlight[0].arrivalUs <= this.nowUs) {
@@ -259,4 +262,21 @@ Deno.test("bwe: a receiver that reads in bursts is not taken for congestion", ()
     assertEquals(link.bwe.overuseDecreases, 0, `reads every 1–${gap} ms`);
     assertGreater(link.bwe.estimateBps, 600_000 * Math.pow(1.08, 15));
   }
+});
+
+Deno.test("bwe: a receiver's stall cuts an application-limited estimate by half at most per decrease", () => {
+  // An SFU subscriber: layers use a quarter of the estimate. A 150 ms stall of the receiver
+  // looks like a queue to the delay detector; a cut to 0.85 × the acknowledged rate would take
+  // the estimate to a fifth, the allocator would pause layers, the next cut would start from
+  // less again (seen in the room bench with 24 cameras per subscriber).
+  const link = new Link(50_000_000, (bwe) => bwe.estimateBps / 4, { startBitrateBps: 3_000_000 });
+  link.run(5_000);
+  const before = link.bwe.estimateBps;
+  link.stallUntilUs = link.nowUs + 150_000 + 20_000;
+  let lowest = Infinity;
+  link.run(3_000, () => {
+    lowest = Math.min(lowest, link.bwe.estimateBps);
+  });
+  assertGreater(link.bwe.overuseDecreases, 0, "the stall was seen as overuse");
+  assertGreater(lowest, 0.45 * before, `estimate fell from ${before.toFixed(0)} to ${lowest.toFixed(0)}`);
 });
