@@ -278,5 +278,9 @@ Deno.test("bwe: a receiver's stall cuts an application-limited estimate by half 
     lowest = Math.min(lowest, link.bwe.estimateBps);
   });
   assertGreater(link.bwe.overuseDecreases, 0, "the stall was seen as overuse");
-  assertGreater(lowest, 0.45 * before, `estimate fell from ${before.toFixed(0)} to ${lowest.toFixed(0)}`);
+  assertGreater(
+    lowest,
+    0.45 * before,
+    `estimate fell from ${before.toFixed(0)} to ${lowest.toFixed(0)}`,
+  );
 });
