@@ -12,6 +12,7 @@ import { browserUnavailable, launchBrowser, type Page } from "../support/browser
 import { pollUntil } from "../support/browser-media.ts";
 import { startLoopbackServer } from "../support/loopback-server.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
+import { settleWeriftTimers } from "../support/werift-client.ts";
 
 /** An upper bound so a broken build fails instead of hanging; not a speed assertion. */
 const DEADLINE_MS = 60_000;
@@ -210,8 +211,8 @@ Deno.test({
         await listener.evaluate<string>("globalThis.call.room.localParticipant.role"),
         "listener",
       );
-      // Leave once every connection is up: werift's DTLS flight timers cannot be cancelled, and
-      // a handshake cut short keeps one running after the test.
+      // Leave once every connection is up and werift's DTLS flight timers have run out: they
+      // cannot be cancelled, and each runs its course (0.5 s and more) after its handshake.
       const up = (page: Page) =>
         pollUntil(
           "the page's connections up",
@@ -226,6 +227,7 @@ Deno.test({
         );
       await up(speaker);
       await up(listener);
+      await settleWeriftTimers();
       await listener.evaluate("globalThis.call.room.leave()");
       await speaker.evaluate("globalThis.call.room.leave()");
     } finally {

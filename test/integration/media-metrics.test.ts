@@ -42,6 +42,17 @@ function value(
   return v;
 }
 
+/** Resolves once `read` has not changed for a full second (four worker status reports). */
+async function settled(read: () => number): Promise<void> {
+  let last = read();
+  for (let still = 0; still < 4;) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = read();
+    still = now === last ? still + 1 : 0;
+    last = now;
+  }
+}
+
 Deno.test("/metrics counts packets, NACKs, retransmissions, PLIs and sessions of a lossy cycle", async () => {
   const stun = await startStunStub();
   const server = await startLoopbackServer();
@@ -116,6 +127,9 @@ Deno.test("/metrics counts packets, NACKs, retransmissions, PLIs and sessions of
     });
     await r.body?.cancel();
 
+    // Viewer workers report their counter increments every 250 ms: scrape once the last
+    // reports are in, or the exposition and the in-process counter below race.
+    await settled(() => counters.retransmissions + counters.rtpPacketsOut[1] + counters.nacks[0]);
     const after = await scrape(server);
     // Throughput.
     for (const kind of ["audio", "video"]) {
