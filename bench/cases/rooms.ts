@@ -274,7 +274,11 @@ async function runRoom(
     log(
       `  ${connected.connected}/${participants} connected in ${
         Number(connected.join_s).toFixed(1)
-      } s${connected.error ? ` (first error: ${connected.error})` : ""}`,
+      } s${
+        connected.subscribe_refused
+          ? `, ${connected.subscribe_refused} subscribe connections refused by the server`
+          : ""
+      }${connected.error ? ` (first error: ${connected.error})` : ""}`,
     );
     await load.next((m) => m.event === "window-start", options.warmupS * 1000 + 60_000);
     const scrape0 = await scrape(server.url);
@@ -315,6 +319,8 @@ async function runRoom(
     row.pinned = pin && spec.pinned;
     row.participants_connected = result.connected;
     row.connect_failures = Number(connected.failed);
+    // Joined, but the server sent an error instead of a subscribe offer (e.g. over-capacity).
+    row.subscribe_refused = Number(connected.subscribe_refused ?? 0);
     row.join_s = Number(connected.join_s);
     if (connected.error) row.connect_error = connected.error;
     row.padding_packets = result.padding_packets;

@@ -211,6 +211,7 @@ type roomParticipant struct {
 	pubState     atomic.Value
 	subState     atomic.Value
 	settled      chan struct{}
+	refusal      atomic.Value // the server's error for the subscribe connection, if any
 	settle       sync.Once
 	answerMu     sync.Mutex
 	offers       atomic.Int32
@@ -259,8 +260,16 @@ func (p *roomParticipant) join(api *webrtc.API, base, room, token string) error 
 	events := make(chan map[string]interface{}, 64)
 	go func() {
 		_ = sig.read(func(m map[string]interface{}) {
-			if m["t"] == "offer" {
+			switch m["t"] {
+			case "offer":
 				events <- m
+			case "error":
+				// The server could not create the subscribe connection (e.g. over-capacity):
+				// no offer will come, so the participant is failed now, with the reason.
+				if m["about"] == "offer" {
+					p.refusal.CompareAndSwap(nil, refused(m).Error())
+					p.markSettled()
+				}
 			}
 		})
 		close(events)
@@ -723,6 +732,13 @@ func runRoom(args []string) error {
 		}()
 	}
 	wg.Wait()
+	refusals := 0
+	for _, p := range all {
+		if e := p.refusal.Load(); e != nil {
+			refusals++
+			firstError.CompareAndSwap(nil, fmt.Sprintf("participant %d: %s", p.index, e))
+		}
+	}
 	connected := 0
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -732,7 +748,7 @@ func runRoom(args []string) error {
 				connected++
 			}
 		}
-		if connected+int(failures.Load()) >= total {
+		if connected+int(failures.Load())+refusals >= total {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -745,7 +761,8 @@ func runRoom(args []string) error {
 	}
 	ev := map[string]interface{}{"event": "participants-connected", "connected": connected,
 		"not_connected": notConnected,
-		"failed":        failures.Load(), "states": roomStates(all), "join_s": time.Since(t0).Seconds()}
+		"failed":        failures.Load(), "subscribe_refused": refusals, "states": roomStates(all),
+		"join_s": time.Since(t0).Seconds()}
 	if e := firstError.Load(); e != nil {
 		ev["error"] = e
 	}

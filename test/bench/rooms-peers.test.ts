@@ -25,6 +25,7 @@ Deno.test({
     assertEquals(voice.participants_connected, 4, "speakers and listeners connected");
     for (const row of rows) {
       assertEquals(row.connect_failures, 0, `${row.case}: no join failed`);
+      assertEquals(row.subscribe_refused, 0, `${row.case}: every subscribe connection made`);
       assert((row.delivered_ratio ?? 0) > 0, `${row.case}: media reached the subscribers`);
       assert((row.delivered_audio as number) > 0, `${row.case}: voices in the audio slots`);
       assert((row.us_per_packet ?? 0) > 0, `${row.case}: server CPU per packet measured`);
