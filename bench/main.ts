@@ -11,7 +11,8 @@
  *                                   issue 14: Quetzal vs a Pion SFU under a Go/Pion load
  *                                   (built from bench/peers when Go is present; 15 s windows)
  *   deno task bench --only=rooms [--rooms-window=S --rooms-meeting=5,10,25 --rooms-listeners=1000
- *                   --rooms-broadcast=100 --rooms-warmup=S --rooms-pin=false]
+ *                   --rooms-broadcast=100 --rooms-warmup=S --rooms-pin=false
+ *                   --rooms-full-listeners=40|all]
  *                                   issues 13/14: real rooms (meetings with simulcast, a voice
  *                                   chat) over the room signalling, Go/Pion participants
  *   deno task bench --out=DIR       where the JSON goes (default bench/results)
@@ -230,11 +231,15 @@ try {
     const window = argValue(args, "rooms-window");
     const warmup = argValue(args, "rooms-warmup");
     const broadcast = argValue(args, "rooms-broadcast");
+    const fullListeners = argValue(args, "rooms-full-listeners");
     const result = await runRooms({
       ...(mode === "smoke" ? ROOMS_SMOKE : ROOMS_FULL),
       ...(window ? { windowS: Number(window) } : {}),
       ...(warmup ? { warmupS: Number(warmup) } : {}),
       ...(broadcast ? { broadcastViewers: Number(broadcast) } : {}),
+      ...(fullListeners
+        ? { fullListeners: fullListeners === "all" ? -1 : Number(fullListeners) }
+        : {}),
       ...(list("rooms-meeting") ? { meeting: list("rooms-meeting")! } : {}),
       ...(list("rooms-listeners") ? { listeners: list("rooms-listeners")! } : {}),
       pin: argValue(args, "rooms-pin") !== "false",

@@ -10,7 +10,11 @@
  *   layer from the subscriber's transport-wide CC feedback, and the 3 loudest voices arrive in
  *   the audio slots. Server pinned to CPU 0 (`--workers=1`), load on CPU 1, as pion.ts does.
  * - **voice chat**: 5 speakers (microphones only) and L listeners (the listener token), who
- *   hear the 3 loudest speakers; server unpinned with `--workers=auto` (all cores).
+ *   hear the 3 loudest speakers; server unpinned with `--workers=auto` (all cores). The first
+ *   `fullListeners` listeners are full Pion receivers (decrypt, latency, RTCP feedback); the
+ *   others are light (bench/peers/light.go: real signalling, ICE and DTLS, media counted from
+ *   the clear RTP header on one shared socket), so the generator costs far less per packet
+ *   than the server even at 1,000 listeners on 2 cores.
  *
  * The server's CPU time in the window over the packets subscribers received that were sent in
  * it is the cost per forwarded packet; `us_ratio_vs_broadcast` divides it by the WHIP/WHEP
@@ -37,6 +41,11 @@ export interface RoomsOptions {
   warmupS: number;
   /** Viewers of the WHIP/WHEP broadcast row the ratios divide by (0: no ratio). */
   broadcastViewers: number;
+  /**
+   * Voice chat listeners that are full Pion receivers (the latency sample); the others are
+   * light listeners. -1: all full.
+   */
+  fullListeners: number;
   /** Participants joining at once. */
   parallel: number;
   /** Pin the meeting's server to CPU 0 and its load to CPU 1 (default, as pion.ts). */
@@ -51,6 +60,7 @@ export const ROOMS_FULL: Omit<RoomsOptions, "verbose"> = {
   windowS: 15,
   warmupS: 20,
   broadcastViewers: 100,
+  fullListeners: 40,
   parallel: 8,
 };
 /** The tiniest rooms, end to end: a meeting of 2 and 2 speakers with 2 listeners. */
@@ -61,6 +71,8 @@ export const ROOMS_SMOKE: Omit<RoomsOptions, "verbose"> = {
   windowS: 1,
   warmupS: 1,
   broadcastViewers: 0,
+  // One of each kind, so the smoke run keeps both listener paths working.
+  fullListeners: 1,
   parallel: 4,
 };
 
@@ -87,6 +99,12 @@ interface RoomResult {
   subscribe_offers: number;
   publisher_plis: number;
   load_cpu_s: number;
+  full_listeners: number;
+  light_listeners: number;
+  delivered_audio_full: number | null;
+  delivered_audio_light: number | null;
+  light_listeners_silent: number | null;
+  light_unmatched_packets: number | null;
 }
 
 function num(m: Record<string, unknown>, key: string): number {
@@ -137,6 +155,12 @@ function parseResult(m: Record<string, unknown>): RoomResult {
     subscribe_offers: num(m, "subscribe_offers"),
     publisher_plis: num(m, "publisher_plis"),
     load_cpu_s: num(m, "load_cpu_s"),
+    full_listeners: num(m, "full_listeners"),
+    light_listeners: num(m, "light_listeners"),
+    delivered_audio_full: numOrNull(m, "delivered_audio_full"),
+    delivered_audio_light: numOrNull(m, "delivered_audio_light"),
+    light_listeners_silent: numOrNull(m, "light_listeners_silent"),
+    light_unmatched_packets: numOrNull(m, "light_unmatched_packets"),
   };
 }
 
@@ -229,6 +253,8 @@ async function runRoom(
       String(spec.speakers),
       "-listeners",
       String(spec.listeners),
+      "-full-listeners",
+      String(options.fullListeners),
       `-video=${spec.video}`,
       "-audio-slots",
       String(AUDIO_SLOTS),
@@ -248,7 +274,11 @@ async function runRoom(
     log(
       `  ${connected.connected}/${participants} connected in ${
         Number(connected.join_s).toFixed(1)
-      } s${connected.error ? ` (first error: ${connected.error})` : ""}`,
+      } s${
+        connected.subscribe_refused
+          ? `, ${connected.subscribe_refused} subscribe connections refused by the server`
+          : ""
+      }${connected.error ? ` (first error: ${connected.error})` : ""}`,
     );
     await load.next((m) => m.event === "window-start", options.warmupS * 1000 + 60_000);
     const scrape0 = await scrape(server.url);
@@ -289,6 +319,8 @@ async function runRoom(
     row.pinned = pin && spec.pinned;
     row.participants_connected = result.connected;
     row.connect_failures = Number(connected.failed);
+    // Joined, but the server sent an error instead of a subscribe offer (e.g. over-capacity).
+    row.subscribe_refused = Number(connected.subscribe_refused ?? 0);
     row.join_s = Number(connected.join_s);
     if (connected.error) row.connect_error = connected.error;
     row.padding_packets = result.padding_packets;
@@ -308,6 +340,21 @@ async function runRoom(
     row.subscriber_states = result.subscriber_states;
     row.publisher_states = result.publisher_states;
     row.load_cpu_percent = (loadCpu1 - loadCpu0) / seconds * 100;
+    // The generator's CPU per packet its subscribers received (light and full): far below the
+    // server's µs/pkt, or the row measures the generator.
+    row.load_us_per_packet = result.forwarded > 0
+      ? (loadCpu1 - loadCpu0) * 1e6 / result.forwarded
+      : null;
+    if (spec.listeners > 0) {
+      row.full_listeners = result.full_listeners;
+      row.light_listeners = result.light_listeners;
+      // Audio delivery of the full receivers (payload stamps, send-time window; the latency
+      // sample) and of the light ones (sequence numbers, arrival-time window), apart.
+      row.delivered_audio_full = result.delivered_audio_full;
+      row.delivered_audio_light = result.delivered_audio_light;
+      row.light_listeners_silent = result.light_listeners_silent;
+      row.light_unmatched_packets = result.light_unmatched_packets;
+    }
     // The generator's own limit: pinned it has one core, unpinned the machine's (shared with
     // the server). Near it, loss and latency are the generator's, not the server's.
     const loadCores = pin && spec.pinned ? 1 : navigator.hardwareConcurrency;
@@ -317,7 +364,7 @@ async function runRoom(
     row.window_s = seconds;
     row.note = (spec.kind === "meeting"
       ? `${participants} × (simulcast camera + mic), all subscribed to all`
-      : `${spec.speakers} speakers × ${spec.listeners} listeners, audio only`) +
+      : `${spec.speakers} speakers × ${spec.listeners} listeners (${result.light_listeners} light), audio only`) +
       (row.load_saturated ? "; load generator + server saturate the CPUs" : "");
     return row;
   } finally {
@@ -409,7 +456,10 @@ export async function runRooms(
       log(
         `  delivered ${((row.delivered_ratio ?? 0) * 100).toFixed(2)} %, p99 ${
           row.latency_p99_ms ?? "–"
-        } ms, ${row.us_per_packet?.toFixed(2)} µs/pkt, CPU ${row.cpu_percent?.toFixed(0)} %`,
+        } ms, ${row.us_per_packet?.toFixed(2)} µs/pkt, CPU ${row.cpu_percent?.toFixed(0)} %; ` +
+          `load ${(row.load_us_per_packet as number | null)?.toFixed(2)} µs/pkt, CPU ${
+            (row.load_cpu_percent as number).toFixed(0)
+          } %`,
       );
       rows.push(row);
     } catch (error) {

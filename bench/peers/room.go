@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -213,12 +215,16 @@ type roomParticipant struct {
 	// With -socket-twcc: the participant's own API and its socket-stamped TWCC feedback.
 	api  *webrtc.API
 	twcc *socketTWCC
+	// A light listener's counters and shared socket (light.go); nil for full participants.
+	light     *lightListener
+	lightSock *lightSocket
 
 	subConnected atomic.Bool
 	pubConnected atomic.Bool
 	pubState     atomic.Value
 	subState     atomic.Value
 	settled      chan struct{}
+	refusal      atomic.Value // the server's error for the subscribe connection, if any
 	settle       sync.Once
 	answerMu     sync.Mutex
 	offers       atomic.Int32
@@ -273,8 +279,16 @@ func (p *roomParticipant) join(api *webrtc.API, base, room, token string) error 
 	events := make(chan map[string]interface{}, 64)
 	go func() {
 		_ = sig.read(func(m map[string]interface{}) {
-			if m["t"] == "offer" {
+			switch m["t"] {
+			case "offer":
 				events <- m
+			case "error":
+				// The server could not create the subscribe connection (e.g. over-capacity):
+				// no offer will come, so the participant is failed now, with the reason.
+				if m["about"] == "offer" {
+					p.refusal.CompareAndSwap(nil, refused(m).Error())
+					p.markSettled()
+				}
 			}
 		})
 		close(events)
@@ -314,6 +328,10 @@ func (p *roomParticipant) answer(m map[string]interface{}) error {
 	rev := m["rev"]
 	if p.twcc != nil {
 		p.twcc.setRemote(sdpText)
+	}
+	if p.light != nil {
+		// Before the offer is applied: the server may send media as soon as DTLS is up.
+		p.lightSock.register(sdpText, p.light)
 	}
 	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdpText}); err != nil {
 		return fmt.Errorf("subscribe offer: %w", err)
@@ -645,12 +663,14 @@ func runRoom(args []string) error {
 	speakers := fs.Int("speakers", 5, "participants that publish (and receive)")
 	video := fs.Bool("video", false, "speakers also publish a 3-layer simulcast camera")
 	listeners := fs.Int("listeners", 0, "participants that only receive")
+	fullListeners := fs.Int("full-listeners", 40, "listeners that are full Pion receivers (decrypt, latency, RTCP feedback); the others are light (light.go: real signalling, ICE and DTLS, media counted from the clear RTP header); -1: all")
 	slots := fs.Int("audio-slots", 3, "the room's audio slots")
 	warmup := fs.Duration("warmup", 5*time.Second, "time between the last participant connecting and the window")
 	window := fs.Duration("window", 10*time.Second, "measured window")
 	parallel := fs.Int("parallel", 4, "participants joining at once")
 	breakSubs := fs.Int("break-subscribers", 0, "this many listeners close their subscribe connection once up, keeping their socket (a crashed tab's peer): the others must not notice")
 	socketStamps := fs.Bool("socket-twcc", true, "transport-wide CC arrival times stamped at the socket read, as browsers do (socket_twcc.go); false: Pion's interceptor, which stamps at the track read")
+	cpuProfile := fs.String("cpuprofile", "", "write the generator's CPU profile over the window to this file (go tool pprof)")
 	detail := fs.Bool("detail", false, "per pair video counts in the result (received, expected, per-layer packets)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -664,8 +684,24 @@ func runRoom(args []string) error {
 	if err != nil {
 		return err
 	}
+	full := *listeners
+	if *fullListeners >= 0 && *fullListeners < full {
+		full = *fullListeners
+	}
+	var sock *lightSocket
+	var lightAPIs *webrtc.API
+	if full < *listeners {
+		if sock, err = newLightSocket(*ip); err != nil {
+			return err
+		}
+		defer sock.Close()
+		if lightAPIs, err = lightAPI(*ip, sock); err != nil {
+			return err
+		}
+	}
 	total := *speakers + *listeners
 	all := make([]*roomParticipant, total)
+	var lights []*lightListener
 	for i := range all {
 		speaker := i < *speakers
 		// Distinct, steady levels (all above the server's voice threshold): the loudest
@@ -673,7 +709,12 @@ func runRoom(args []string) error {
 		all[i] = &roomParticipant{index: i, speaker: speaker, video: speaker && *video,
 			level: uint8(10 + i%20), settled: make(chan struct{}), pairs: map[uint16]*pairStats{},
 			hist: make([]uint32, fineBuckets+coarseBuckets)}
-		if *socketStamps {
+		// The first `full` listeners are full receivers, the rest light.
+		if i >= *speakers+full {
+			all[i].light = &lightListener{streams: map[uint32]*seqCount{}}
+			all[i].lightSock = sock
+			lights = append(lights, all[i].light)
+		} else if *socketStamps {
 			all[i].twcc = newSocketTWCC()
 			if all[i].api, err = socketTWCCAPI(*ip, all[i].twcc); err != nil {
 				return err
@@ -697,12 +738,16 @@ func runRoom(args []string) error {
 		if !p.speaker {
 			token = *listenerToken
 		}
+		pAPI := api
+		if p.light != nil {
+			pAPI = lightAPIs
+		}
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := p.join(api, *base, *room, token); err != nil {
+			if err := p.join(pAPI, *base, *room, token); err != nil {
 				failures.Add(1)
 				firstError.CompareAndSwap(nil, fmt.Sprintf("participant %d: %s", p.index, err))
 				p.markSettled()
@@ -715,6 +760,13 @@ func runRoom(args []string) error {
 		}()
 	}
 	wg.Wait()
+	refusals := 0
+	for _, p := range all {
+		if e := p.refusal.Load(); e != nil {
+			refusals++
+			firstError.CompareAndSwap(nil, fmt.Sprintf("participant %d: %s", p.index, e))
+		}
+	}
 	connected := 0
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -724,7 +776,7 @@ func runRoom(args []string) error {
 				connected++
 			}
 		}
-		if connected+int(failures.Load()) >= total {
+		if connected+int(failures.Load())+refusals >= total {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -737,7 +789,8 @@ func runRoom(args []string) error {
 	}
 	ev := map[string]interface{}{"event": "participants-connected", "connected": connected,
 		"not_connected": notConnected,
-		"failed":        failures.Load(), "states": roomStates(all), "join_s": time.Since(t0).Seconds()}
+		"failed":        failures.Load(), "subscribe_refused": refusals, "states": roomStates(all),
+		"join_s": time.Since(t0).Seconds()}
 	if e := firstError.Load(); e != nil {
 		ev["error"] = e
 	}
@@ -747,6 +800,10 @@ func runRoom(args []string) error {
 	}
 	time.Sleep(*warmup)
 
+	stopProfile, err := startProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
 	cpu0 := cpuSeconds()
 	roomWindowStart.Store(now())
 	f0, a0 := publisherCounters(all, *speakers)
@@ -755,6 +812,7 @@ func runRoom(args []string) error {
 	f1, a1 := publisherCounters(all, *speakers)
 	roomWindowEnd.Store(now())
 	cpu1 := cpuSeconds()
+	stopProfile()
 	emit(map[string]interface{}{"event": "window-end"})
 	// Late packets (and NACK repairs) of the window still count.
 	time.Sleep(time.Second)
@@ -763,10 +821,19 @@ func runRoom(args []string) error {
 	}
 
 	result := roomResult(all, *speakers, *video, *slots, *detail, f0, f1, a0, a1)
+	addLightResult(result, lights, sock, *speakers, *slots, a0, a1)
+	result["full_listeners"] = full
+	result["light_listeners"] = len(lights)
 	result["event"] = "result"
 	result["connected"] = connected
 	result["window_s"] = window.Seconds()
 	result["load_cpu_s"] = cpu1 - cpu0
+	// The generator's own cost per packet it received (every subscriber, light and full, and
+	// the speakers' sending too): it must stay well below the server's for the row to measure
+	// the server.
+	if rx, _ := result["received_packets"].(int64); rx > 0 {
+		result["load_us_per_received_packet"] = (cpu1 - cpu0) * 1e6 / float64(rx)
+	}
 	var plis int64
 	for _, p := range all {
 		plis += p.plis.Load()
@@ -846,6 +913,9 @@ func roomResult(all []*roomParticipant, speakers int, video bool, slots int, det
 	// Per pair (subscriber>publisher): video packets received / expected, for -detail.
 	pairs := map[string]interface{}{}
 	for _, p := range all {
+		if p.light != nil {
+			continue // counted by addLightResult
+		}
 		p.mu.Lock()
 		heard := 0
 		for s := 0; s < speakers && heard < slots; s++ {
@@ -949,6 +1019,8 @@ func roomResult(all []*roomParticipant, speakers int, video bool, slots int, det
 		"forwarded":            forwarded,
 		"delivered_ratio":      delivered,
 		"delivered_audio":      ratio(audioReceived, audioExpected),
+		"audio_received":       audioReceived,
+		"audio_expected":       audioExpected,
 		"delivered_video":      ratio(videoReceived, videoExpected),
 		"video_layers":         layerShare,
 		"video_frames_missing": ratio(framesNone, frames),
@@ -983,4 +1055,75 @@ func roomStates(all []*roomParticipant) map[string]int {
 		out[s]++
 	}
 	return out
+}
+
+// addLightResult folds the light listeners' sequence-number counts into the result's
+// delivery (their latency is not known: the percentiles are the full receivers') and reports
+// them apart as well, next to the full receivers' own delivery, so the two can be compared.
+func addLightResult(result map[string]interface{}, lights []*lightListener, sock *lightSocket,
+	speakers, slots int, a0, a1 []uint32) {
+	heard := slots
+	if heard > speakers {
+		heard = speakers
+	}
+	// A listener hears the `heard` loudest speakers (the first ones: levels rise with the index).
+	var sent int64
+	for s := 0; s < heard; s++ {
+		sent += int64(a1[s] - a0[s])
+	}
+	perSlot := 0.0
+	if heard > 0 {
+		perSlot = float64(sent) / float64(heard)
+	}
+	ratio := func(a, b int64) interface{} {
+		if b == 0 {
+			return nil
+		}
+		return float64(a) / float64(b)
+	}
+	fullRx, _ := result["audio_received"].(int64)
+	fullExp, _ := result["audio_expected"].(int64)
+	result["delivered_audio_full"] = ratio(fullRx, fullExp)
+	rx, exp, dup, silent := lightTotals(lights, heard, perSlot)
+	received := result["received"].(int64) + rx
+	expected := result["expected"].(int64) + exp
+	result["received"] = received
+	result["expected"] = expected
+	result["forwarded"] = result["forwarded"].(int64) + rx
+	result["received_packets"] = result["forwarded"]
+	result["audio_received"] = fullRx + rx
+	result["audio_expected"] = fullExp + exp
+	result["delivered_audio"] = ratio(fullRx+rx, fullExp+exp)
+	if d := ratio(received, expected); d != nil {
+		result["delivered_ratio"] = d
+	}
+	result["duplicates"] = result["duplicates"].(int) + dup
+	if len(lights) == 0 {
+		return
+	}
+	result["delivered_audio_light"] = ratio(rx, exp)
+	result["light_received"] = rx
+	result["light_expected"] = exp
+	result["light_listeners_silent"] = silent
+	result["light_unmatched_packets"] = sock.unmatched.Load()
+	if b := sock.batches.Load(); b > 0 {
+		// Datagrams per recvmmsg over the whole run (joining included).
+		result["light_batch_mean"] = float64(sock.datagrams.Load()) / float64(b)
+	}
+}
+
+// startProfile profiles the process's CPU until the returned function is called ("": no-op).
+func startProfile(path string) (func(), error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
