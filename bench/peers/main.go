@@ -14,8 +14,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 )
+
+// generatorGCPercent is the load generators' GOGC unless the environment sets one. One process
+// stands for many browsers, and its collections stall all of them at once: with Go's default
+// (100) a 25-person meeting's receivers showed 20–100 ms arrival spikes together, which the
+// server's delay-based estimator read as congestion (65.7 % of the video delivered, p99 40 ms;
+// with 1000: 99.6 %, p99 8 ms, on the same machine; the heap stays in the tens of MB). The Pion
+// SFU keeps Go's default: it is measured as it ships.
+const generatorGCPercent = 1000
+
+func generatorGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(generatorGCPercent)
+	}
+}
 
 func main() {
 	if len(os.Args) < 2 {
@@ -25,10 +40,12 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "load":
+		generatorGC()
 		err = runLoad(os.Args[2:])
 	case "sfu":
 		err = runSFU(os.Args[2:])
 	case "room":
+		generatorGC()
 		err = runRoom(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q (load, sfu or room)", os.Args[1])

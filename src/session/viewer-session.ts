@@ -1,14 +1,3 @@
-/** First wait between recovery probes, and after a success (ViewerSession.#recover). */
-const RECOVERY_WAIT_MIN_MS = 2000;
-/** The next recovery probe after a successful one, while video is still paused. */
-const RECOVERY_AFTER_SUCCESS_MS = 500;
-/** Longest wait between failed recovery probes. */
-const RECOVERY_WAIT_MAX_MS = 30_000;
-/** A recovery probe asks for paused layers at the split's upgrade band (1.1)… */
-const RECOVERY_HEADROOM = 1.1;
-/** …and 20 % over that, as an upgrade's probe does (LiveKit ProbeOveragePct). */
-const RECOVERY_PROBE_RATIO = 1.2;
-
 /**
  * A subscriber: a WHEP viewer, or a room participant's subscribe connection. Its transport and
  * its consumers, plus the RTCP it gets (NACK, PLI, FIR, TWCC, REMB, receiver reports), its
@@ -33,6 +22,7 @@ import {
 import { writeSdesCname, writeSenderReport } from "../rtp/rtcp-writer.ts";
 import { readTwccFeedback, TwccFeedback } from "../rtp/twcc-reader.ts";
 import { BandwidthEstimator, BandwidthUsage, EstimateMode } from "../sfu/bandwidth-estimator.ts";
+import { PauseRecovery } from "../sfu/pause-recovery.ts";
 import { SendHistory } from "../sfu/send-history.ts";
 import { AUDIO_RESERVE_BPS, Consumer, type ViewerLink } from "../sfu/consumer.ts";
 import { SubscriberAllocator } from "../sfu/subscriber-allocator.ts";
@@ -80,11 +70,8 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
   #audioCount = 0;
   #shares = new Float64Array(0);
   readonly #reserve = new Float64Array(1);
-  /** The consumer carrying a recovery probe (paused video wanted), if one is under way. */
-  #recoveryCarrier: Consumer | undefined;
-  /** No recovery probe before this; the wait doubles after each failed one. */
-  #recoveryAtMs = 0;
-  #recoveryWaitMs = RECOVERY_WAIT_MIN_MS;
+  /** Probes for the video the split paused (pause-recovery.ts). */
+  readonly #recovery = new PauseRecovery();
   /** Latest REMB from the viewer, bit/s (-1 unknown). */
   rembBps = -1;
   rttMs = -1;
@@ -124,6 +111,7 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     if (i < 0) return;
     this.consumers.splice(i, 1);
     consumer.producer.removeConsumer(consumer);
+    this.#recovery.remove(consumer);
     this.#videoChanged();
   }
 
@@ -225,59 +213,8 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     for (const consumer of this.consumers) {
       const bps = consumer.onProbeFeedback(this.#feedback, this.#history, overusing, nowMs);
       if (bps > 0) this.bandwidth.onProbeResult(bps, nowMs);
-      if (bps >= 0 && consumer === this.#recoveryCarrier) this.#recoveryEnded(bps > 0, nowMs);
+      if (bps >= 0) this.#recovery.onResult(consumer, bps > 0, nowMs);
     }
-  }
-
-  /**
-   * Video this subscriber wants is paused for want of bandwidth: probe for the paused tracks'
-   * lowest layers on top of the estimate (at most doubling it per step), on a paused consumer
-   * (Consumer.startRecoveryProbe says why this is needed); again 0.5 s after a success while
-   * video is still paused, 2 s after a failure, doubling to 30 s. A success lifts the
-   * estimate, and the next split resumes tracks.
-   */
-  #recover(nowMs: number, estimateBps: number): void {
-    const carrier = this.#recoveryCarrier;
-    if (carrier !== undefined) {
-      if (!carrier.paceRecoveryProbe(nowMs)) this.#recoveryEnded(false, nowMs);
-      return;
-    }
-    // What the paused tracks' lowest layers need on top of the estimate.
-    let wantedBps = 0;
-    let firstBps = 0;
-    let pad: Consumer | undefined;
-    const video = this.#video;
-    for (let i = 0; i < video.length; i++) {
-      const c = video[i];
-      if (this.#shares[i] !== 0 || c.maxHeight <= 0) continue;
-      const bps = lowestLiveBitrate(c) * RECOVERY_HEADROOM;
-      if (firstBps === 0) firstBps = bps;
-      wantedBps += bps;
-      if (pad === undefined && c.munger.started) pad = c;
-    }
-    if (wantedBps === 0) {
-      this.#recoveryWaitMs = RECOVERY_WAIT_MIN_MS;
-      return;
-    }
-    if (pad === undefined || nowMs < this.#recoveryAtMs) return;
-    // All of it, but at most double the estimate in one step (at least one track's worth): a
-    // cluster far over what the path carries only measures the loss it causes.
-    const step = Math.max(firstBps, Math.min(wantedBps, estimateBps));
-    const target = (estimateBps + step) * RECOVERY_PROBE_RATIO;
-    if (pad.startRecoveryProbe(target, nowMs)) {
-      this.#recoveryCarrier = pad;
-      pad.paceRecoveryProbe(nowMs);
-    }
-    this.#recoveryAtMs = nowMs + this.#recoveryWaitMs;
-  }
-
-  #recoveryEnded(success: boolean, nowMs: number): void {
-    this.#recoveryCarrier = undefined;
-    // After a success the next step follows once the split has used the new estimate.
-    this.#recoveryWaitMs = success
-      ? RECOVERY_WAIT_MIN_MS
-      : Math.min(this.#recoveryWaitMs * 2, RECOVERY_WAIT_MAX_MS);
-    this.#recoveryAtMs = nowMs + (success ? RECOVERY_AFTER_SUCCESS_MS : this.#recoveryWaitMs);
   }
 
   #onReportBlocks(buf: Uint8Array, off: number, len: number, _headerLength: number): void {
@@ -340,10 +277,10 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
           this.#reserve[0],
         );
       }
-      if (probing) this.#recover(nowMs, estimate);
-    } else if (this.#recoveryCarrier !== undefined) {
+      if (probing) this.#recovery.run(nowMs, estimate, video, this.#shares);
+    } else {
       // Padding is paced on every tick, not only on the selection rounds.
-      if (!this.#recoveryCarrier.paceRecoveryProbe(nowMs)) this.#recoveryEnded(false, nowMs);
+      this.#recovery.pace(nowMs);
     }
     if (nowMs - this.#lastSrMs >= SR_INTERVAL_MS) {
       this.#lastSrMs = nowMs;
@@ -398,19 +335,6 @@ export class ViewerSession extends SessionBase implements PeerListener, ViewerLi
     for (const consumer of this.consumers) consumer.close();
     await super.close(reason);
   }
-}
-
-/** Mean bitrate of the lowest live layer of a consumer's producer; 0 when none is live. */
-function lowestLiveBitrate(consumer: Consumer): number {
-  let rank = Infinity;
-  let bps = 0;
-  for (const l of consumer.producer.tracker.layers) {
-    if (l.active && !l.stalled && l.rank < rank && l.meanBitrateBps > 0) {
-      rank = l.rank;
-      bps = l.meanBitrateBps;
-    }
-  }
-  return bps;
 }
 
 function compactNtpNow(): number {

@@ -14,7 +14,7 @@
  *    link thumbnails climb beside the stage and the stage never reaches 720p).
  * 5. What is left goes to the first track, so its allocator can probe upward.
  * 6. A wanted track left at 0 cannot probe for itself (it forwards nothing): the subscriber
- *    probes for it with padding on a paused consumer (ViewerSession's recovery probe).
+ *    probes for it with padding on a paused consumer (pause-recovery.ts).
  *
  * Costs are planned at `upHeadroom` × the layer's mean bitrate, the same band the
  * LayerAllocator demands before an upgrade, so a share confirms the layer it was planned for.
