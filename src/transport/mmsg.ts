@@ -17,6 +17,8 @@ export const Mmsghdr = {
   nameLength: 8,
   iov: 16,
   iovLength: 24,
+  control: 32,
+  controlLength: 40,
   flags: 48,
   length: 56,
 } as const;
@@ -31,4 +33,22 @@ export function writeWord(words: Uint32Array, offset: number, value: number): vo
   const i = offset >>> 2;
   words[i] = value >>> 0; // ToUint32: the low word of an integer below 2^53
   words[i + 1] = Math.floor(value / 4294967296);
+}
+
+/**
+ * A control message asking for UDP generic segmentation offload (`UDP_SEGMENT`, Linux 4.18):
+ * CMSG_SPACE(sizeof(uint16_t)) bytes, of which the caller writes the segment size at
+ * {@link GSO_SIZE_OFFSET}.
+ */
+export const GSO_CMSG_SIZE = 24;
+/** Byte offset of the uint16 segment size in a {@link GSO_CMSG_SIZE} control message. */
+export const GSO_SIZE_OFFSET = 16;
+
+/** Writes the fixed part of a UDP_SEGMENT control message at byte `offset` of `bytes`. */
+export function writeGsoHeader(bytes: Uint8Array, offset: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, GSO_CMSG_SIZE);
+  view.setUint32(0, 18, true); // cmsg_len = CMSG_LEN(2), a size_t
+  view.setUint32(4, 0, true);
+  view.setInt32(8, 17, true); // cmsg_level = SOL_UDP
+  view.setInt32(12, 103, true); // cmsg_type = UDP_SEGMENT
 }

@@ -7,7 +7,8 @@ import dgram from "node:dgram";
 import { assert, assertEquals } from "@std/assert";
 import { selectSendPath } from "../../src/transport/send-path.ts";
 import { SyscallLink } from "../../src/transport/syscall-link.ts";
-import { MAX_RUN, sendBatch } from "../../src/transport/send-batch.ts";
+import { MAX_RUN, SendBatch, sendBatch } from "../../src/transport/send-batch.ts";
+import { Mmsghdr, MMSGHDR_SIZE } from "../../src/transport/mmsg.ts";
 import type { ReceiveDrain } from "../../src/transport/receive-drain.ts";
 
 const onLinux = Deno.build.os === "linux";
@@ -168,4 +169,80 @@ Deno.test({
       await close(receiver);
     }
   },
+});
+
+/** A datagram of `size` bytes whose content says which one it is. */
+function sized(i: number, size: number): Uint8Array {
+  const b = new Uint8Array(size);
+  b[0] = 0x80;
+  b[1] = i;
+  for (let k = 2; k < size; k++) b[k] = (i * 7 + k) & 0xff;
+  return b;
+}
+
+Deno.test({
+  name:
+    "send batch: a frame's equal packets leave as one segmented message (UDP_SEGMENT) and arrive as the same datagrams",
+  ignore: !onLinux,
+  fn: async () => {
+    const path = selectSendPath("auto");
+    const sender = await boundSocket();
+    const receiver = await boundSocket();
+    const drain = path.drain(receiver)!;
+    const link = path.link(sender, "127.0.0.1", receiver.address().port);
+    // Two frames (equal packets, a shorter last one), a longer packet that starts a message
+    // of its own, audio-sized ones: every way a run is cut into messages.
+    const sizes = [1216, 1216, 1216, 1216, 700, 1216, 1216, 1300, 1300, 90, 90, 95, 1216];
+    const sent = sizes.map((size, i) => sized(i, size));
+    try {
+      assert(sendBatch.gso, "UDP_SEGMENT is on unless the kernel refused it");
+      sendBatch.begin();
+      for (const d of sent) {
+        const slot = link.acquire();
+        link.view(slot).set(d);
+        link.send(slot, d.length);
+      }
+      sendBatch.end();
+      assertEquals(readAll(drain), sent);
+      assert(link instanceof SyscallLink);
+      assertEquals(link.packetsSent, sizes.length);
+      assertEquals(sendBatch.gsoErrno, 0, "this kernel takes UDP_SEGMENT on loopback");
+    } finally {
+      link.close();
+      drain.close();
+      await close(sender);
+      await close(receiver);
+    }
+  },
+});
+
+Deno.test("send batch: a kernel that refuses UDP_SEGMENT gets one datagram per message from then on", () => {
+  const batch = new SendBatch();
+  const messages: number[][] = [];
+  // sendmmsg as a kernel without UDP_SEGMENT answers: EINVAL for any message of several
+  // datagrams; otherwise every message leaves.
+  const libc = {
+    sendmmsg(_fd: number, headers: Uint8Array, count: number): number {
+      const words = new Uint32Array(headers.buffer);
+      const iovLengths = [];
+      for (let m = 0; m < count; m++) {
+        iovLengths.push(words[(m * MMSGHDR_SIZE + Mmsghdr.iovLength) >>> 2]);
+      }
+      messages.push(iovLengths);
+      return iovLengths.some((n) => n > 1) ? -22 : count;
+    },
+  };
+  const slots = new Int32Array(MAX_RUN);
+  const lengths = new Int32Array(MAX_RUN);
+  for (let i = 0; i < 6; i++) {
+    slots[i] = batch.acquire();
+    lengths[i] = 1200;
+  }
+  const to = { bytes: new Uint8Array(16), length: 16 };
+  // A stand-in for Libc: only sendmmsg is called by sendRun.
+  const sent = batch.sendRun(Object.assign(Object.create(null), libc), 3, to, slots, lengths, 6);
+  assertEquals(sent, 6);
+  assertEquals(messages, [[6], [1, 1, 1, 1, 1, 1]]);
+  assertEquals(batch.gso, false);
+  assertEquals(batch.gsoErrno, 22);
 });
