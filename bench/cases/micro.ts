@@ -31,6 +31,7 @@ import {
 import { tsSrtpBackend } from "../../src/transport/srtp-ts.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { sendPool } from "../../src/transport/send-pool.ts";
+import { sendBatch } from "../../src/transport/send-batch.ts";
 import type { DatagramLink } from "../../src/transport/datagram-link.ts";
 import { selectSendPath, type SendPath } from "../../src/transport/send-path.ts";
 import { emptyRow, type Row } from "../lib/report.ts";
@@ -70,7 +71,16 @@ const PROFILES: Array<[string, SrtpProfileId]> = [
   ["AEAD_AES_128_GCM", SrtpProfile.AEAD_AES_128_GCM],
 ];
 /** Which part of the path a run includes. */
-type Stage = "parse" | "rewrite" | "encrypt" | "send" | "send-dgram";
+type Stage =
+  | "parse"
+  | "rewrite"
+  | "encrypt"
+  | "send"
+  | "send-dgram"
+  | "send-batch"
+  | "send-batch-nogso";
+/** Inbound packets per send batch in the batched stages, as the receive drain closes them. */
+const BATCH_INBOUND = 8;
 
 /** A loopback UDP address that accepts datagrams and never reads them. */
 interface Sink {
@@ -194,7 +204,7 @@ function quetzalPipeline(
         };
       } else {
         // PeerTransport.sendRtp without werift: slot, protect in place into it, send.
-        const path = stage === "send" ? sendPath : selectSendPath("dgram");
+        const path = stage === "send-dgram" ? selectSendPath("dgram") : sendPath;
         const udp = path.link(socket!, "127.0.0.1", sinkPort);
         links.push(udp);
         link = {
@@ -234,6 +244,12 @@ function quetzalPipeline(
   pkt.parse(key, PACKET_LENGTH, extensions);
   pkt.arrivalMs = performance.now();
   producer.onPacket(pkt);
+  // The batched stages: a send batch per BATCH_INBOUND inbound packets (one sendmmsg per
+  // viewer), with or without UDP_SEGMENT.
+  const batched = stage === "send-batch" || stage === "send-batch-nogso";
+  const gsoBefore = sendBatch.gso;
+  if (batched) sendBatch.gso = stage === "send-batch" && gsoBefore;
+  let open = false;
   return {
     fanout: stage === "parse" ? 1 : fanout,
     forward(i: number) {
@@ -241,11 +257,21 @@ function quetzalPipeline(
       pkt.parse(delta, PACKET_LENGTH, extensions);
       if (stage === "parse") return;
       pkt.arrivalMs = performance.now();
+      if (batched && !open) {
+        sendBatch.begin();
+        open = true;
+      }
       producer.onPacket(pkt);
+      if (open && i % BATCH_INBOUND === BATCH_INBOUND - 1) {
+        sendBatch.end();
+        open = false;
+      }
     },
     busy: () => sendPool.available < sendPool.capacity,
     dropped: () => dropped,
     close() {
+      if (open) sendBatch.end();
+      if (batched) sendBatch.gso = gsoBefore;
       producer.close();
       for (const s of sessions) s.close();
       for (const l of links) l.close();
@@ -353,7 +379,9 @@ export async function runMicro(
           const batch = Math.max(1, Math.min(256, Math.floor(4096 / fanout)));
           const results = {} as Record<Stage, Measurement>;
           const stages: Stage[] = ["parse", "rewrite", "encrypt", "send"];
-          if (impl.backend && sendPath.name !== "dgram") stages.push("send-dgram");
+          if (impl.backend && sendPath.name !== "dgram") {
+            stages.push("send-dgram", "send-batch", "send-batch-nogso");
+          }
           for (const stage of stages) {
             const p = make(stage);
             results[stage] = await measure(p, options.runMs, batch, stage.startsWith("send"));
@@ -365,15 +393,18 @@ export async function runMicro(
           const rewrite = perPacketUs(results.rewrite);
           const encrypt = perPacketUs(results.encrypt);
           const send = perPacketUs(results.send);
+          const sinkStage = {
+            "null": "encrypt",
+            "udp": "send",
+            "udp-dgram": "send-dgram",
+            "udp-batch": "send-batch",
+            "udp-batch-nogso": "send-batch-nogso",
+          } as const;
           const sinks = results["send-dgram"]
-            ? (["null", "udp", "udp-dgram"] as const)
+            ? (["null", "udp", "udp-dgram", "udp-batch", "udp-batch-nogso"] as const)
             : (["null", "udp"] as const);
           for (const sinkName of sinks) {
-            const m = sinkName === "null"
-              ? results.encrypt
-              : sinkName === "udp"
-              ? results.send
-              : results["send-dgram"];
+            const m = results[sinkStage[sinkName]];
             const row = emptyRow("micro", impl.name);
             row.subscribers = fanout;
             row.profile = profileName;
@@ -397,18 +428,21 @@ export async function runMicro(
             } ${sinkName} sink${via}`;
             rows.push(row);
           }
-          const dgramUs = results["send-dgram"] ? perPacketUs(results["send-dgram"]) : NaN;
+          const us = (stage: Stage) =>
+            results[stage] ? `, ${stage} ${perPacketUs(results[stage]).toFixed(2)} µs/pkt` : "";
           log(
             `micro ${impl.name} ${profileName} ×${fanout}: null ${encrypt.toFixed(2)} µs, udp ${
               send.toFixed(2)
-            } µs/pkt${Number.isNaN(dgramUs) ? "" : `, udp-dgram ${dgramUs.toFixed(2)} µs/pkt`}`,
+            } µs/pkt${us("send-dgram")}${us("send-batch")}${us("send-batch-nogso")}`,
           );
         }
         // Ratios against werift in the same run (same profile, fan-out and sink).
         for (
           const row of rows.filter((r) => r.subscribers === fanout && r.profile === profileName)
         ) {
-          const sink = row.sink === "udp-dgram" ? "udp" : row.sink;
+          const sink = typeof row.sink === "string" && row.sink.startsWith("udp")
+            ? "udp"
+            : row.sink;
           const base = rows.find((r) =>
             r.impl === "werift-stock" && r.subscribers === fanout && r.profile === profileName &&
             r.sink === sink
