@@ -142,6 +142,7 @@ func runLoad(args []string) error {
 	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "time allowed, after the last offer, for viewers to connect")
 	parallel := fs.Int("parallel", 4, "viewers connecting at once")
 	fullViewers := fs.Int("full-viewers", 20, "viewers that are full Pion receivers (decrypt, payload stamps: the latency percentiles), spread over the join order; the others are light (light_whep.go: real ICE, DTLS and browser-like RTCP feedback, media counted from the clear RTP header); -1: all")
+	cpuProfile := fs.String("cpuprofile", "", "write the generator's CPU profile over the window to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -248,6 +249,10 @@ func runLoad(args []string) error {
 	emit(ev)
 	time.Sleep(*warmup)
 
+	stopProfile, err := startProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
 	cpu0 := cpuSeconds()
 	var v0, a0, v1, a1 uint32
 	if len(lights) > 0 {
@@ -265,6 +270,7 @@ func runLoad(args []string) error {
 		windowEnd.Store(now())
 	}
 	cpu1 := cpuSeconds()
+	stopProfile()
 	emit(map[string]interface{}{"event": "window-end"})
 	// Late packets (and NACK repairs) of the window still count.
 	time.Sleep(time.Second)

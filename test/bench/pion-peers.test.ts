@@ -40,3 +40,17 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "bench/peers: go test (the light WHEP viewers' bookkeeping)",
+  ignore: !peers.ok,
+  fn: async () => {
+    const out = await new Deno.Command("sh", {
+      args: [new URL("../../bench/peers/build.sh", import.meta.url).pathname, "--test"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert(out.success, `go test failed:\n${text}`);
+  },
+});
