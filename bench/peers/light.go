@@ -39,6 +39,9 @@ const lightBatch = 64
 // next, so packets gather and one system call and one goroutine wakeup serve dozens of them
 // (1,000 listeners: 150 packets a millisecond, a few per cent of the 4 MB receive buffer).
 // Light listeners measure no latency; the STUN and DTLS it delays by a millisecond do not mind.
+// It batches system calls, not wakeups: the socket stays in Go's netpoller (edge-triggered), so
+// each datagram that arrives during the pace still wakes the thread (a run of 40 light WHEP
+// viewers, 22,000 packets/s: 163,134 voluntary context switches in its first 13 s).
 const lightPace = time.Millisecond
 
 // datagram is one packet read and its sender.
