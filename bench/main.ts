@@ -8,6 +8,8 @@
  *   deno task bench --only=pion --pion-window=5 --pion-viewers=40,100 --pion-scaling=0
  *                   [--pion-pin=false]   (let the scheduler place server and load)
  *                   [--pion-rounds=3]    (alternating Pion/Quetzal pairs; the median ratio)
+ *                   [--pion-full-viewers=20|all] (full Pion viewers, the latency sample; the
+ *                                        others are light viewers; all: every viewer full)
  *                                   issue 14: Quetzal vs a Pion SFU under a Go/Pion load
  *                                   (built from bench/peers when Go is present; 15 s windows)
  *   deno task bench --only=rooms [--rooms-window=S --rooms-meeting=5,10,25 --rooms-listeners=1000
@@ -213,12 +215,14 @@ try {
     const viewers = argValue(args, "pion-viewers");
     const scaling = argValue(args, "pion-scaling");
     const rounds = argValue(args, "pion-rounds");
+    const fullViewers = argValue(args, "pion-full-viewers");
     const result = await runPionComparison({
       ...base,
       ...(window ? { windowS: Number(window) } : {}),
       ...(viewers ? { viewers: viewers.split(",").map(Number) } : {}),
       ...(scaling ? { scalingViewers: Number(scaling) } : {}),
       ...(rounds ? { rounds: Number(rounds) } : {}),
+      ...(fullViewers ? { fullViewers: fullViewers === "all" ? -1 : Number(fullViewers) } : {}),
       pin: argValue(args, "pion-pin") !== "false",
       verbose,
     }, log);

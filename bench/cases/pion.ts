@@ -4,6 +4,11 @@
  * reports, NACKs, transport-wide CC feedback every 100 ms, a PLI on start). Every figure is a
  * ratio to the Pion row measured on this machine in this run.
  *
+ * Viewers beyond a sample of full ones (`fullViewers`, 20 by default) are light viewers
+ * (bench/peers/light_whep.go): real ICE, DTLS and the same RTCP feedback, computed from the clear
+ * RTP headers without decrypting, so the generator stays cheaper per packet than the server at
+ * 200 viewers. Latency is the full viewers'; delivery covers every viewer.
+ *
  * Each run starts a fresh server process (Quetzal with the flags of `deno task start`, or the
  * Pion SFU) pinned to CPU 0 with taskset, and the load pinned to CPU 1: one publisher (500
  * video packets/s of 1200 bytes + 50 audio packets/s) over WHIP and N viewers over WHEP. The
@@ -33,8 +38,17 @@ export interface PionOptions {
    * pinned processes cannot move off a busy core: `--pion-pin=false` lets the scheduler place them.
    */
   pin?: boolean;
+  /**
+   * Viewers that are full Pion receivers (decrypt, payload stamps, latency); the others are
+   * light (bench/peers/light_whep.go). Default {@link DEFAULT_FULL_VIEWERS}; -1: all, the load
+   * as it was before light viewers. The Pion SFU and Quetzal rows get the same split.
+   */
+  fullViewers?: number;
   verbose: boolean;
 }
+
+/** Full viewers by default: enough for latency percentiles, cheap enough at 200 viewers. */
+export const DEFAULT_FULL_VIEWERS = 20;
 
 export const PION_FULL: Omit<PionOptions, "verbose"> = {
   viewers: [40, 100, 200],
@@ -181,6 +195,8 @@ export async function runOne(
       `${options.warmupS}s`,
       "-window",
       `${options.windowS}s`,
+      "-full-viewers",
+      String(options.fullViewers ?? DEFAULT_FULL_VIEWERS),
     ]);
     load = new JsonLinesProcess("pion-load", command, args);
     const connected = await load.next((m) => m.event === "viewers-connected", 300_000);
@@ -214,7 +230,19 @@ export async function runOne(
     if (connected.error) row.viewer_error = connected.error;
     row.load_cpu_percent = (cpuSeconds(load.pid) - loadCpu0) / seconds * 100;
     row.load_cpu_s_self = result.load_cpu_s;
+    // The generator's CPU per packet its viewers received: it must stay below the server's.
+    row.load_us_per_packet = result.load_us_per_received_packet ?? null;
     row.publisher_nacks = result.publisher_nacks;
+    row.full_viewers = result.full_viewers;
+    row.light_viewers = result.light_viewers;
+    row.delivered_full = result.delivered_full;
+    if (Number(result.light_viewers) > 0) {
+      row.delivered_light = result.delivered_light;
+      row.light_viewers_silent = result.light_viewers_silent;
+      row.light_unmatched_packets = result.light_unmatched_packets;
+      row.light_duplicates = result.light_duplicates;
+      row.light_nacked_packets = result.light_nacked_packets;
+    }
     row.window_s = seconds;
     return row;
   } finally {
@@ -236,11 +264,17 @@ export async function runPionComparison(
     log(note);
     return { rows: [], notes: [note] };
   }
+  const full = options.fullViewers ?? DEFAULT_FULL_VIEWERS;
   notes.push(
     "pion rows: the load is bench/peers (Go, Pion v3): one WHIP publisher and N WHEP viewers " +
       "that are Pion PeerConnections with the NACK generator, receiver reports and TWCC " +
       "feedback (100 ms), and a PLI on start; latency is one-way from the publisher's send to " +
-      "the viewer's read; µs/pkt is the server's CPU in the window over the packets viewers got.",
+      "the viewer's read; µs/pkt is the server's CPU in the window over the packets viewers got. " +
+      (full < 0
+        ? "Every viewer is a full Pion receiver."
+        : `Beyond ${full} full viewers (the latency sample), viewers are light: ` +
+          "the same ICE, DTLS and RTCP feedback (TWCC, receiver reports, NACKs, PLI), computed " +
+          "from the clear RTP headers without decrypting (delivered_full / delivered_light)."),
   );
   const pin = options.pin !== false && hasTaskset() && navigator.hardwareConcurrency >= 2;
   if (!pin) notes.push("pion comparison unpinned (--pion-pin=false, no taskset or one CPU)");

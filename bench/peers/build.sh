@@ -3,8 +3,9 @@
 # golang-github-pion-webrtc.v3-dev): GOPATH mode over /usr/share/gocode, plus a private GOPATH
 # of symlinks for the modules whose major-version suffix Debian's layout lacks.
 #   bench/peers/build.sh OUT_BINARY
+#   bench/peers/build.sh --test      (runs the package's go tests instead)
 set -eu
-out=${1:?usage: build.sh OUT_BINARY}
+out=${1:?usage: build.sh OUT_BINARY | --test}
 here=$(cd "$(dirname "$0")" && pwd)
 gocode=${GOCODE:-/usr/share/gocode}
 work=$(mktemp -d)
@@ -21,4 +22,8 @@ done
 mkdir -p "$work/src/quetzal"
 ln -s "$here" "$work/src/quetzal/peers"
 cd "$work/src/quetzal/peers"
-GO111MODULE=off GOPATH="$work:$gocode" GOFLAGS= GOPROXY=off go build -o "$out" .
+if [ "$out" = --test ]; then
+  GO111MODULE=off GOPATH="$work:$gocode" GOFLAGS= GOPROXY=off go test -count=1 .
+else
+  GO111MODULE=off GOPATH="$work:$gocode" GOFLAGS= GOPROXY=off go build -o "$out" .
+fi

@@ -70,6 +70,8 @@ type viewer struct {
 	audio     []uint64
 	hist      []uint32
 	dup       int
+	// A light viewer's state and shared socket (light_whep.go); nil for a full viewer.
+	light *lightViewer
 }
 
 func (v *viewer) record(bits []uint64, idx uint32, sent int64, at int64) {
@@ -139,6 +141,8 @@ func runLoad(args []string) error {
 	window := fs.Duration("window", 15*time.Second, "measured window")
 	connectTimeout := fs.Duration("connect-timeout", 30*time.Second, "time allowed, after the last offer, for viewers to connect")
 	parallel := fs.Int("parallel", 4, "viewers connecting at once")
+	fullViewers := fs.Int("full-viewers", 20, "viewers that are full Pion receivers (decrypt, payload stamps: the latency percentiles), spread over the join order; the others are light (light_whep.go: real ICE, DTLS and browser-like RTCP feedback, media counted from the clear RTP header); -1: all")
+	cpuProfile := fs.String("cpuprofile", "", "write the generator's CPU profile over the window to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -167,14 +171,41 @@ func runLoad(args []string) error {
 	emit(map[string]interface{}{"event": "publisher-connected"})
 	go pub.run(*videoPps, *audioPps)
 
+	full := *viewers
+	if *fullViewers >= 0 && *fullViewers < full {
+		full = *fullViewers
+	}
+	var sock *lightSocket
+	var lightAPI *webrtc.API
+	if full < *viewers {
+		if sock, err = newLightSocket(*ip); err != nil {
+			return err
+		}
+		defer sock.Close()
+		if lightAPI, err = lightWHEPAPI(*ip, sock); err != nil {
+			return err
+		}
+	}
 	all := make([]*viewer, *viewers)
+	var fulls, lights []*viewer
 	sem := make(chan struct{}, *parallel)
 	var wg sync.WaitGroup
 	var failures atomic.Int32
 	var firstError atomic.Value
 	for i := range all {
-		v := &viewer{settled: make(chan struct{}), video: make([]uint64, videoCap), audio: make([]uint64, audioCap),
-			hist: make([]uint32, fineBuckets+coarseBuckets)}
+		v := &viewer{settled: make(chan struct{})}
+		vAPI := api
+		// Full viewers spread evenly over the join order (viewer i is full when the running
+		// share i·full/viewers steps up), so the latency sample sees early and late joiners.
+		if (i+1)*full/(*viewers) > i*full/(*viewers) {
+			v.video, v.audio = make([]uint64, videoCap), make([]uint64, audioCap)
+			v.hist = make([]uint32, fineBuckets+coarseBuckets)
+			fulls = append(fulls, v)
+		} else {
+			v.light = newLightViewer(sock)
+			vAPI = lightAPI
+			lights = append(lights, v)
+		}
 		all[i] = v
 		wg.Add(1)
 		go func() {
@@ -184,7 +215,7 @@ func runLoad(args []string) error {
 			// A slot is held until the viewer is up (or gave up), so at most -parallel DTLS
 			// handshakes run at once, as when viewers join over time: a server must not see
 			// hundreds of handshakes at once only because a load generator asked.
-			if err := v.start(api, *base+"/whep/"+*stream, *viewerToken); err != nil {
+			if err := v.start(vAPI, *base+"/whep/"+*stream, *viewerToken); err != nil {
 				failures.Add(1)
 				firstError.CompareAndSwap(nil, err.Error())
 				return
@@ -218,35 +249,67 @@ func runLoad(args []string) error {
 	emit(ev)
 	time.Sleep(*warmup)
 
+	stopProfile, err := startProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
 	cpu0 := cpuSeconds()
-	windowStart.Store(now())
-	v0, a0 := pub.videoIndex.Load(), pub.audioIndex.Load()
+	var v0, a0, v1, a1 uint32
+	if len(lights) > 0 {
+		v0, a0 = pub.mark(&windowStart)
+	} else {
+		windowStart.Store(now())
+		v0, a0 = pub.videoIndex.Load(), pub.audioIndex.Load()
+	}
 	emit(map[string]interface{}{"event": "window-start"})
 	time.Sleep(*window)
-	v1, a1 := pub.videoIndex.Load(), pub.audioIndex.Load()
-	windowEnd.Store(now())
+	if len(lights) > 0 {
+		v1, a1 = pub.mark(&windowEnd)
+	} else {
+		v1, a1 = pub.videoIndex.Load(), pub.audioIndex.Load()
+		windowEnd.Store(now())
+	}
 	cpu1 := cpuSeconds()
+	stopProfile()
 	emit(map[string]interface{}{"event": "window-end"})
 	// Late packets (and NACK repairs) of the window still count.
 	time.Sleep(time.Second)
 	pub.stop.Store(true)
 
-	var received int64
+	var fullReceived int64
 	hist := make([]uint64, fineBuckets+coarseBuckets)
-	for _, v := range all {
+	for _, v := range fulls {
 		v.mu.Lock()
-		received += countBits(v.video, v0, v1) + countBits(v.audio, a0, a1)
+		fullReceived += countBits(v.video, v0, v1) + countBits(v.audio, a0, a1)
 		for i, c := range v.hist {
 			hist[i] += uint64(c)
 		}
 		v.mu.Unlock()
 	}
-	expected := int64(*viewers) * int64((v1-v0)+(a1-a0))
+	fullExpected := int64(len(fulls)) * int64((v1-v0)+(a1-a0))
+	received, expected := fullReceived, fullExpected
+	lightResult := map[string]interface{}{}
+	if len(lights) > 0 {
+		lv := make([]*lightViewer, len(lights))
+		for i, v := range lights {
+			lv[i] = v.light
+		}
+		rx, exp, excess, dup, silent := lightViewerTotals(lv, int64(v1-v0), int64(a1-a0))
+		received += rx
+		expected += exp
+		lightResult = lightFields(lv, sock)
+		lightResult["delivered_light"] = ratio(rx, exp)
+		lightResult["light_received"] = rx
+		lightResult["light_expected"] = exp
+		lightResult["light_edge_excess"] = excess
+		lightResult["light_duplicates"] = dup
+		lightResult["light_viewers_silent"] = silent
+	}
 	delivered := 0.0
 	if expected > 0 {
 		delivered = float64(received) / float64(expected)
 	}
-	emit(map[string]interface{}{
+	result := map[string]interface{}{
 		"event":           "result",
 		"viewers":         *viewers,
 		"connected":       connected,
@@ -261,8 +324,28 @@ func runLoad(args []string) error {
 		"load_cpu_s":      cpu1 - cpu0,
 		"publisher_plis":  pub.plis.Load(),
 		"publisher_nacks": pub.nacks.Load(),
-	})
+		"full_viewers":    len(fulls),
+		"light_viewers":   len(lights),
+		"delivered_full":  ratio(fullReceived, fullExpected),
+	}
+	// The generator's own CPU per packet its viewers received in the window (publisher
+	// included): it must stay well below the server's for the row to measure the server.
+	if received > 0 {
+		result["load_us_per_received_packet"] = (cpu1 - cpu0) * 1e6 / float64(received)
+	}
+	for k, v := range lightResult {
+		result[k] = v
+	}
+	emit(result)
 	return nil
+}
+
+// ratio is a/b, or nil (JSON null) when b is 0.
+func ratio(a, b int64) interface{} {
+	if b == 0 {
+		return nil
+	}
+	return float64(a) / float64(b)
 }
 
 func countBits(bits []uint64, from, to uint32) int64 {
@@ -305,6 +388,10 @@ func (v *viewer) start(api *webrtc.API, url, token string) error {
 		if err != nil {
 			return err
 		}
+		if v.light != nil {
+			go v.light.readReports(t.Receiver())
+			continue
+		}
 		// Sender reports from the server go through the receiver's interceptors.
 		go func(r *webrtc.RTPReceiver) {
 			buf := make([]byte, 1500)
@@ -315,7 +402,9 @@ func (v *viewer) start(api *webrtc.API, url, token string) error {
 			}
 		}(t.Receiver())
 	}
-	pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { v.onTrack(track) })
+	if v.light == nil {
+		pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { v.onTrack(track) })
+	}
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		v.connected.Store(s == webrtc.PeerConnectionStateConnected)
 		v.state.Store(s.String())
@@ -323,7 +412,13 @@ func (v *viewer) start(api *webrtc.API, url, token string) error {
 			s == webrtc.PeerConnectionStateClosed {
 			v.settle.Do(func() { close(v.settled) })
 		}
+		if v.light != nil && (s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateClosed) {
+			v.light.closed.Store(true)
+		}
 	})
+	if v.light != nil {
+		return v.light.start(pc, url, token)
+	}
 	return exchange(pc, url, token)
 }
 
@@ -339,6 +434,27 @@ type publisher struct {
 	audioIndex atomic.Uint32
 	plis       atomic.Int64
 	nacks      atomic.Int64
+	marks      chan *windowMark
+}
+
+// windowMark is a window edge the publisher places between two of its ticks (mark).
+type windowMark struct {
+	edge         *atomic.Int64
+	video, audio uint32
+	done         chan struct{}
+}
+
+// mark sets a window edge halfway between two of the publisher's 10 ms ticks and returns its
+// packet counts there. Light viewers draw the window by arrival (light_whep.go): with the edge
+// where the packets just sent have arrived (loopback: well under 5 ms) and the next are not
+// sent yet, their edge falls between the same packets as the publisher's count. An edge at
+// an arbitrary instant put a whole tick (5 video packets) on one side or the other: 6 of
+// 4,406 packets per viewer short in an 8 s window with no loss (2026-12-07).
+func (p *publisher) mark(edge *atomic.Int64) (video, audio uint32) {
+	m := &windowMark{edge: edge, done: make(chan struct{})}
+	p.marks <- m
+	<-m.done
+	return m.video, m.audio
 }
 
 func newPublisher(api *webrtc.API, size int) (*publisher, error) {
@@ -354,7 +470,8 @@ func newPublisher(api *webrtc.API, size int) (*publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &publisher{pc: pc, video: video, audio: audio, size: size, connected: make(chan struct{})}
+	p := &publisher{pc: pc, video: video, audio: audio, size: size, connected: make(chan struct{}),
+		marks: make(chan *windowMark)}
 	for _, track := range []*webrtc.TrackLocalStaticRTP{video, audio} {
 		sender, err := pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 		if err != nil {
@@ -468,6 +585,14 @@ func (p *publisher) run(videoPps, audioPps int) {
 			aseq++
 			ats += 960
 			audioSent++
+		}
+		select {
+		case m := <-p.marks:
+			time.Sleep(tick / 2)
+			m.video, m.audio = p.videoIndex.Load(), p.audioIndex.Load()
+			m.edge.Store(now())
+			close(m.done)
+		default:
 		}
 	}
 }

@@ -70,6 +70,12 @@ var httpClient = &http.Client{Timeout: 20 * time.Second}
 
 // exchange POSTs an offer to a WHIP or WHEP endpoint and applies the answer.
 func exchange(pc *webrtc.PeerConnection, url, token string) error {
+	return exchangeSeeing(pc, url, token, nil)
+}
+
+// exchangeSeeing is exchange with a look at the answer before it is applied (a light viewer
+// registers the server's addresses then: media may follow as soon as DTLS is up).
+func exchangeSeeing(pc *webrtc.PeerConnection, url, token string, seeAnswer func(string)) error {
 	sdp, err := localOffer(pc)
 	if err != nil {
 		return err
@@ -90,6 +96,9 @@ func exchange(pc *webrtc.PeerConnection, url, token string) error {
 	res.Body.Close()
 	if res.StatusCode != http.StatusCreated {
 		return fmt.Errorf("POST %s: %d %s", url, res.StatusCode, bytes.TrimSpace(body))
+	}
+	if seeAnswer != nil {
+		seeAnswer(string(body))
 	}
 	return pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)})
 }

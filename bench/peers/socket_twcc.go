@@ -45,31 +45,50 @@ func newSocketTWCC() *socketTWCC {
 
 // setRemote reads the transport-wide-cc extension's id from a remote description.
 func (s *socketTWCC) setRemote(description string) {
-	if m := extmapTWCC.FindStringSubmatch(description); m != nil {
-		if id, err := strconv.Atoi(m[1]); err == nil && id > 0 && id < 15 {
-			s.extID.Store(uint32(id))
-		}
+	if id := twccExtID(description); id != 0 {
+		s.extID.Store(uint32(id))
 	}
 }
 
-// observe records one datagram if it is RTP carrying the extension (RFC 7983: first byte
-// 128–191; RFC 5761: payload types 64–95 are RTCP). One-byte header extensions only, which is
-// what the server writes.
+// twccExtID is the transport-wide-cc extension's one-byte id in a description, 0 if absent.
+func twccExtID(description string) uint8 {
+	if m := extmapTWCC.FindStringSubmatch(description); m != nil {
+		if id, err := strconv.Atoi(m[1]); err == nil && id > 0 && id < 15 {
+			return uint8(id)
+		}
+	}
+	return 0
+}
+
+// observe records one datagram if it is RTP carrying the extension.
 func (s *socketTWCC) observe(b []byte) {
-	id := uint8(s.extID.Load())
-	if id == 0 || len(b) < 12 || b[0]&0xc0 != 0x80 || b[0]&0x10 == 0 {
+	seq, ok := transportSeq(b, uint8(s.extID.Load()))
+	if !ok {
 		return
 	}
+	arrival := time.Since(s.start).Microseconds()
+	s.mu.Lock()
+	s.rec.Record(binary.BigEndian.Uint32(b[8:]), seq, arrival)
+	s.mu.Unlock()
+}
+
+// transportSeq reads the transport-wide sequence number of a datagram if it is RTP carrying the
+// extension `id` (RFC 7983: first byte 128–191; RFC 5761: payload types 64–95 are RTCP). One-byte
+// header extensions only, which is what both servers write.
+func transportSeq(b []byte, id uint8) (uint16, bool) {
+	if id == 0 || len(b) < 12 || b[0]&0xc0 != 0x80 || b[0]&0x10 == 0 {
+		return 0, false
+	}
 	if pt := b[1] & 0x7f; pt >= 64 && pt <= 95 {
-		return
+		return 0, false
 	}
 	at := 12 + 4*int(b[0]&0x0f)
 	if len(b) < at+4 || binary.BigEndian.Uint16(b[at:]) != 0xbede {
-		return
+		return 0, false
 	}
 	end := at + 4 + 4*int(binary.BigEndian.Uint16(b[at+2:]))
 	if end > len(b) {
-		return
+		return 0, false
 	}
 	for i := at + 4; i < end; {
 		if b[i] == 0 { // padding between elements
@@ -78,18 +97,14 @@ func (s *socketTWCC) observe(b []byte) {
 		}
 		elementID, length := b[i]>>4, int(b[i]&0x0f)+1
 		if elementID == 15 {
-			return
+			return 0, false
 		}
 		if elementID == id && length == 2 && i+3 <= end {
-			seq := binary.BigEndian.Uint16(b[i+1:])
-			arrival := time.Since(s.start).Microseconds()
-			s.mu.Lock()
-			s.rec.Record(binary.BigEndian.Uint32(b[8:]), seq, arrival)
-			s.mu.Unlock()
-			return
+			return binary.BigEndian.Uint16(b[i+1:]), true
 		}
 		i += 1 + length
 	}
+	return 0, false
 }
 
 // run sends feedback every twccInterval until closed() reports true.
