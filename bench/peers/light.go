@@ -186,6 +186,12 @@ func lightAPI(ip string, socket *lightSocket) (*webrtc.API, error) {
 			return nil, err
 		}
 	}
+	return muxedAPI(ip, socket, m)
+}
+
+// muxedAPI is a Pion API whose PeerConnections all run ICE on the light socket, with no
+// interceptors: light peers write what feedback they send themselves.
+func muxedAPI(ip string, socket *lightSocket, m *webrtc.MediaEngine) (*webrtc.API, error) {
 	s, err := settingEngine(ip)
 	if err != nil {
 		return nil, err

@@ -29,7 +29,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pion/ice/v2"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/rtcp"
@@ -118,13 +117,7 @@ func lightWHEPAPI(ip string, socket *lightSocket) (*webrtc.API, error) {
 	if err := webrtc.RegisterDefaultInterceptors(m, &interceptor.Registry{}); err != nil {
 		return nil, err
 	}
-	s, err := settingEngine(ip)
-	if err != nil {
-		return nil, err
-	}
-	s.SetICEUDPMux(ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: socket}))
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}),
-		webrtc.WithSettingEngine(s)), nil
+	return muxedAPI(ip, socket, m)
 }
 
 // lightViewer is one light WHEP viewer's state: written by the socket's reader (count), read
