@@ -19,7 +19,8 @@ import { generateRoomSecret, RoomRegistry, RoomTokens } from "./room/mod.ts";
 import { RoomMedia, RoomSignalling } from "./signal/mod.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
 import { LibsrtpBackend } from "./transport/srtp-libsrtp.ts";
-import { onSendPathFallback, selectSendPath } from "./transport/send-path.ts";
+import { selectSendPath } from "./transport/send-path.ts";
+import { FALLBACK_MESSAGES, onSendPathFallback } from "./transport/send-path-fallback.ts";
 import { WorkerPool } from "./workers/worker-pool.ts";
 
 export interface RunningServer {
@@ -74,9 +75,7 @@ export async function startServer(
   const srtp = selectSrtpBackend(config.srtp);
   // Resolved here so that "syscall" on a machine without it fails at start, not per session.
   const sendPath = selectSendPath(config.sendPath);
-  onSendPathFallback((reason) =>
-    logger.warn("media link sends through node:dgram, not the syscall path", { reason })
-  );
+  onSendPathFallback((kind, reason) => logger.warn(FALLBACK_MESSAGES[kind], { reason }));
   const network = {
     announcedIps,
     bindIp: config.rtcBindIp,

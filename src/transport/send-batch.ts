@@ -33,6 +33,7 @@ import {
   writeWord,
 } from "./mmsg.ts";
 import type { Libc, SocketAddress } from "./libc.ts";
+import { reportSendPathFallback } from "./send-path-fallback.ts";
 
 /**
  * Bytes per arena slot: at least the 1,600-byte buffers packets are rewritten in, so that
@@ -159,6 +160,7 @@ export class SendBatch {
           // This kernel or device does not take UDP_SEGMENT: one datagram per message from now.
           this.gso = false;
           this.gsoErrno = -n;
+          reportSendPathFallback("no-gso", `sendmmsg with UDP_SEGMENT failed with errno ${-n}`);
           continue;
         }
         this.lastErrno = -n;

@@ -10,6 +10,7 @@ import { type Libc, loadLibc, socketAddress } from "./libc.ts";
 import { SyscallLink } from "./syscall-link.ts";
 import { type MessageSocket, ReceiveDrain } from "./receive-drain.ts";
 import { type DatagramSocket, UdpLink } from "./udp-link.ts";
+import { reportSendPathFallback } from "./send-path-fallback.ts";
 
 // Loaded when this module is imported, not on the first session: the library lives as long as
 // the process, and Deno's resource sanitizer would otherwise charge it to the first test that
@@ -59,27 +60,8 @@ const dgramPath: SendPath = {
   drain: () => undefined,
 };
 
-/** Told, once per isolate, why a link of the syscall path sends through node:dgram. */
-export type SendPathFallbackListener = (reason: string) => void;
-
-let fallbackListener: SendPathFallbackListener | undefined;
-let fallbackReported = false;
-
-/**
- * Sets who hears of the first syscall link of this isolate (process or worker) that falls back
- * to node:dgram, with the reason; undefined stops it. The server logs it as a warning: a
- * node:dgram send costs 9.5–21 µs of CPU against sendto's 3.4 µs, and the fallback was once
- * silent for every link (issue 14).
- */
-export function onSendPathFallback(listener: SendPathFallbackListener | undefined): void {
-  fallbackListener = listener;
-}
-
 function fallBack(socket: BoundSocket, address: string, port: number, reason: string) {
-  if (!fallbackReported && fallbackListener) {
-    fallbackReported = true;
-    fallbackListener(reason);
-  }
+  reportSendPathFallback("dgram", reason);
   return new CountedUdpLink(socket, address, port);
 }
 
@@ -102,7 +84,7 @@ let syscallPath: SendPath | undefined;
  * auto → syscall when libc loads (Linux, --allow-ffi), else dgram. "syscall" throws a clear
  * Error when unavailable. A syscall link whose socket cannot be found falls back to dgram for
  * that link: counted in `quetzal_send_links{path="dgram"}` and reported once per isolate to
- * the {@link onSendPathFallback} listener.
+ * the send-path-fallback.ts listener.
  */
 export function selectSendPath(mode: SendPathMode): SendPath {
   if (mode === "dgram") return dgramPath;

@@ -9,6 +9,7 @@
  * verbatim, and failures cross as a RouterError's `ErrorCode`.
  */
 import type { SrtpMode } from "../transport/srtp-backend.ts";
+import type { SendPathFallbackKind } from "../transport/send-path-fallback.ts";
 import type { NetworkOptions } from "../session/peer-transport.ts";
 import type { SdpCodec, SdpExtmap } from "../session/sdp.ts";
 import type { EndReason } from "../session/session-base.ts";
@@ -92,7 +93,7 @@ export type FromWorker =
   | { t: "keyframe"; trackId: number; ssrc: number }
   | { t: "subscriber"; event: SubscriberEvent }
   /** A link of the worker sends through node:dgram instead of the syscall path (once). */
-  | { t: "send-path-fallback"; reason: string }
+  | { t: "send-path-fallback"; kind: SendPathFallbackKind; reason: string }
   | {
     t: "status";
     subscribers: SubscriberSnapshot[];

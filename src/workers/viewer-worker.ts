@@ -5,7 +5,7 @@
  * inherits the main thread's permissions (net for sockets, ffi for libsrtp).
  */
 import { subscriberError, unreachable } from "../session/subscriber-host.ts";
-import { onSendPathFallback } from "../transport/send-path.ts";
+import { onSendPathFallback } from "../transport/send-path-fallback.ts";
 import { selectSrtpBackend } from "../transport/srtp-backend.ts";
 import { PacketRing } from "./packet-ring.ts";
 import type { FromWorker, ToWorker } from "./protocol.ts";
@@ -35,7 +35,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   switch (msg.t) {
     case "init": {
       const srtp = selectSrtpBackend(msg.srtp);
-      onSendPathFallback((reason) => post({ t: "send-path-fallback", reason }));
+      onSendPathFallback((kind, reason) => post({ t: "send-path-fallback", kind, reason }));
       const h = host = new ViewerHost({
         ring: new PacketRing(msg.ring),
         network: msg.network,

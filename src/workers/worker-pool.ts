@@ -30,6 +30,7 @@ import {
 } from "../session/subscriber-host.ts";
 import { RouterError, type RouterEvent } from "../sfu/router-protocol.ts";
 import type { SrtpMode } from "../transport/srtp-backend.ts";
+import { FALLBACK_MESSAGES } from "../transport/send-path-fallback.ts";
 import { PacketRing } from "./packet-ring.ts";
 import type { FromWorker, ToWorker, TrackMedia } from "./protocol.ts";
 import { RingTap, SHED_UPPER_LAYERS_AT } from "./ring-tap.ts";
@@ -252,7 +253,7 @@ export class WorkerPool implements SubscriberHost {
         return;
       }
       case "send-path-fallback":
-        this.#options.logger.warn("media link sends through node:dgram, not the syscall path", {
+        this.#options.logger.warn(FALLBACK_MESSAGES[msg.kind], {
           worker: slot.index,
           reason: msg.reason,
         });

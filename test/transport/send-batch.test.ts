@@ -9,6 +9,7 @@ import { selectSendPath } from "../../src/transport/send-path.ts";
 import { SyscallLink } from "../../src/transport/syscall-link.ts";
 import { MAX_RUN, SendBatch, sendBatch } from "../../src/transport/send-batch.ts";
 import { Mmsghdr, MMSGHDR_SIZE } from "../../src/transport/mmsg.ts";
+import { onSendPathFallback } from "../../src/transport/send-path-fallback.ts";
 import type { ReceiveDrain } from "../../src/transport/receive-drain.ts";
 
 const onLinux = Deno.build.os === "linux";
@@ -239,9 +240,13 @@ Deno.test("send batch: a kernel that refuses UDP_SEGMENT gets one datagram per m
     lengths[i] = 1200;
   }
   const to = { bytes: new Uint8Array(16), length: 16 };
+  const reported: string[] = [];
+  onSendPathFallback((kind, reason) => reported.push(`${kind}: ${reason}`));
   // A stand-in for Libc: only sendmmsg is called by sendRun.
   const sent = batch.sendRun(Object.assign(Object.create(null), libc), 3, to, slots, lengths, 6);
+  onSendPathFallback(undefined);
   assertEquals(sent, 6);
+  assertEquals(reported, ["no-gso: sendmmsg with UDP_SEGMENT failed with errno 22"], "logged once");
   assertEquals(messages, [[6], [1, 1, 1, 1, 1, 1]]);
   assertEquals(batch.gso, false);
   assertEquals(batch.gsoErrno, 22);

@@ -1,10 +1,7 @@
 import dgram from "node:dgram";
 import { assert, assertEquals } from "@std/assert";
-import {
-  onSendPathFallback,
-  RECEIVE_BUFFER_BYTES,
-  selectSendPath,
-} from "../../src/transport/send-path.ts";
+import { RECEIVE_BUFFER_BYTES, selectSendPath } from "../../src/transport/send-path.ts";
+import { onSendPathFallback } from "../../src/transport/send-path-fallback.ts";
 import { counters, DropReason, SendLinkPath } from "../../src/observability/counters.ts";
 import { loadLibc, socketAddress } from "../../src/transport/libc.ts";
 import { SyscallLink } from "../../src/transport/syscall-link.ts";
@@ -185,7 +182,7 @@ Deno.test({
   fn: async () => {
     const path = selectSendPath("syscall");
     const reasons: string[] = [];
-    onSendPathFallback((reason) => reasons.push(reason));
+    onSendPathFallback((kind, reason) => reasons.push(`${kind}: ${reason}`));
     const socket = await boundSocket();
     const [syscall0, dgram0] = counters.sendLinks;
     const good = path.link(socket, "127.0.0.1", 9);
@@ -198,7 +195,7 @@ Deno.test({
     assert(lost.every((l) => l instanceof UdpLink), "the dgram fallback");
     assertEquals(counters.sendLinks[SendLinkPath.dgram], dgram0 + 2);
     assertEquals(reasons.length, 1, "reported once per isolate");
-    assert(reasons[0].includes("127.0.0.1:1"), reasons[0]);
+    assert(reasons[0].startsWith("dgram: ") && reasons[0].includes("127.0.0.1:1"), reasons[0]);
     for (const link of [good, ...lost]) {
       link.close();
       link.close(); // idempotent: counted down once

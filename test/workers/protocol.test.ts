@@ -131,7 +131,7 @@ const fromWorker: { [K in FromWorker["t"]]: Extract<FromWorker, { t: K }>[] } = 
   ],
   keyframe: [{ t: "keyframe", trackId: 3, ssrc: 1234 }],
   subscriber: Object.values(events).map((event) => ({ t: "subscriber", event })),
-  "send-path-fallback": [{ t: "send-path-fallback", reason: "no sendmmsg" }],
+  "send-path-fallback": [{ t: "send-path-fallback", kind: "no-gso", reason: "errno 22" }],
   status: [{
     t: "status",
     subscribers: [snapshot],
