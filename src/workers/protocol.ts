@@ -92,7 +92,7 @@ export type FromWorker =
   /** A mirror wants a key frame of a layer: the publisher is on the main thread. */
   | { t: "keyframe"; trackId: number; ssrc: number }
   | { t: "subscriber"; event: SubscriberEvent }
-  /** A link of the worker sends through node:dgram instead of the syscall path (once). */
+  /** The worker's send path fell back (send-path-fallback.ts), once per kind. */
   | { t: "send-path-fallback"; kind: SendPathFallbackKind; reason: string }
   | {
     t: "status";

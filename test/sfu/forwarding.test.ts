@@ -12,16 +12,15 @@ import { histograms } from "../../src/observability/counters.ts";
 import { TwccFeedback } from "../../src/rtp/twcc-reader.ts";
 import { TwccStatus } from "../../src/rtp/twcc-writer.ts";
 import { ascii, buildPacket, vp8 } from "../support/packets.ts";
-import { forwardingRig, MemoryLink } from "../support/forwarding-rig.ts";
+import {
+  forwardingRig,
+  MemoryLink,
+  PUBLISHER_MID_RID,
+  VIEWER_MID_TWCC,
+} from "../support/forwarding-rig.ts";
 
-const publisherMap = ExtensionMap.fromExtmaps([
-  { id: 1, uri: ExtensionUri.mid },
-  { id: 2, uri: ExtensionUri.rid },
-]);
-const viewerMap = ExtensionMap.fromExtmaps([
-  { id: 3, uri: ExtensionUri.mid },
-  { id: 4, uri: ExtensionUri.transportWideCc },
-]);
+const publisherMap = PUBLISHER_MID_RID;
+const viewerMap = VIEWER_MID_TWCC;
 
 /** A VP8 producer without simulcast on the publisher's extension map. */
 function publisherProducer(): Producer {

@@ -3,21 +3,19 @@
  * synthetic frames (no sockets).
  */
 import { assert, assertEquals, assertGreater } from "@std/assert";
-import { ExtensionMap, ExtensionUri } from "../../src/rtp/header-extensions.ts";
 import type { Consumer } from "../../src/sfu/consumer.ts";
 import { PauseRecovery } from "../../src/sfu/pause-recovery.ts";
 import { ProbeState } from "../../src/sfu/prober.ts";
 import { ascii, buildPacket, vp8 } from "../support/packets.ts";
-import { forwardingRig, type MemoryLink } from "../support/forwarding-rig.ts";
+import {
+  forwardingRig,
+  type MemoryLink,
+  PUBLISHER_MID_RID,
+  VIEWER_MID_TWCC,
+} from "../support/forwarding-rig.ts";
 
-const publisherMap = ExtensionMap.fromExtmaps([
-  { id: 1, uri: ExtensionUri.mid },
-  { id: 2, uri: ExtensionUri.rid },
-]);
-const viewerMap = ExtensionMap.fromExtmaps([
-  { id: 3, uri: ExtensionUri.mid },
-  { id: 4, uri: ExtensionUri.transportWideCc },
-]);
+const publisherMap = PUBLISHER_MID_RID;
+const viewerMap = VIEWER_MID_TWCC;
 
 /** A camera (one simulcast layer "q", 30 frames/s) and its consumer on its own link. */
 function camera(ssrc: number) {

@@ -2,11 +2,22 @@
  * A Producer → Consumer pair over an in-memory viewer link, for forwarding tests without
  * sockets: feed the producer RTP bytes and read back, parsed, what the viewer was sent.
  */
-import type { ExtensionMap } from "../../src/rtp/header-extensions.ts";
+import { ExtensionMap, ExtensionUri } from "../../src/rtp/header-extensions.ts";
 import { InboundPacket } from "../../src/rtp/inbound-packet.ts";
 import type { CodecName } from "../../src/rtp/codecs/codec.ts";
 import { Consumer, type ViewerLink } from "../../src/sfu/consumer.ts";
 import { Producer } from "../../src/sfu/producer.ts";
+
+/** A simulcast publisher's extension IDs: mid 1, rid 2. */
+export const PUBLISHER_MID_RID: ExtensionMap = ExtensionMap.fromExtmaps([
+  { id: 1, uri: ExtensionUri.mid },
+  { id: 2, uri: ExtensionUri.rid },
+]);
+/** A viewer's extension IDs with transport-wide CC (so probes run): mid 3, transport-wide-cc 4. */
+export const VIEWER_MID_TWCC: ExtensionMap = ExtensionMap.fromExtmaps([
+  { id: 3, uri: ExtensionUri.mid },
+  { id: 4, uri: ExtensionUri.transportWideCc },
+]);
 
 /** A viewer link that keeps every packet sent to it, parsed with the viewer's extension map. */
 export class MemoryLink implements ViewerLink {

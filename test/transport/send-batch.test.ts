@@ -24,6 +24,24 @@ function close(socket: dgram.Socket): Promise<void> {
   return new Promise((resolve) => socket.close(() => resolve()));
 }
 
+/** A syscall-path link from one loopback socket to another, and a drain on the receiver. */
+async function loopbackLink() {
+  const path = selectSendPath("auto");
+  const sender = await boundSocket();
+  const receiver = await boundSocket();
+  const drain = path.drain(receiver)!;
+  const link = path.link(sender, "127.0.0.1", receiver.address().port);
+  return {
+    link,
+    drain,
+    async close() {
+      drain.close();
+      await close(sender);
+      await close(receiver);
+    },
+  };
+}
+
 /** Everything queued on the drain's socket now, as copies. */
 function readAll(drain: ReceiveDrain): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -107,11 +125,7 @@ Deno.test({
   name: "send batch: a link closed inside a batch sends what it queued first",
   ignore: !onLinux,
   fn: async () => {
-    const path = selectSendPath("auto");
-    const sender = await boundSocket();
-    const receiver = await boundSocket();
-    const drain = path.drain(receiver)!;
-    const link = path.link(sender, "127.0.0.1", receiver.address().port);
+    const { link, drain, close } = await loopbackLink();
     try {
       sendBatch.begin();
       for (let i = 0; i < 3; i++) {
@@ -124,9 +138,7 @@ Deno.test({
       sendBatch.end();
       assertEquals(readAll(drain), [datagram(0), datagram(1), datagram(2)]);
     } finally {
-      drain.close();
-      await close(sender);
-      await close(receiver);
+      await close();
     }
   },
 });
@@ -186,11 +198,7 @@ Deno.test({
     "send batch: a frame's equal packets leave as one segmented message (UDP_SEGMENT) and arrive as the same datagrams",
   ignore: !onLinux,
   fn: async () => {
-    const path = selectSendPath("auto");
-    const sender = await boundSocket();
-    const receiver = await boundSocket();
-    const drain = path.drain(receiver)!;
-    const link = path.link(sender, "127.0.0.1", receiver.address().port);
+    const { link, drain, close } = await loopbackLink();
     // Two frames (equal packets, a shorter last one), a longer packet that starts a message
     // of its own, audio-sized ones: every way a run is cut into messages.
     const sizes = [1216, 1216, 1216, 1216, 700, 1216, 1216, 1300, 1300, 90, 90, 95, 1216];
@@ -210,9 +218,7 @@ Deno.test({
       assertEquals(sendBatch.gsoErrno, 0, "this kernel takes UDP_SEGMENT on loopback");
     } finally {
       link.close();
-      drain.close();
-      await close(sender);
-      await close(receiver);
+      await close();
     }
   },
 });
