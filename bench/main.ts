@@ -14,7 +14,7 @@
  *                                   (built from bench/peers when Go is present; 15 s windows)
  *   deno task bench --only=rooms [--rooms-window=S --rooms-meeting=5,10,25 --rooms-listeners=1000
  *                   --rooms-broadcast=100 --rooms-warmup=S --rooms-pin=false
- *                   --rooms-full-listeners=40|all]
+ *                   --rooms-full-listeners=40|all --rooms-rtc-port=false]
  *                                   issues 13/14: real rooms (meetings with simulcast, a voice
  *                                   chat) over the room signalling, Go/Pion participants
  *   deno task bench --out=DIR       where the JSON goes (default bench/results)
@@ -247,6 +247,7 @@ try {
       ...(list("rooms-meeting") ? { meeting: list("rooms-meeting")! } : {}),
       ...(list("rooms-listeners") ? { listeners: list("rooms-listeners")! } : {}),
       pin: argValue(args, "rooms-pin") !== "false",
+      sharedPort: argValue(args, "rooms-rtc-port") !== "false",
       verbose,
     }, log);
     rows.push(...result.rows);

@@ -52,6 +52,12 @@ export const ConfigSchema = z.object({
   rtcBindIp: ipv4.optional(),
   /** UDP port range for media sockets, e.g. 40000-40999. Default: any free port. */
   rtcPorts: portRange.optional(),
+  /**
+   * One UDP port for all media of a thread instead of a port per session: the main thread binds
+   * it, viewer worker i the port + i (`--workers 2` uses 3 ports). 0 takes free ports. Needs the
+   * syscall send path (Linux). Given with `rtcPorts`, this wins and the range is not used.
+   */
+  rtcPort: z.coerce.number().int().min(0).max(65535).optional(),
   /** Bearer token that publishers (OBS) must send. Generated at start when unset. */
   publishToken: z.string().min(8, "publish token must be at least 8 characters").optional(),
   /** Bearer token that viewers must send. Unset: playback is open. */
@@ -142,6 +148,7 @@ const OPTIONS: Record<string, { key: keyof Config; env: string; list?: boolean }
   "public-ip": { key: "publicIps", env: "QUETZAL_PUBLIC_IP", list: true },
   "rtc-bind-ip": { key: "rtcBindIp", env: "QUETZAL_RTC_BIND_IP" },
   "rtc-ports": { key: "rtcPorts", env: "QUETZAL_RTC_PORTS" },
+  "rtc-port": { key: "rtcPort", env: "QUETZAL_RTC_PORT" },
   "publish-token": { key: "publishToken", env: "QUETZAL_PUBLISH_TOKEN" },
   "viewer-token": { key: "viewerToken", env: "QUETZAL_VIEWER_TOKEN" },
   "ice-server": { key: "iceServers", env: "QUETZAL_ICE_SERVERS", list: true },

@@ -20,6 +20,7 @@ import { RoomMedia, RoomSignalling } from "./signal/mod.ts";
 import { selectSrtpBackend } from "./transport/srtp-backend.ts";
 import { LibsrtpBackend } from "./transport/srtp-libsrtp.ts";
 import { selectSendPath } from "./transport/send-path.ts";
+import { openSharedPort, releaseUdpMux } from "./transport/udp-mux.ts";
 import { FALLBACK_MESSAGES, onSendPathFallback } from "./transport/send-path-fallback.ts";
 import { WorkerPool } from "./workers/worker-pool.ts";
 
@@ -76,24 +77,43 @@ export async function startServer(
   // Resolved here so that "syscall" on a machine without it fails at start, not per session.
   const sendPath = selectSendPath(config.sendPath);
   onSendPathFallback((kind, reason) => logger.warn(FALLBACK_MESSAGES[kind], { reason }));
+  if (config.rtcPort !== undefined && config.rtcPorts !== undefined) {
+    // The Docker image sets a range; an operator who adds a shared port means the port.
+    logger.info("--rtc-ports is not used: --rtc-port puts every session on one port per thread", {
+      rtcPort: config.rtcPort,
+    });
+  }
   const network = {
     announcedIps,
     bindIp: config.rtcBindIp,
-    portRange: config.rtcPorts,
+    portRange: config.rtcPort === undefined ? config.rtcPorts : undefined,
+    rtcPort: config.rtcPort,
     sendPath: sendPath.name,
   };
+  // The main thread's shared port (publishers); each worker opens its own (worker-pool.ts).
+  const mainPort = config.rtcPort === undefined
+    ? undefined
+    : await openSharedPort(config.rtcPort, config.rtcBindIp);
+  const releasePort = () =>
+    config.rtcPort === undefined ? undefined : releaseUdpMux(config.rtcPort);
   // Viewers go to worker threads (count ≥ 2; 0 or 1 keeps everything on this thread).
   // Publishers stay here; see src/workers/worker-pool.ts.
   const workerThreads = workerCount(config.workers);
-  const workers = workerThreads >= 2
-    ? await WorkerPool.start({
-      workers: workerThreads,
-      network,
-      srtp: config.srtp,
-      connectTimeoutMs: config.connectTimeoutMs,
-      logger,
-    })
-    : undefined;
+  let workers: WorkerPool | undefined;
+  try {
+    workers = workerThreads >= 2
+      ? await WorkerPool.start({
+        workers: workerThreads,
+        network,
+        srtp: config.srtp,
+        connectTimeoutMs: config.connectTimeoutMs,
+        logger,
+      })
+      : undefined;
+  } catch (error) {
+    await releasePort();
+    throw error;
+  }
   const manager = new SessionManager({
     network,
     srtp,
@@ -200,6 +220,7 @@ export async function startServer(
     rooms.close();
     signalling.close();
     await manager.close();
+    await releasePort();
     metrics.close();
     throw error;
   }
@@ -218,6 +239,7 @@ export async function startServer(
       }
       : {}),
     sendPath: sendPath.name,
+    ...(mainPort ? { rtcPort: [mainPort.port, ...(workers?.rtcPorts ?? [])] } : {}),
     announcedIps,
     workers: workers?.size ?? 1,
     ...(tls ? { tls: tls.kind, fingerprint: tls.certificate.fingerprint } : {}),
@@ -249,6 +271,7 @@ export async function startServer(
         rooms.close();
         signalling.close();
         await manager.close();
+        await releasePort();
         await listener.close();
         metrics.close();
       })();

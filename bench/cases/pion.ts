@@ -82,6 +82,8 @@ export interface RunSpec {
   label: string;
   /** Which round of the pinned comparison (0 for the others). */
   round?: number;
+  /** More server flags (Quetzal only). */
+  serverArgs?: string[];
 }
 
 export function hasTaskset(): boolean {
@@ -147,6 +149,7 @@ export async function startServer(
     "--max-viewers-per-stream=10000",
     "--shutdown-grace-ms=500",
     "--log-level=warn",
+    ...(spec.serverArgs ?? []),
   ]);
   const process = new JsonLinesProcess("quetzal", command, args);
   const url = `http://127.0.0.1:${port}`;

@@ -50,6 +50,11 @@ export interface RoomsOptions {
   parallel: number;
   /** Pin the meeting's server to CPU 0 and its load to CPU 1 (default, as pion.ts). */
   pin?: boolean;
+  /**
+   * Also run each voice chat with the server on one UDP port per thread (`--rtc-port`), its
+   * light listeners on a socket each (a shared port tells clients apart by address).
+   */
+  sharedPort?: boolean;
   verbose: boolean;
 }
 
@@ -171,6 +176,8 @@ interface RoomSpec {
   video: boolean;
   workers: string;
   pinned: boolean;
+  /** The server on one UDP port per thread (`--rtc-port=0`). */
+  sharedPort?: boolean;
 }
 
 async function createRoom(url: string, participants: number): Promise<CreatedRoom> {
@@ -216,7 +223,8 @@ async function scrape(url: string): Promise<Scrape | undefined> {
 }
 
 function caseName(spec: RoomSpec): string {
-  return spec.kind === "meeting" ? "rooms-meeting" : "rooms-voice";
+  if (spec.kind === "meeting") return "rooms-meeting";
+  return spec.sharedPort ? "rooms-voice-rtc-port" : "rooms-voice";
 }
 
 async function runRoom(
@@ -233,6 +241,7 @@ async function runRoom(
     workers: spec.workers,
     pinned: spec.pinned,
     label: caseName(spec),
+    serverArgs: spec.sharedPort ? ["--rtc-port=0"] : [],
   };
   const server = await startServer(runSpec, binary, pin);
   let load: JsonLinesProcess | undefined;
@@ -264,6 +273,8 @@ async function runRoom(
       `${options.warmupS}s`,
       "-window",
       `${options.windowS}s`,
+      "-light-sockets",
+      spec.sharedPort ? "own" : "shared",
     ]);
     load = new JsonLinesProcess("room-load", command, args);
     // Joining is one WebSocket and two DTLS handshakes per speaker, a few at a time.
@@ -434,14 +445,17 @@ export async function runRooms(
       workers: "1",
       pinned: true,
     })),
-    ...options.listeners.map((l): RoomSpec => ({
-      kind: "voice",
-      speakers: options.voiceSpeakers,
-      listeners: l,
-      video: false,
-      workers: "auto",
-      pinned: false,
-    })),
+    ...options.listeners.flatMap((l): RoomSpec[] =>
+      (options.sharedPort ? [false, true] : [false]).map((sharedPort) => ({
+        kind: "voice",
+        speakers: options.voiceSpeakers,
+        listeners: l,
+        video: false,
+        workers: "auto",
+        pinned: false,
+        sharedPort,
+      }))
+    ),
   ];
   for (const spec of specs) {
     log(

@@ -63,6 +63,7 @@ type mediaSink interface {
 type lightSocket struct {
 	*net.UDPConn
 	reader    *batchReader
+	pace      time.Duration // lightPace, or longer for a socket of its own (room.go -light-sockets own)
 	batch     []datagram
 	next      int
 	batches   atomic.Int64
@@ -88,7 +89,7 @@ func newLightSocket(ip string) (*lightSocket, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &lightSocket{UDPConn: conn, reader: reader, byAddr: map[netip.AddrPort]mediaSink{}}, nil
+	return &lightSocket{UDPConn: conn, reader: reader, pace: lightPace, byAddr: map[netip.AddrPort]mediaSink{}}, nil
 }
 
 // ReadFrom hands Pion the next datagram that is not RTP media.
@@ -111,7 +112,7 @@ func (s *lightSocket) ReadFrom(b []byte) (int, net.Addr, error) {
 // serve the batch.
 func (s *lightSocket) fill() error {
 	if len(s.batch) < lightBatch {
-		time.Sleep(lightPace)
+		time.Sleep(s.pace)
 	}
 	s.next, s.batch = 0, nil
 	batch, err := s.reader.read()

@@ -668,6 +668,7 @@ func runRoom(args []string) error {
 	warmup := fs.Duration("warmup", 5*time.Second, "time between the last participant connecting and the window")
 	window := fs.Duration("window", 10*time.Second, "measured window")
 	parallel := fs.Int("parallel", 4, "participants joining at once")
+	lightSockets := fs.String("light-sockets", "shared", "shared: every light listener's connections on one UDP socket (cheapest for the generator); own: a socket each, as browsers have, which a server on one shared port (--rtc-port) needs: it tells clients apart by their address")
 	breakSubs := fs.Int("break-subscribers", 0, "this many listeners close their subscribe connection once up, keeping their socket (a crashed tab's peer): the others must not notice")
 	socketStamps := fs.Bool("socket-twcc", true, "transport-wide CC arrival times stamped at the socket read, as browsers do (socket_twcc.go); false: Pion's interceptor, which stamps at the track read")
 	cpuProfile := fs.String("cpuprofile", "", "write the generator's CPU profile over the window to this file (go tool pprof)")
@@ -690,7 +691,11 @@ func runRoom(args []string) error {
 	}
 	var sock *lightSocket
 	var lightAPIs *webrtc.API
-	if full < *listeners {
+	ownSockets := *lightSockets == "own"
+	if *lightSockets != "own" && *lightSockets != "shared" {
+		return fmt.Errorf("-light-sockets: expected shared or own, got %q", *lightSockets)
+	}
+	if full < *listeners && !ownSockets {
 		if sock, err = newLightSocket(*ip); err != nil {
 			return err
 		}
@@ -713,6 +718,20 @@ func runRoom(args []string) error {
 		if i >= *speakers+full {
 			all[i].light = &lightListener{streams: map[uint32]*seqCount{}}
 			all[i].lightSock = sock
+			if ownSockets {
+				own, err := newLightSocket(*ip)
+				if err != nil {
+					return err
+				}
+				defer own.Close()
+				// One listener's 150 packets/s: a 20 ms pace reads a few per wakeup, and a
+				// thousand sockets cost the generator wakeups by the tens of thousands, not 150,000.
+				own.pace = 20 * time.Millisecond
+				all[i].lightSock = own
+				if all[i].api, err = lightAPI(*ip, own); err != nil {
+					return err
+				}
+			}
 			lights = append(lights, all[i].light)
 		} else if *socketStamps {
 			all[i].twcc = newSocketTWCC()
@@ -739,7 +758,7 @@ func runRoom(args []string) error {
 			token = *listenerToken
 		}
 		pAPI := api
-		if p.light != nil {
+		if p.light != nil && lightAPIs != nil {
 			pAPI = lightAPIs
 		}
 		sem <- struct{}{}
@@ -821,7 +840,13 @@ func runRoom(args []string) error {
 	}
 
 	result := roomResult(all, *speakers, *video, *slots, *detail, f0, f1, a0, a1)
-	addLightResult(result, lights, sock, *speakers, *slots, a0, a1)
+	var socks []*lightSocket
+	for _, p := range all {
+		if p.lightSock != nil && (len(socks) == 0 || socks[len(socks)-1] != p.lightSock) {
+			socks = append(socks, p.lightSock)
+		}
+	}
+	addLightResult(result, lights, socks, *speakers, *slots, a0, a1)
 	result["full_listeners"] = full
 	result["light_listeners"] = len(lights)
 	result["event"] = "result"
@@ -1060,7 +1085,7 @@ func roomStates(all []*roomParticipant) map[string]int {
 // addLightResult folds the light listeners' sequence-number counts into the result's
 // delivery (their latency is not known: the percentiles are the full receivers') and reports
 // them apart as well, next to the full receivers' own delivery, so the two can be compared.
-func addLightResult(result map[string]interface{}, lights []*lightListener, sock *lightSocket,
+func addLightResult(result map[string]interface{}, lights []*lightListener, socks []*lightSocket,
 	speakers, slots int, a0, a1 []uint32) {
 	heard := slots
 	if heard > speakers {
@@ -1105,10 +1130,16 @@ func addLightResult(result map[string]interface{}, lights []*lightListener, sock
 	result["light_received"] = rx
 	result["light_expected"] = exp
 	result["light_listeners_silent"] = silent
-	result["light_unmatched_packets"] = sock.unmatched.Load()
-	if b := sock.batches.Load(); b > 0 {
+	var unmatched, batches, datagrams int64
+	for _, sock := range socks {
+		unmatched += sock.unmatched.Load()
+		batches += sock.batches.Load()
+		datagrams += sock.datagrams.Load()
+	}
+	result["light_unmatched_packets"] = unmatched
+	if batches > 0 {
 		// Datagrams per recvmmsg over the whole run (joining included).
-		result["light_batch_mean"] = float64(sock.datagrams.Load()) / float64(b)
+		result["light_batch_mean"] = float64(datagrams) / float64(batches)
 	}
 }
 

@@ -42,15 +42,17 @@ export const DropReason = {
   muted: 9,
   /** The consumer is paused: hidden by its receiver or no room in its subscriber's budget. */
   paused: 10,
+  /** From an address no transport on the shared UDP port (--rtc-port) owns. */
+  unknownSource: 11,
 } as const;
 export const DROP_REASONS = Object.keys(DropReason) as (keyof typeof DropReason)[];
 /** Label values of `DropReason`, in index order (snake_case, as Prometheus label values are). */
 export const DROP_REASON_LABELS: readonly string[] = DROP_REASONS.map(snakeCase);
 
 /** How a link sends media; index into `Counters.sendLinks`, values of the `path` label. */
-export const SendLinkPath = { syscall: 0, dgram: 1 } as const;
+export const SendLinkPath = { syscall: 0, dgram: 1, mux: 2 } as const;
 /** Label values of `SendLinkPath`, in index order. */
-export const SEND_LINK_PATHS = ["syscall", "dgram"] as const;
+export const SEND_LINK_PATHS = ["syscall", "dgram", "mux"] as const;
 
 /** Index into per-role arrays; values of the `role` label. */
 export const Role = { publisher: 0, viewer: 1 } as const;
@@ -151,7 +153,7 @@ export class Counters {
   /** Simulcast layer switches, indexed by `SwitchReason`. */
   layerSwitches: number[] = new Array(SWITCH_REASONS.length).fill(0);
   /** Media links open, indexed by `SendLinkPath` (a level: +1 on open, -1 on close). */
-  sendLinks: [number, number] = [0, 0];
+  sendLinks: [number, number, number] = [0, 0, 0];
 }
 
 /** The process-wide counters. */

@@ -665,6 +665,7 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
       (v) => {
         v[0].value = c.sendLinks[0];
         v[1].value = c.sendLinks[1];
+        v[2].value = c.sendLinks[2];
       },
     ),
   );

@@ -22,6 +22,8 @@ import { SRTCP_MAX_TRAILER } from "../transport/srtp.ts";
 import type { DatagramLink } from "../transport/datagram-link.ts";
 import type { MessageSocket, ReceiveDrain } from "../transport/receive-drain.ts";
 import { MAX_BATCH_INBOUND, sendBatch } from "../transport/send-batch.ts";
+import { MuxLink } from "../transport/mux-link.ts";
+import { endpointOf, type MuxEndpoint, udpMuxOn } from "../transport/udp-mux.ts";
 import {
   type BoundSocket,
   selectSendPath,
@@ -44,6 +46,11 @@ export interface NetworkOptions {
   bindIp?: string;
   /** UDP port range. */
   portRange?: [number, number];
+  /**
+   * This thread's shared UDP port (`--rtc-port`, udp-mux.ts), opened with `acquireUdpMux`
+   * before any transport: every transport then announces it instead of a port of its own.
+   */
+  rtcPort?: number;
   /** How media datagrams are sent (default auto: syscall when available). */
   sendPath?: SendPathMode;
 }
@@ -93,6 +100,7 @@ const NOOP_LISTENER: PeerListener = {
 // Minimal shapes of the werift internals this file reaches into (werift 0.25.2).
 interface WeriftIceConnection {
   protocols: {
+    transport?: object;
     onRequestReceived: {
       subscribe(fn: (msg: unknown, addr: [string, number]) => void): { unSubscribe(): void };
     };
@@ -102,7 +110,10 @@ interface WeriftIceConnection {
   remoteUsername: string;
   remotePassword: string;
   userHistory: Record<string, string>;
-  nominated?: { protocol: { transport?: { socket?: unknown } }; remoteAddr: [string, number] };
+  nominated?: {
+    protocol: { transport?: { socket?: unknown } };
+    remoteAddr: [string, number];
+  };
   onData: { subscribe(fn: (data: Uint8Array) => void): { unSubscribe(): void } };
 }
 interface WeriftDtlsTransport {
@@ -153,6 +164,8 @@ export class PeerTransport {
   #linkPair: WeriftIceConnection["nominated"];
   /** Reads the rest of a burst in the turn node:dgram delivered its first datagram. */
   #drain: ReceiveDrain | undefined;
+  /** This transport's share of the thread's shared UDP port, when it is on one. */
+  #endpoint: MuxEndpoint | undefined;
   #listener: PeerListener = NOOP_LISTENER;
   #closed = false;
   #connected = false;
@@ -244,7 +257,8 @@ export class PeerTransport {
       await pc.setLocalDescription(description);
       await withTimeout(gathered, 2000, "ICE gathering timed out");
       peer.#hook();
-      return { peer, local: localTransport(pc.localDescription!.sdp, announced) };
+      const local = localTransport(pc.localDescription!.sdp, announced);
+      return { peer, local: { ...local, ...peer.#ownCredentials() } };
     } catch (error) {
       await peer.close();
       // A full port range is a limit like any other: the code every caller already maps.
@@ -292,6 +306,10 @@ export class PeerTransport {
     srtp: SrtpBackend,
   ): { pc: RTCPeerConnection; peer: PeerTransport; announced: string[] } {
     const announced = network.announcedIps.length > 0 ? network.announcedIps : ["127.0.0.1"];
+    const mux = network.rtcPort === undefined ? undefined : udpMuxOn(network.rtcPort);
+    if (network.rtcPort !== undefined && !mux) {
+      throw new Error(`the shared UDP port ${network.rtcPort} is not open in this thread`);
+    }
     const pc = new RTCPeerConnection({
       iceLite: true,
       bundlePolicy: "max-bundle",
@@ -301,7 +319,8 @@ export class PeerTransport {
       iceUseIpv6: false,
       iceAdditionalHostAddresses: [announced[0]],
       iceInterfaceAddresses: network.bindIp ? { udp4: network.bindIp } : undefined,
-      icePortRange: network.portRange,
+      // The mux's marker: werift's transports become endpoints of the shared port.
+      icePortRange: mux ? mux.portRange : network.portRange,
       codecs: { audio: AUDIO_CODECS, video: VIDEO_CODECS },
       headerExtensions: { audio: [], video: [] },
     });
@@ -312,7 +331,21 @@ export class PeerTransport {
   #hook(): void {
     const dtls = this.#pc.dtlsTransports[0] as unknown as WeriftDtlsTransport | undefined;
     if (!dtls) throw new Error("werift created no DTLS transport");
-    this.#ice = dtls.iceTransport.connection;
+    const ice = this.#ice = dtls.iceTransport.connection;
+    for (const protocol of ice.protocols) {
+      const endpoint = endpointOf(protocol.transport);
+      if (!endpoint) continue;
+      // The shared port finds this transport by the ufrag of a client's checks.
+      endpoint.owner = {
+        passwordOf: (ufrag) =>
+          Object.hasOwn(ice.userHistory, ufrag)
+            ? ice.userHistory[ufrag]
+            : ufrag === ice.localUsername
+            ? ice.localPassword
+            : undefined,
+      };
+      this.#endpoint = endpoint;
+    }
     dtls.startSrtp = () => this.#startSrtp(dtls);
     dtls.onStateChange.subscribe((state) => {
       if (state === "connected" && !this.#connected) {
@@ -331,6 +364,20 @@ export class PeerTransport {
     });
   }
 
+  /**
+   * Replaces werift's ICE credentials before anyone sees them: its ufrag is 16 random bits
+   * (RFC 8445 §5.3 asks for at least 24), and on a shared port (udp-mux.ts) the ufrag is what
+   * tells transports apart: 150 transports on one port collided in about one run of six.
+   */
+  #ownCredentials(): { iceUfrag: string; icePwd: string } {
+    const credentials = newIceCredentials();
+    if (this.#ice) {
+      this.#ice.localUsername = credentials.iceUfrag;
+      this.#ice.localPassword = credentials.icePwd;
+    }
+    return credentials;
+  }
+
   #startSrtp(dtls: WeriftDtlsTransport): void {
     if (dtls.srtpStarted || !dtls.dtls) return;
     dtls.srtpStarted = true;
@@ -346,11 +393,13 @@ export class PeerTransport {
     });
     const connection = dtls.iceTransport.connection;
     const sub = connection.onData.subscribe((data) => this.#receive(data));
+    // On the shared port, the mux hands over media read with everyone else's.
+    if (this.#endpoint) this.#endpoint.media = (data, length) => this.#handle(data, length);
     // One socket per transport (ICE-lite, one component), so the nominated pair's is it.
     const socket = connection.nominated?.protocol.transport?.socket as
       | (BoundSocket & MessageSocket)
       | undefined;
-    if (socket) this.#drain = this.#sendPath.drain(socket);
+    if (socket && !this.#endpoint) this.#drain = this.#sendPath.drain(socket);
     // RFC 7675: consent is STUN. A viewer that sends no RTCP is alive while its consent checks
     // (from the address media goes to) keep coming.
     const consent = connection.protocols.map((protocol) =>
@@ -447,10 +496,14 @@ export class PeerTransport {
     // Between an ICE restart and the next nomination, the previous pair's link.
     if (!pair) return this.#link;
     if (pair !== this.#linkPair) {
+      const endpoint = endpointOf(pair.protocol.transport);
       const socket = pair.protocol.transport?.socket as BoundSocket | undefined;
-      if (!socket) return undefined;
+      if (!endpoint && !socket) return undefined;
       this.#link?.close();
-      this.#link = this.#sendPath.link(socket, pair.remoteAddr[0], pair.remoteAddr[1]);
+      const [address, port] = pair.remoteAddr;
+      this.#link = endpoint
+        ? new MuxLink(endpoint.mux, address, port)
+        : this.#sendPath.link(socket!, address, port);
       this.#linkPair = pair;
     }
     return this.#link;
@@ -528,6 +581,7 @@ export class PeerTransport {
     this.#unsubscribe?.();
     this.#link?.close();
     this.#drain?.close();
+    if (this.#endpoint) this.#endpoint.media = undefined;
     this.#srtp?.close();
     try {
       await this.#pc.close();

@@ -45,6 +45,7 @@ const AF_INET = 2;
 const AF_INET6 = 10;
 const SOL_SOCKET = 1;
 const SO_TYPE = 3;
+const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
 const SOCK_DGRAM = 2;
 /** Never block (the socket is non-blocking anyway: Deno's reactor set it) and never SIGPIPE. */
@@ -152,6 +153,15 @@ export class Libc {
     this.#int[0] = bytes;
     if (this.#sym.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, this.#int, 4) !== 0) return -this.errno();
     return this.receiveBuffer(fd);
+  }
+
+  /**
+   * Asks for a send buffer of `bytes` (doubled by the kernel, capped at net.core.wmem_max);
+   * returns 0 or -errno.
+   */
+  setSendBuffer(fd: number, bytes: number): number {
+    this.#int[0] = bytes;
+    return this.#sym.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, this.#int, 4) !== 0 ? -this.errno() : 0;
   }
 
   /** The socket's receive buffer in bytes as the kernel counts it, or -errno. */

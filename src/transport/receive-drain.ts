@@ -101,6 +101,18 @@ export class ReceiveDrain {
     return h[(at + Mmsghdr.length) >>> 2];
   }
 
+  /**
+   * The sender of datagram i of the last read as one number (IPv4 address × 65,536 + port,
+   * see udp-mux.ts addressKey); -1 for another family.
+   */
+  sourceKey(i: number): number {
+    const n = this.#names;
+    const at = i * NAME;
+    if ((n[at] | (n[at + 1] << 8)) !== 2) return -1;
+    const ip = ((n[at + 4] * 256 + n[at + 5]) * 256 + n[at + 6]) * 256 + n[at + 7];
+    return ip * 65536 + ((n[at + 2] << 8) | n[at + 3]);
+  }
+
   /** Gives datagram i of the last read to werift, as node:dgram would have (allocates). */
   handOver(i: number, length: number): void {
     const name = this.#names.subarray(i * NAME, i * NAME + NAME);

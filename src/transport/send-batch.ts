@@ -12,26 +12,14 @@
  * burst). The cost is latency: a viewer's first datagram of the batch waits for the batch's
  * end, so a batch is closed after at most {@link MAX_BATCH_INBOUND} inbound datagrams.
  *
- * Within a link's run, consecutive datagrams of one size (a video frame's packets: libwebrtc
- * and OBS packetize a frame into equal packets, the last one shorter) leave as one message
- * with UDP generic segmentation offload (`UDP_SEGMENT`): the kernel builds and routes one
- * buffer and cuts it into the datagrams at the device, or the NIC does. 8 datagrams of 1,216
- * bytes to one loopback socket cost 0.8 µs each so against 2.5 µs as 8 messages of one
- * sendmmsg (2026-12-07, same machine, 400,000 datagrams a round). The receiver sees the same
- * datagrams. A kernel or device that refuses it (EINVAL, EIO) turns it off for the isolate.
+ * Within a link's run, equal-size datagrams leave as one message with UDP generic segmentation
+ * offload (message-list.ts). A kernel or device that refuses it (EINVAL, EIO) turns it off for
+ * the isolate.
  *
  * @module
  */
-import {
-  addressOf,
-  GSO_CMSG_SIZE,
-  GSO_SIZE_OFFSET,
-  IOVEC_SIZE,
-  Mmsghdr,
-  MMSGHDR_SIZE,
-  writeGsoHeader,
-  writeWord,
-} from "./mmsg.ts";
+import { addressOf } from "./mmsg.ts";
+import { MessageList } from "./message-list.ts";
 import type { Libc, SocketAddress } from "./libc.ts";
 import { reportSendPathFallback } from "./send-path-fallback.ts";
 
@@ -46,10 +34,6 @@ export const BATCH_SLOTS = 2048;
 export const MAX_RUN = 32;
 /** Inbound datagrams handled in one batch before it is sent (bounds the added latency). */
 export const MAX_BATCH_INBOUND = 8;
-/** The kernel's limit on segments in one UDP_SEGMENT message (UDP_MAX_SEGMENTS). */
-const MAX_SEGMENTS = 64;
-/** A UDP_SEGMENT message's payload stays below the 65,507-byte UDP maximum. */
-const MAX_GSO_BYTES = 65_000;
 const EIO = 5;
 const EINVAL = 22;
 
@@ -63,16 +47,8 @@ export class SendBatch {
   readonly #arena = new ArrayBuffer(BATCH_SLOTS * BATCH_SLOT_SIZE);
   readonly #arenaBase: number;
   readonly #views: Uint8Array[] = [];
-  readonly #headerBytes = new Uint8Array(new ArrayBuffer(MAX_RUN * MMSGHDR_SIZE));
-  readonly #headers = new Uint32Array(this.#headerBytes.buffer);
-  /** struct iovec per datagram of the run being sent, in order (a message takes several). */
-  readonly #runIov = new Uint32Array(new ArrayBuffer(MAX_RUN * IOVEC_SIZE));
-  readonly #runIovBase: number;
-  /** One UDP_SEGMENT control message per message of the run. */
-  readonly #cmsg = new Uint8Array(new ArrayBuffer(MAX_RUN * GSO_CMSG_SIZE));
-  readonly #cmsgBase: number;
-  /** Datagrams in each message of the run being sent. */
-  readonly #segments = new Int32Array(MAX_RUN);
+  /** The messages of the run being sent. */
+  readonly #list = new MessageList(MAX_RUN);
   /** Whether runs use UDP_SEGMENT (off after the kernel refused it once). */
   gso = true;
   /** errno with which the kernel refused UDP_SEGMENT, 0 if it never did. */
@@ -93,9 +69,6 @@ export class SendBatch {
       this.#views.push(new Uint8Array(this.#arena, i * BATCH_SLOT_SIZE, BATCH_SLOT_SIZE));
     }
     this.#nameAddress = addressOf(this.#name.buffer);
-    this.#runIovBase = addressOf(this.#runIov.buffer);
-    this.#cmsgBase = addressOf(this.#cmsg.buffer);
-    for (let i = 0; i < MAX_RUN; i++) writeGsoHeader(this.#cmsg, i * GSO_CMSG_SIZE);
   }
 
   /** Whether links queue (inside begin … end) rather than send at once. */
@@ -138,6 +111,19 @@ export class SendBatch {
     this.#next = 0;
   }
 
+  /** The native address of the arena, for lists that point into it (udp-mux.ts). */
+  get arenaBase(): number {
+    return this.#arenaBase;
+  }
+
+  /** The kernel refused UDP_SEGMENT with `errno`: one datagram per message from now on. */
+  refuseGso(errno: number): void {
+    if (!this.gso) return;
+    this.gso = false;
+    this.gsoErrno = errno;
+    reportSendPathFallback("no-gso", `sendmmsg with UDP_SEGMENT failed with errno ${errno}`);
+  }
+
   /**
    * Sends slots[0..count) with their lengths to `to` on `fd`, one sendmmsg per call the kernel
    * takes whole; returns how many datagrams left (the rest failed with {@link lastErrno}).
@@ -151,81 +137,40 @@ export class SendBatch {
     count: number,
   ): number {
     this.#name.set(to.bytes);
+    const list = this.#list;
     let done = 0;
     while (done < count) {
-      const messages = this.#plan(slots, lengths, done, count, to.length);
-      const n = libc.sendmmsg(fd, this.#headerBytes, messages);
+      list.clear();
+      const arena = this.#arenaBase;
+      list.append(
+        arena,
+        BATCH_SLOT_SIZE,
+        slots,
+        lengths,
+        done,
+        count,
+        this.#nameAddress,
+        to.length,
+        this.gso,
+      );
+      const n = libc.sendmmsg(fd, list.headerBytes, list.messages);
       if (n <= 0) {
-        if (this.gso && (n === -EINVAL || n === -EIO) && this.#segmented(messages)) {
-          // This kernel or device does not take UDP_SEGMENT: one datagram per message from now.
-          this.gso = false;
-          this.gsoErrno = -n;
-          reportSendPathFallback("no-gso", `sendmmsg with UDP_SEGMENT failed with errno ${-n}`);
+        if (this.gso && isGsoRefusal(n) && list.segmented(0)) {
+          this.refuseGso(-n);
           continue;
         }
         this.lastErrno = -n;
         return done;
       }
-      for (let m = 0; m < n; m++) done += this.#segments[m];
+      for (let m = 0; m < n; m++) done += list.segments[m];
     }
     return done;
   }
+}
 
-  /**
-   * Writes the messages for datagrams [from, count): runs of one size (the last may be
-   * shorter) share a message with UDP_SEGMENT; returns how many messages.
-   */
-  #plan(
-    slots: Int32Array,
-    lengths: Int32Array,
-    from: number,
-    count: number,
-    nameLength: number,
-  ): number {
-    const h = this.#headers;
-    const iov = this.#runIov;
-    let messages = 0;
-    let j = from;
-    while (j < count) {
-      const first = j;
-      const size = lengths[j];
-      let bytes = 0;
-      // Equal sizes, then at most one shorter datagram closes the message.
-      do {
-        writeWord(iov, j * IOVEC_SIZE, this.#arenaBase + slots[j] * BATCH_SLOT_SIZE);
-        writeWord(iov, j * IOVEC_SIZE + 8, lengths[j]);
-        bytes += lengths[j];
-        j++;
-      } while (
-        this.gso && j < count && j - first < MAX_SEGMENTS && bytes + lengths[j] <= MAX_GSO_BYTES &&
-        lengths[j - 1] === size && lengths[j] <= size
-      );
-      const segments = j - first;
-      const at = messages * MMSGHDR_SIZE;
-      writeWord(h, at + Mmsghdr.name, this.#nameAddress);
-      h[(at + Mmsghdr.nameLength) >>> 2] = nameLength;
-      writeWord(h, at + Mmsghdr.iov, this.#runIovBase + first * IOVEC_SIZE);
-      writeWord(h, at + Mmsghdr.iovLength, segments);
-      if (segments > 1) {
-        const c = messages * GSO_CMSG_SIZE;
-        this.#cmsg[c + GSO_SIZE_OFFSET] = size & 0xff;
-        this.#cmsg[c + GSO_SIZE_OFFSET + 1] = size >>> 8;
-        writeWord(h, at + Mmsghdr.control, this.#cmsgBase + c);
-        writeWord(h, at + Mmsghdr.controlLength, GSO_CMSG_SIZE);
-      } else {
-        writeWord(h, at + Mmsghdr.control, 0);
-        writeWord(h, at + Mmsghdr.controlLength, 0);
-      }
-      this.#segments[messages++] = segments;
-    }
-    return messages;
-  }
-
-  /** Whether any of the first `messages` messages carries several datagrams. */
-  #segmented(messages: number): boolean {
-    for (let m = 0; m < messages; m++) if (this.#segments[m] > 1) return true;
-    return false;
-  }
+/** Whether a sendmmsg result is the kernel refusing UDP_SEGMENT (or the device it routes to). */
+export function isGsoRefusal(result: number): boolean {
+  return result === -EINVAL || result === -EIO;
 }
 
 /** The isolate's batch (each viewer worker has its own). */

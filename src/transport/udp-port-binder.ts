@@ -10,9 +10,13 @@
  * the same way). A range with no free port fails that negotiation (PeerTransport turns it into
  * the `over-capacity` RouterError: 503 for WHIP/WHEP, `over-capacity` in a room) instead of
  * crashing.
+ *
+ * The same hook puts a transport on the thread's shared port instead (udp-mux.ts), when werift
+ * carries that mux's marker as its port range.
  */
 import type { Socket } from "node:dgram";
 import { UdpTransport } from "werift";
+import { muxOfRange } from "./udp-mux.ts";
 
 /** Every port of `--rtc-ports` is bound already. */
 export class RtcPortsExhaustedError extends Error {
@@ -46,6 +50,12 @@ export function bindRtcPortsWithoutRace(): void {
   proto["init"] = async function (this: UdpTransport): Promise<void> {
     const options: BindOptions = this["options"];
     const range = options.portRange;
+    // A transport on the thread's shared port (--rtc-port) gets no socket of its own.
+    const mux = muxOfRange(range);
+    if (mux) {
+      mux.adopt(this);
+      return;
+    }
     if (!range || options.port) return await werift.call(this);
     const family: "udp4" | "udp6" = this["socketType"];
     await bindInRange(this.socket, range, options.interfaceAddresses?.[family]);

@@ -79,14 +79,22 @@ export interface CounterDelta {
   firIn: number;
   layerSwitches: number[];
   /** Change in open media links by send path (syscall, dgram). */
-  sendLinks: [number, number];
+  sendLinks: [number, number, number];
   /** The worker's histograms since the previous status: per-bucket counts and sum, by name. */
   histograms: Record<string, { counts: number[]; sum: number }>;
 }
 
 export type FromWorker =
   /** `srtp`: the SRTP backend the worker runs (its own selection, see viewer-worker.ts). */
-  | { t: "ready"; index: number; srtp: string }
+  | {
+    t: "ready";
+    index: number;
+    srtp: string;
+    /** The worker's shared UDP port (`--rtc-port`), when it has one. */
+    rtcPort?: number;
+    /** Why the worker cannot serve (its shared port could not be opened). */
+    error?: string;
+  }
   | { t: "reply"; req: number; ok: true; created?: SubscriberCreated }
   | { t: "reply"; req: number; ok: false; error: { code: ErrorCode; message: string } }
   /** A mirror wants a key frame of a layer: the publisher is on the main thread. */

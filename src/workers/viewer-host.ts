@@ -297,6 +297,7 @@ export class ViewerHost implements RingSink {
       sendLinks: [
         counters.sendLinks[0] - last.sendLinks[0],
         counters.sendLinks[1] - last.sendLinks[1],
+        counters.sendLinks[2] - last.sendLinks[2],
       ],
       histograms: takeHistograms(),
     };
@@ -353,7 +354,7 @@ function emptyDelta(): CounterDelta {
     pliIn: 0,
     firIn: 0,
     layerSwitches: counters.layerSwitches.map(() => 0),
-    sendLinks: [0, 0],
+    sendLinks: [0, 0, 0],
     histograms: {},
   };
 }

@@ -114,6 +114,8 @@ const HISTOGRAMS = new Map(Object.entries(histograms));
 export class WorkerPool implements SubscriberHost {
   /** The SRTP backend each worker selected (its own `selectSrtpBackend`), by worker index. */
   readonly workerSrtp: string[] = [];
+  /** Each worker's shared UDP port (`--rtc-port`), by index; empty without one. */
+  readonly rtcPorts: number[] = [];
   readonly #slots: WorkerSlot[] = [];
   readonly #options: WorkerPoolOptions;
   readonly #subscribers = new Map<string, Hosted>();
@@ -165,7 +167,9 @@ export class WorkerPool implements SubscriberHost {
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         if (event.data.t === "ready") {
           pool.workerSrtp[index] = event.data.srtp;
-          up.resolve();
+          if (event.data.rtcPort !== undefined) pool.rtcPorts[index] = event.data.rtcPort;
+          if (event.data.error) up.reject(new Error(`viewer worker ${index}: ${event.data.error}`));
+          else up.resolve();
         } else pool.#onMessage(slot, event.data);
       };
       worker.onerror = (event) => {
@@ -177,7 +181,7 @@ export class WorkerPool implements SubscriberHost {
         t: "init",
         index,
         ring: ring.buffer,
-        network: options.network,
+        network: workerNetwork(options.network, index),
         srtp: options.srtp,
         connectTimeoutMs: options.connectTimeoutMs,
         statusIntervalMs: options.statusIntervalMs ?? 250,
@@ -288,6 +292,7 @@ export class WorkerPool implements SubscriberHost {
     counters.retransmissions += d.retransmissions;
     counters.sendLinks[0] += d.sendLinks[0];
     counters.sendLinks[1] += d.sendLinks[1];
+    counters.sendLinks[2] += d.sendLinks[2];
     counters.pliIn += d.pliIn;
     counters.firIn += d.firIn;
     for (const [name, delta] of Object.entries(d.histograms)) {
@@ -556,4 +561,14 @@ export class WorkerPool implements SubscriberHost {
     this.#pending.clear();
     this.#subscribers.clear();
   }
+}
+
+/**
+ * A worker's network options: with a shared port (`--rtc-port` P), worker i binds P + 1 + i,
+ * the main thread P (0: each takes a free port).
+ */
+function workerNetwork(network: NetworkOptions, index: number): NetworkOptions {
+  const port = network.rtcPort;
+  if (port === undefined || port === 0) return network;
+  return { ...network, rtcPort: port + 1 + index };
 }

@@ -5,11 +5,15 @@
  * one per core) as it runs on a 2-core machine, fixed at 2 so that a test exercises the worker
  * path on any machine (auto on one core would forward on the main thread). A test that
  * truly needs the main thread (it inspects a viewer's ViewerSession) passes `workers: 1` and
- * says why.
+ * says why. `QUETZAL_TEST_RTC_PORT=0` runs them all on one UDP port per thread (`--rtc-port`), to
+ * try the shared port against the whole suite.
  */
 import { configFrom, type ConfigInput } from "../../src/config.ts";
 import { createLogger } from "../../src/observability/log.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
+
+const sharedPortSetting = Deno.env.get("QUETZAL_TEST_RTC_PORT");
+const sharedPort = sharedPortSetting ? Number(sharedPortSetting) : undefined;
 
 /** Starts a silent server on 127.0.0.1 and a free port; `config` adds to or overrides that. */
 export function startLoopbackServer(config: Partial<ConfigInput> = {}): Promise<RunningServer> {
@@ -20,6 +24,8 @@ export function startLoopbackServer(config: Partial<ConfigInput> = {}): Promise<
       publicIps: ["127.0.0.1"],
       logLevel: "silent",
       workers: 2,
+      // QUETZAL_TEST_RTC_PORT=0 runs every such server on one UDP port per thread (--rtc-port).
+      ...(sharedPort === undefined || config.rtcPorts ? {} : { rtcPort: sharedPort }),
       ...config,
     }),
     { logger: createLogger("silent") },

@@ -184,7 +184,7 @@ Deno.test({
     const reasons: string[] = [];
     onSendPathFallback((kind, reason) => reasons.push(`${kind}: ${reason}`));
     const socket = await boundSocket();
-    const [syscall0, dgram0] = counters.sendLinks;
+    const [syscall0, dgram0, mux0] = counters.sendLinks;
     const good = path.link(socket, "127.0.0.1", 9);
     assert(good instanceof SyscallLink);
     assertEquals(counters.sendLinks[SendLinkPath.syscall], syscall0 + 1);
@@ -200,7 +200,7 @@ Deno.test({
       link.close();
       link.close(); // idempotent: counted down once
     }
-    assertEquals([...counters.sendLinks], [syscall0, dgram0]);
+    assertEquals([...counters.sendLinks], [syscall0, dgram0, mux0]);
     onSendPathFallback(undefined);
     await close(socket);
   },

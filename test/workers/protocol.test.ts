@@ -144,7 +144,7 @@ const fromWorker: { [K in FromWorker["t"]]: Extract<FromWorker, { t: K }>[] } = 
       pliIn: 1,
       firIn: 0,
       layerSwitches: [1, 0, 0, 0],
-      sendLinks: [1, 0],
+      sendLinks: [1, 0, 0],
       histograms: { forwardLatencySeconds: { counts: [1, 2, 3], sum: 0.004 } },
     },
     ringPackets: 500,
