@@ -66,94 +66,97 @@ const LOOK = `(async () => {
 
 const look = (page: Page) => page.evaluate<Look>(LOOK);
 
-Deno.test({
-  name:
-    "browser: a participant whose network drops resumes its seat with an ICE restart; the others never see it leave",
-  ignore: skipReason !== null,
-  fn: async () => {
-    await using browser = await launchBrowser();
-    if (!browser) return;
-    const server = await startLoopbackServer({ publishToken: TOKEN });
-    const proxy = startTcpProxy({ hostname: "127.0.0.1", port: server.port });
-    const pages: Page[] = [];
-    try {
-      const res = await fetch(`${server.url}/api/rooms`, {
-        method: "POST",
-        headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
-        body: JSON.stringify({ name: "Resume" }),
-      });
-      const room: CreatedRoom = await res.json();
-      const link = new URL(room.links.speaker);
-      const path = `${link.pathname}${link.hash}&height=360`;
-      const ada = await browser.newPage(`${proxy.url}${path}&name=Ada`);
-      const bob = await browser.newPage(`${server.url}${path}&name=Bob`);
-      pages.push(ada, bob);
-      for (const page of pages) await page.evaluate("globalThis.call.ready");
+// Also on one UDP port per thread: the restarted checks carry new ufrags to the shared socket.
+for (const [label, config] of [["", {}], [" (--rtc-port)", { rtcPort: 0 }]] as const) {
+  Deno.test({
+    name:
+      `browser: a participant whose network drops resumes its seat with an ICE restart; the others never see it leave${label}`,
+    ignore: skipReason !== null,
+    fn: async () => {
+      await using browser = await launchBrowser();
+      if (!browser) return;
+      const server = await startLoopbackServer({ publishToken: TOKEN, ...config });
+      const proxy = startTcpProxy({ hostname: "127.0.0.1", port: server.port });
+      const pages: Page[] = [];
+      try {
+        const res = await fetch(`${server.url}/api/rooms`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ name: "Resume" }),
+        });
+        const room: CreatedRoom = await res.json();
+        const link = new URL(room.links.speaker);
+        const path = `${link.pathname}${link.hash}&height=360`;
+        const ada = await browser.newPage(`${proxy.url}${path}&name=Ada`);
+        const bob = await browser.newPage(`${server.url}${path}&name=Bob`);
+        pages.push(ada, bob);
+        for (const page of pages) await page.evaluate("globalThis.call.ready");
 
-      const moving = async (page: Page, other: string, what: string) => {
-        const first = await pollUntil(
-          `${what}: ${other}'s camera decoded`,
-          () => look(page),
-          (l) => (l.frames[other] ?? 0) > 0,
+        const moving = async (page: Page, other: string, what: string) => {
+          const first = await pollUntil(
+            `${what}: ${other}'s camera decoded`,
+            () => look(page),
+            (l) => (l.frames[other] ?? 0) > 0,
+            DEADLINE_MS,
+            pages,
+            500,
+          );
+          await pollUntil(
+            `${what}: ${other}'s camera advancing`,
+            () => look(page),
+            (l) => l.frames[other] >= first.frames[other] + MIN_NEW_FRAMES,
+            DEADLINE_MS,
+            pages,
+            500,
+          );
+        };
+        await moving(ada, "Bob", "before the drop");
+        await moving(bob, "Ada", "before the drop");
+        const before = await look(ada);
+
+        proxy.cut();
+        assert(proxy.cuts > 0, "Ada's page had connections through the proxy");
+
+        const after = await pollUntil(
+          "Ada's SDK to reconnect and restart ICE on both connections",
+          () => look(ada),
+          (l) =>
+            l.events.includes("reconnected") && l.state === "connected" &&
+            l.ufrags[0] !== before.ufrags[0] && l.ufrags[1] !== before.ufrags[1] &&
+            l.pcs === "pub connected, sub connected",
           DEADLINE_MS,
           pages,
           500,
         );
-        await pollUntil(
-          `${what}: ${other}'s camera advancing`,
-          () => look(page),
-          (l) => l.frames[other] >= first.frames[other] + MIN_NEW_FRAMES,
-          DEADLINE_MS,
-          pages,
-          500,
+        assertEquals(after.id, before.id, "Ada kept her seat");
+        assertEquals(after.events.filter((e) => e.startsWith("reconnect")), [
+          "reconnecting",
+          "reconnected",
+        ]);
+        assertNotEquals(after.ufrags, before.ufrags);
+
+        await moving(ada, "Bob", "after the restart");
+        await moving(bob, "Ada", "after the restart");
+
+        const seenByBob = await look(bob);
+        assertEquals(
+          seenByBob.events.filter((e) => e.includes("Ada")),
+          [],
+          "Bob saw Ada neither leave nor join",
         );
-      };
-      await moving(ada, "Bob", "before the drop");
-      await moving(bob, "Ada", "before the drop");
-      const before = await look(ada);
-
-      proxy.cut();
-      assert(proxy.cuts > 0, "Ada's page had connections through the proxy");
-
-      const after = await pollUntil(
-        "Ada's SDK to reconnect and restart ICE on both connections",
-        () => look(ada),
-        (l) =>
-          l.events.includes("reconnected") && l.state === "connected" &&
-          l.ufrags[0] !== before.ufrags[0] && l.ufrags[1] !== before.ufrags[1] &&
-          l.pcs === "pub connected, sub connected",
-        DEADLINE_MS,
-        pages,
-        500,
-      );
-      assertEquals(after.id, before.id, "Ada kept her seat");
-      assertEquals(after.events.filter((e) => e.startsWith("reconnect")), [
-        "reconnecting",
-        "reconnected",
-      ]);
-      assertNotEquals(after.ufrags, before.ufrags);
-
-      await moving(ada, "Bob", "after the restart");
-      await moving(bob, "Ada", "after the restart");
-
-      const seenByBob = await look(bob);
-      assertEquals(
-        seenByBob.events.filter((e) => e.includes("Ada")),
-        [],
-        "Bob saw Ada neither leave nor join",
-      );
-      const detail = await (await fetch(`${server.url}/api/rooms/${room.id}`, {
-        headers: { Authorization: `Bearer ${TOKEN}` },
-      })).json();
-      assertEquals(detail.participants.length, 2, JSON.stringify(detail.participants));
-    } finally {
-      for (const page of pages) await page.close().catch(() => {});
-      await browser.close();
-      await proxy.close();
-      await server.close();
-    }
-  },
-});
+        const detail = await (await fetch(`${server.url}/api/rooms/${room.id}`, {
+          headers: { Authorization: `Bearer ${TOKEN}` },
+        })).json();
+        assertEquals(detail.participants.length, 2, JSON.stringify(detail.participants));
+      } finally {
+        for (const page of pages) await page.close().catch(() => {});
+        await browser.close();
+        await proxy.close();
+        await server.close();
+      }
+    },
+  });
+}
 
 Deno.test({
   name:
