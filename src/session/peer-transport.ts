@@ -20,8 +20,8 @@ import {
 import type { SrtpBackend, SrtpProfileId, SrtpSession } from "../transport/srtp.ts";
 import { SRTCP_MAX_TRAILER } from "../transport/srtp.ts";
 import type { DatagramLink } from "../transport/datagram-link.ts";
-import type { MessageSocket, ReceiveDrain } from "../transport/receive-drain.ts";
-import { MAX_BATCH_INBOUND, sendBatch } from "../transport/send-batch.ts";
+import type { DrainedMedia, MessageSocket, ReceiveDrain } from "../transport/receive-drain.ts";
+import { sendBatch } from "../transport/send-batch.ts";
 import { MuxLink } from "../transport/mux-link.ts";
 import { endpointOf, type MuxEndpoint, udpMuxOn } from "../transport/udp-mux.ts";
 import {
@@ -430,34 +430,15 @@ export class PeerTransport {
     sendBatch.begin();
     try {
       this.#handle(data, data.length);
-      let inBatch = 1;
-      // At most MAX_DRAIN_PER_TURN per turn: other sockets and timers get their turn, and
-      // node:dgram delivers what is left next.
-      let total = 1;
-      for (
-        let n = drain.read();
-        n > 0 && !this.#closed;
-        n = total < MAX_DRAIN_PER_TURN ? drain.read() : 0
-      ) {
-        for (let i = 0; i < n; i++) {
-          const len = drain.length(i);
-          if (len < 0) continue;
-          const first = drain.views[i][0];
-          // RFC 7983: RTP and RTCP here; STUN and DTLS to werift, as node:dgram would.
-          if (first >= 128 && first <= 191) this.#handle(drain.views[i], len);
-          else drain.handOver(i, len);
-        }
-        inBatch += n;
-        total += n;
-        if (inBatch >= MAX_BATCH_INBOUND) {
-          sendBatch.flush();
-          inBatch = 0;
-        }
-      }
+      drain.takeQueued(MAX_DRAIN_PER_TURN, this.#drained, this.#isClosed);
     } finally {
       sendBatch.end();
     }
   }
+
+  // Made once: the drain calls them per datagram.
+  readonly #drained: DrainedMedia = (_i, data, length) => this.#handle(data, length);
+  readonly #isClosed = (): boolean => this.#closed;
 
   /** Routes one RTP or RTCP datagram data[0..length) (RFC 7983 demux: DTLS goes to werift). */
   #handle(data: Uint8Array, length: number): void {

@@ -19,6 +19,10 @@
 import { Buffer } from "node:buffer";
 import type { Libc } from "./libc.ts";
 import { addressOf, IOVEC_SIZE, Mmsghdr, MMSGHDR_SIZE, writeWord } from "./mmsg.ts";
+import { MAX_BATCH_INBOUND, sendBatch } from "./send-batch.ts";
+
+/** Receives an RTP or RTCP datagram of a drain: views[i][0..length). */
+export type DrainedMedia = (i: number, data: Uint8Array, length: number) => void;
 
 /** Datagrams per recvmmsg. */
 export const DRAIN_BATCH = 8;
@@ -91,6 +95,33 @@ export class ReceiveDrain {
     }
     this.received += n;
     return n;
+  }
+
+  /**
+   * Takes what is queued behind a turn's first datagram (already handled, so `total` starts at
+   * 1): at most `limit` in all, so other sockets and timers get their turn (node:dgram delivers
+   * what is left next). RTP and RTCP go to `media`, STUN and DTLS to werift (RFC 7983), and the
+   * sends they cause leave every MAX_BATCH_INBOUND datagrams (the caller holds the batch open).
+   * Stops early when `stopped()` says so (the transport closed).
+   */
+  takeQueued(limit: number, media: DrainedMedia, stopped: () => boolean): void {
+    let inBatch = 1;
+    let total = 1;
+    for (let n = this.read(); n > 0 && !stopped(); n = total < limit ? this.read() : 0) {
+      for (let i = 0; i < n; i++) {
+        const len = this.length(i);
+        if (len < 0) continue;
+        const first = this.views[i][0];
+        if (first >= 128 && first <= 191) media(i, this.views[i], len);
+        else this.handOver(i, len);
+      }
+      inBatch += n;
+      total += n;
+      if (inBatch >= MAX_BATCH_INBOUND) {
+        sendBatch.flush();
+        inBatch = 0;
+      }
+    }
   }
 
   /** Length of datagram i of the last read; -1 when it was cut (larger than a slot). */

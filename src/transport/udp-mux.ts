@@ -34,14 +34,11 @@ import { createSocket, type Socket } from "node:dgram";
 import { counters, DropReason } from "../observability/counters.ts";
 import { type Libc, loadLibc, type SocketAddress, socketAddress } from "./libc.ts";
 import { MessageList } from "./message-list.ts";
-import { ReceiveDrain } from "./receive-drain.ts";
+import { type DrainedMedia, ReceiveDrain } from "./receive-drain.ts";
 import { BATCH_SLOT_SIZE, type BatchedLink, isGsoRefusal, sendBatch } from "./send-batch.ts";
-import { EAGAIN, ENOBUFS } from "./libc.ts";
 
 /** Datagrams one receive turn takes from the socket before other work gets a turn. */
 const MAX_DRAIN_PER_TURN = 64;
-/** Inbound datagrams handled before the sends they caused leave (bounds the added latency). */
-const MAX_BATCH_INBOUND = 8;
 /** Messages (destinations × runs) one sendmmsg carries at most. */
 const LIST_CAPACITY = 512;
 /**
@@ -327,35 +324,17 @@ export class UdpMux implements BatchedLink {
       const first = msg[0];
       if (first >= 128 && first <= 191) this.#media(addressKey(address, port), msg, msg.length);
       else this.#control(msg, address, port);
-      const drain = this.#drain;
-      let inBatch = 1;
-      let total = 1;
-      for (
-        let n = drain.read();
-        n > 0 && !this.#closed;
-        n = total < MAX_DRAIN_PER_TURN ? drain.read() : 0
-      ) {
-        for (let i = 0; i < n; i++) {
-          const len = drain.length(i);
-          if (len < 0) continue;
-          const view = drain.views[i];
-          const b = view[0];
-          // RFC 7983: RTP and RTCP here; STUN and DTLS to werift, as node:dgram would.
-          if (b >= 128 && b <= 191) this.#media(drain.sourceKey(i), view, len);
-          else drain.handOver(i, len);
-        }
-        inBatch += n;
-        total += n;
-        if (inBatch >= MAX_BATCH_INBOUND) {
-          sendBatch.flush();
-          inBatch = 0;
-        }
-      }
+      this.#drain.takeQueued(MAX_DRAIN_PER_TURN, this.#drained, this.#isClosed);
     } finally {
       this.#draining = false;
       sendBatch.end();
     }
   }
+
+  // Made once: the drain calls them per datagram.
+  readonly #drained: DrainedMedia = (i, data, length) =>
+    this.#media(this.#drain.sourceKey(i), data, length);
+  readonly #isClosed = (): boolean => this.#closed;
 
   #media(key: number, data: Uint8Array, length: number): void {
     const endpoint = this.#routes.get(key);
@@ -417,11 +396,6 @@ export interface MuxSender {
   readonly nameLength: number;
   sent(datagrams: number, bytes: number): void;
   failed(datagrams: number, errno: number): void;
-}
-
-/** Whether an errno is a full queue (dropped, as a queue limit would) rather than an error. */
-export function isQueueFull(errno: number): boolean {
-  return errno === EAGAIN || errno === ENOBUFS;
 }
 
 /** This thread's open muxes by the port asked for (0: any), with how many servers use each. */

@@ -10,6 +10,7 @@ import { counters, SendLinkPath } from "../../src/observability/counters.ts";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { udpMuxOn } from "../../src/transport/udp-mux.ts";
 import { startLoopbackServer } from "../support/loopback-server.ts";
+import { candidatePort } from "../support/offers.ts";
 import { startStunStub } from "../support/stun-stub.ts";
 import {
   play,
@@ -22,13 +23,6 @@ import {
 } from "../support/werift-client.ts";
 
 loadLibsrtp();
-
-/** The port of the server's host candidate in an SDP answer. */
-function candidatePort(sdp: string): number {
-  const line = sdp.split("\r\n").find((l) => l.startsWith("a=candidate:"));
-  assert(line, "the answer has a candidate");
-  return Number(line.split(" ")[5]);
-}
 
 Deno.test({
   name: "--rtc-port: the publisher and every viewer share their thread's one port",

@@ -9,6 +9,7 @@
 import { assert, assertEquals } from "@std/assert";
 import { loadLibsrtp } from "../../src/transport/srtp-libsrtp.ts";
 import { startLoopbackServer } from "../support/loopback-server.ts";
+import { candidatePort } from "../support/offers.ts";
 import { startStunStub } from "../support/stun-stub.ts";
 import {
   createOffer,
@@ -24,13 +25,6 @@ import {
 
 // Load the native SRTP library outside the test so the resource sanitizer does not count it.
 loadLibsrtp();
-
-/** The port of the server's host candidate in an SDP answer. */
-function candidatePort(sdp: string): number {
-  const line = sdp.split("\r\n").find((l) => l.startsWith("a=candidate:"));
-  assert(line, "the answer has a candidate");
-  return Number(line.split(" ")[5]);
-}
 
 Deno.test({
   name: "twelve viewers negotiating at once each get their own port of --rtc-ports",

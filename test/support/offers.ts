@@ -509,3 +509,10 @@ export async function weriftOffer(
     await pc.close();
   }
 }
+
+/** The port of the server's host candidate in an SDP answer. */
+export function candidatePort(sdp: string): number {
+  const line = sdp.split("\r\n").find((l) => l.startsWith("a=candidate:"));
+  if (!line) throw new Error("the answer has no candidate");
+  return Number(line.split(" ")[5]);
+}
