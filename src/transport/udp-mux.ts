@@ -34,6 +34,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { counters, DropReason } from "../observability/counters.ts";
 import { type Libc, loadLibc, type SocketAddress, socketAddress } from "./libc.ts";
 import { MessageList } from "./message-list.ts";
+import { MMSGHDR_SIZE } from "./mmsg.ts";
 import { type DrainedMedia, ReceiveDrain } from "./receive-drain.ts";
 import { BATCH_SLOT_SIZE, type BatchedLink, isGsoRefusal, sendBatch } from "./send-batch.ts";
 
@@ -293,7 +294,7 @@ export class UdpMux implements BatchedLink {
     const total = list.messages;
     let m = 0;
     while (m < total && !this.#closed) {
-      const headers = m === 0 ? list.headerBytes : list.headerBytes.subarray(m * 64);
+      const headers = m === 0 ? list.headerBytes : list.headerBytes.subarray(m * MMSGHDR_SIZE);
       const n = this.#libc.sendmmsg(this.#fd, headers, total - m);
       if (n > 0) {
         for (let i = m; i < m + n; i++) this.#links[i]!.sent(list.segments[i], list.bytes[i]);
@@ -503,6 +504,8 @@ export function integrityHolds(msg: Uint8Array, password: string): boolean {
   return false;
 }
 
+const utf8 = new TextDecoder();
+
 /** The local ufrag of a STUN request's USERNAME ("ours:theirs"), if it has one. */
 export function localUfrag(msg: Uint8Array): string | undefined {
   const end = Math.min(msg.length, 20 + ((msg[2] << 8) | msg[3]));
@@ -513,7 +516,7 @@ export function localUfrag(msg: Uint8Array): string | undefined {
     const value = at + 4;
     if (value + length > end) return undefined;
     if (type === 0x0006) {
-      const text = new TextDecoder().decode(msg.subarray(value, value + length));
+      const text = utf8.decode(msg.subarray(value, value + length));
       const colon = text.indexOf(":");
       return colon > 0 ? text.slice(0, colon) : undefined;
     }
